@@ -1,0 +1,385 @@
+//! The catalog: billable items, their prices (versioned by effective date, possibly varying by
+//! one dimension such as `retention_days`) and annual package plans.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+
+use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS};
+
+/// How a day's hourly samples of an item become the day's quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    /// Events, calls, messages: the day's quantity is the sum of the samples.
+    Sum,
+    /// Time series, hosts: the day's quantity is the peak sample.
+    Max,
+}
+
+impl Aggregation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::Max => "max",
+        }
+    }
+    /// Folds one more sample into a running daily aggregate.
+    pub fn fold(self, running: Decimal, sample: Decimal) -> Decimal {
+        match self {
+            Aggregation::Sum => running + sample,
+            Aggregation::Max => running.max(sample),
+        }
+    }
+}
+
+/// The dimension values of a usage record or expense line in canonical form:
+/// `key=value` pairs sorted by key and joined by `;`, empty when the item has none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dims(String);
+
+impl Dims {
+    pub const NONE: Dims = Dims(String::new());
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Dims {
+        let sorted: BTreeMap<&str, &str> = pairs.into_iter().collect();
+        let text = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
+        Dims(text)
+    }
+
+    /// Reads the canonical text back; used by the store, which keeps the text as is.
+    pub fn from_canonical(text: &str) -> Dims {
+        Dims(text.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.split(';').filter(|p| !p.is_empty()).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.split(';').filter(|p| !p.is_empty()).filter_map(|p| p.split_once('='))
+    }
+}
+
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BillableItem {
+    pub code: String,
+    pub name: String,
+    /// The unit a customer reads, e.g. `1,000,000 events`.
+    pub unit: String,
+    /// How many of the metered quantity make one priced unit (1,000,000 for log events).
+    pub unit_size: Decimal,
+    pub aggregation: Aggregation,
+    /// The one dimension prices may vary by, with its allowed values; `None` for items without.
+    pub dimension: Option<(String, BTreeSet<String>)>,
+    /// Items such as `sms` take no coupons at all.
+    pub coupon_eligible: bool,
+}
+
+impl BillableItem {
+    /// Checks a usage record's dimensions against the item and returns them canonical.
+    pub fn dims_for(&self, given: &BTreeMap<String, String>) -> Result<Dims, CatalogError> {
+        match &self.dimension {
+            None => match given.keys().next() {
+                None => Ok(Dims::NONE),
+                Some(key) => Err(CatalogError::UnexpectedDimension { item: self.code.clone(), key: key.clone() }),
+            },
+            Some((key, allowed)) => {
+                if let Some(extra) = given.keys().find(|k| *k != key) {
+                    return Err(CatalogError::UnexpectedDimension { item: self.code.clone(), key: extra.clone() });
+                }
+                let value = given.get(key).ok_or_else(|| CatalogError::MissingDimension {
+                    item: self.code.clone(),
+                    key: key.clone(),
+                })?;
+                if !allowed.contains(value) {
+                    return Err(CatalogError::DimensionValue {
+                        item: self.code.clone(),
+                        key: key.clone(),
+                        value: value.clone(),
+                    });
+                }
+                Ok(Dims::from_pairs([(key.as_str(), value.as_str())]))
+            }
+        }
+    }
+}
+
+/// One tier of a graduated or volume price. `up_to` is inclusive, counted in units;
+/// the last tier is open (`None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tier {
+    pub up_to: Option<Decimal>,
+    pub unit_price: Decimal,
+    pub flat_fee: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PriceModel {
+    PerUnit { unit_price: Decimal },
+    /// Each tier's units at that tier's rate, plus the flat fee of every tier reached.
+    Graduated { tiers: Vec<Tier> },
+    /// All units at the rate of the tier reached, plus that tier's flat fee.
+    Volume { tiers: Vec<Tier> },
+    /// Per started block of `block_units` units.
+    Package { block_units: Decimal, block_price: Decimal },
+}
+
+impl PriceModel {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PriceModel::PerUnit { .. } => "per_unit",
+            PriceModel::Graduated { .. } => "graduated",
+            PriceModel::Volume { .. } => "volume",
+            PriceModel::Package { .. } => "package",
+        }
+    }
+}
+
+/// How an item's daily quantity becomes money on one dimension value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Price {
+    pub model: PriceModel,
+    /// A free daily quota, in the item's metered quantity, taken off before pricing.
+    pub free_quantity: Decimal,
+}
+
+/// The prices of one item from `effective_from` on, by dimension value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriceVersion {
+    pub effective_from: Date,
+    pub rates: BTreeMap<Dims, Price>,
+}
+
+/// What an annual package grants per day for one billable item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Daily quantity at the base dimension value.
+    pub quantity: Decimal,
+    /// The dimensions the quota is counted at, e.g. `retention_days=14`.
+    pub base: Dims,
+    /// How much one unit of usage counts against the quota, by dimension value; values not
+    /// listed are not covered by the package at all.
+    pub factors: BTreeMap<String, Decimal>,
+}
+
+impl Quota {
+    /// The factor for usage with these dimensions, or `None` when the quota does not cover it.
+    pub fn factor(&self, dims: &Dims) -> Option<Decimal> {
+        match dims.pairs().next() {
+            None => Some(Decimal::ONE),
+            Some((_, value)) => self.factors.get(value).copied(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackagePlan {
+    pub code: String,
+    pub name: String,
+    /// Price for one year, paid upfront.
+    pub price: Amount,
+    pub quotas: BTreeMap<String, Quota>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Catalog {
+    pub currency: Currency,
+    pub items: BTreeMap<String, BillableItem>,
+    /// Price versions per item, ascending by effective date.
+    pub prices: BTreeMap<String, Vec<PriceVersion>>,
+    pub packages: BTreeMap<String, PackagePlan>,
+}
+
+impl Catalog {
+    pub fn item(&self, code: &str) -> Result<&BillableItem, CatalogError> {
+        self.items.get(code).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
+    }
+
+    pub fn package(&self, code: &str) -> Result<&PackagePlan, CatalogError> {
+        self.packages.get(code).ok_or_else(|| CatalogError::UnknownPackage(code.to_owned()))
+    }
+
+    /// The price in force on a billing day for an item's dimension value.
+    pub fn price(&self, item: &str, day: Date, dims: &Dims) -> Result<&Price, CatalogError> {
+        let versions = self.prices.get(item).ok_or_else(|| CatalogError::UnknownItem(item.to_owned()))?;
+        let version = versions
+            .iter()
+            .rev()
+            .find(|v| v.effective_from <= day)
+            .ok_or_else(|| CatalogError::NoPriceInForce { item: item.to_owned(), day })?;
+        version.rates.get(dims).ok_or_else(|| CatalogError::NoRate { item: item.to_owned(), dims: dims.to_string() })
+    }
+
+    /// Checks everything that must hold before a catalog is used.
+    pub fn validate(&self) -> Result<(), CatalogError> {
+        for item in self.items.values() {
+            let bad = |reason: &str| CatalogError::Invalid { what: format!("item {}", item.code), reason: reason.to_owned() };
+            if item.unit_size <= Decimal::ZERO {
+                return Err(bad("unit_size must be positive"));
+            }
+            let versions = self.prices.get(&item.code).ok_or_else(|| bad("has no price"))?;
+            if versions.is_empty() {
+                return Err(bad("has no price"));
+            }
+            for pair in versions.windows(2) {
+                if pair[0].effective_from >= pair[1].effective_from {
+                    return Err(bad("price versions must have distinct, ascending effective dates"));
+                }
+            }
+            let expected: BTreeSet<Dims> = match &item.dimension {
+                None => [Dims::NONE].into(),
+                Some((key, values)) => values.iter().map(|v| Dims::from_pairs([(key.as_str(), v.as_str())])).collect(),
+            };
+            for version in versions {
+                let have: BTreeSet<Dims> = version.rates.keys().cloned().collect();
+                if have != expected {
+                    return Err(bad(&format!(
+                        "price from {} must have exactly one rate per dimension value",
+                        version.effective_from
+                    )));
+                }
+                for price in version.rates.values() {
+                    validate_price(price).map_err(|r| bad(&r))?;
+                }
+            }
+        }
+        if let Some(code) = self.prices.keys().find(|code| !self.items.contains_key(*code)) {
+            return Err(CatalogError::UnknownItem(code.clone()));
+        }
+        for plan in self.packages.values() {
+            let bad = |reason: String| CatalogError::Invalid { what: format!("package {}", plan.code), reason };
+            if !plan.price.is_positive() {
+                return Err(bad("price must be positive".into()));
+            }
+            for (code, quota) in &plan.quotas {
+                let item = self.item(code)?;
+                if quota.quantity <= Decimal::ZERO {
+                    return Err(bad(format!("quota for {code} must be positive")));
+                }
+                if quota.factors.values().any(|f| *f < Decimal::ONE) {
+                    return Err(bad(format!("factors for {code} must be at least 1")));
+                }
+                match &item.dimension {
+                    None => {
+                        if quota.base != Dims::NONE {
+                            return Err(bad(format!("{code} has no dimension to base the quota on")));
+                        }
+                    }
+                    Some((key, values)) => {
+                        let base = quota.base.get(key).ok_or_else(|| bad(format!("quota for {code} needs a base {key}")))?;
+                        if !values.contains(base) || quota.factors.keys().any(|v| !values.contains(v)) {
+                            return Err(bad(format!("quota for {code} names a {key} the item does not have")));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A new catalog may not change what already-billed days were rated with: every price
+    /// version in force on or before `billed_through` must stay as it is, no new version may
+    /// start on or before it, and billed items keep their unit and aggregation.
+    pub fn check_replaces(&self, old: &Catalog, billed_through: Option<Date>) -> Result<(), CatalogError> {
+        if old.currency != self.currency {
+            if billed_through.is_some() {
+                return Err(CatalogError::RewritesBilledPrice { item: "currency".into(), day: billed_through.unwrap() });
+            }
+        }
+        let Some(through) = billed_through else { return Ok(()) };
+        for (code, old_item) in &old.items {
+            let changed = |day| CatalogError::RewritesBilledPrice { item: code.clone(), day };
+            let Some(new_item) = self.items.get(code) else { return Err(changed(through)) };
+            if new_item.unit_size != old_item.unit_size || new_item.aggregation != old_item.aggregation {
+                return Err(changed(through));
+            }
+            let billed = |versions: &Vec<PriceVersion>| -> Vec<PriceVersion> {
+                versions.iter().filter(|v| v.effective_from <= through).cloned().collect()
+            };
+            let old_versions = billed(&old.prices[code]);
+            let new_versions = billed(&self.prices[code]);
+            if old_versions != new_versions {
+                let day = new_versions.last().or(old_versions.last()).map(|v| v.effective_from).unwrap_or(through);
+                return Err(changed(day));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_price(price: &Price) -> Result<(), String> {
+    let ok = |d: Decimal| d >= Decimal::ZERO && d.normalize().scale() <= PRICE_MAX_DECIMALS;
+    if price.free_quantity < Decimal::ZERO {
+        return Err("free quantity must not be negative".into());
+    }
+    match &price.model {
+        PriceModel::PerUnit { unit_price } => {
+            if !ok(*unit_price) {
+                return Err(format!("unit price must be non-negative with at most {PRICE_MAX_DECIMALS} decimals"));
+            }
+        }
+        PriceModel::Graduated { tiers } | PriceModel::Volume { tiers } => {
+            if tiers.is_empty() {
+                return Err("tiers must not be empty".into());
+            }
+            let mut previous = Decimal::ZERO;
+            for (i, tier) in tiers.iter().enumerate() {
+                if !ok(tier.unit_price) || !ok(tier.flat_fee) {
+                    return Err(format!("tier prices must be non-negative with at most {PRICE_MAX_DECIMALS} decimals"));
+                }
+                match tier.up_to {
+                    Some(up_to) if up_to <= previous => return Err("tier bounds must ascend".into()),
+                    Some(up_to) => previous = up_to,
+                    None if i + 1 != tiers.len() => return Err("only the last tier may be open".into()),
+                    None => {}
+                }
+            }
+            if tiers.last().is_some_and(|t| t.up_to.is_some()) {
+                return Err("the last tier must be open (no up_to)".into());
+            }
+        }
+        PriceModel::Package { block_units, block_price } => {
+            if *block_units <= Decimal::ZERO || !ok(*block_price) {
+                return Err("package blocks need positive units and a non-negative price".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("unknown billable item `{0}`")]
+    UnknownItem(String),
+    #[error("unknown package `{0}`")]
+    UnknownPackage(String),
+    #[error("item `{item}` has no dimension `{key}`")]
+    UnexpectedDimension { item: String, key: String },
+    #[error("item `{item}` needs dimension `{key}`")]
+    MissingDimension { item: String, key: String },
+    #[error("item `{item}` has no {key} = {value}")]
+    DimensionValue { item: String, key: String, value: String },
+    #[error("item `{item}` has no price in force on {day}")]
+    NoPriceInForce { item: String, day: Date },
+    #[error("item `{item}` has no rate for `{dims}`")]
+    NoRate { item: String, dims: String },
+    #[error("{what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("`{item}`: the change alters a price already used for billed days (through {day}); give it a new effective date after them")]
+    RewritesBilledPrice { item: String, day: Date },
+}

@@ -1,0 +1,199 @@
+//! The deduction waterfall (SPEC 4.5): regular coupons, discount coupons, prepaid cards, cash
+//! while positive, and what remains becomes arrears.
+
+use std::collections::BTreeSet;
+
+use jiff::civil::Date;
+
+use crate::money::Amount;
+use crate::period::Validity;
+
+/// The kinds of stored value, in the order they pay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InstrumentKind {
+    RegularCoupon,
+    DiscountCoupon,
+    PrepaidCard,
+}
+
+impl InstrumentKind {
+    pub fn is_coupon(self) -> bool {
+        !matches!(self, InstrumentKind::PrepaidCard)
+    }
+}
+
+/// A coupon or prepaid card as the waterfall sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instrument {
+    pub kind: InstrumentKind,
+    /// Account-local number; the oldest instrument has the smallest.
+    pub id: i64,
+    pub balance: Amount,
+    pub validity: Validity,
+    /// Billable items (or package codes) it may pay; `None` for all.
+    pub scope: Option<BTreeSet<String>>,
+    /// False once expired and written off.
+    pub active: bool,
+}
+
+impl Instrument {
+    fn pays(&self, charge: &Charge<'_>) -> bool {
+        self.active
+            && self.balance.is_positive()
+            && self.validity.covers(charge.day)
+            && (!self.kind.is_coupon() || charge.coupon_eligible)
+            && self.scope.as_ref().is_none_or(|s| s.contains(charge.item))
+    }
+}
+
+/// One amount to pay: an expense line (or a package purchase) of a billing day.
+#[derive(Clone, Copy, Debug)]
+pub struct Charge<'a> {
+    pub day: Date,
+    pub item: &'a str,
+    pub coupon_eligible: bool,
+    pub amount: Amount,
+}
+
+/// How one charge was paid. `amount = coupon + card + cash + arrears`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deduction {
+    pub coupon: Amount,
+    pub card: Amount,
+    /// Cash paid while the balance was positive; for a credit (negative charge), the credit.
+    pub cash: Amount,
+    pub arrears: Amount,
+    /// What each instrument gave, in the order drawn.
+    pub draws: Vec<(InstrumentKind, i64, Amount)>,
+}
+
+impl Deduction {
+    pub fn total(&self) -> Amount {
+        self.coupon + self.card + self.cash + self.arrears
+    }
+}
+
+/// An account's funds at settlement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Funds {
+    pub instruments: Vec<Instrument>,
+    pub cash: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeductionError {
+    #[error("insufficient funds: {} minor units short", short.0)]
+    InsufficientFunds { short: Amount },
+}
+
+impl Funds {
+    /// Pays one charge in waterfall order. With `allow_arrears` false (package purchases) a
+    /// charge the funds cannot cover fails and changes nothing.
+    pub fn deduct(&mut self, charge: &Charge<'_>, allow_arrears: bool) -> Result<Deduction, DeductionError> {
+        if charge.amount.is_negative() {
+            // A credit (late usage that lowered a volume-priced line) goes back to cash.
+            self.cash += -charge.amount;
+            return Ok(Deduction { cash: charge.amount, ..Deduction::default() });
+        }
+        let mut order: Vec<usize> = (0..self.instruments.len()).filter(|&i| self.instruments[i].pays(charge)).collect();
+        order.sort_by_key(|&i| {
+            let s = &self.instruments[i];
+            (s.kind, s.validity.until, s.balance, s.id)
+        });
+        let available: Amount = order.iter().map(|&i| self.instruments[i].balance).sum::<Amount>() + self.cash.max(Amount::ZERO);
+        if !allow_arrears && available < charge.amount {
+            return Err(DeductionError::InsufficientFunds { short: charge.amount - available });
+        }
+        let mut due = charge.amount;
+        let mut deduction = Deduction::default();
+        for i in order {
+            if due.is_zero() {
+                break;
+            }
+            let instrument = &mut self.instruments[i];
+            let take = due.min(instrument.balance);
+            instrument.balance -= take;
+            due -= take;
+            if instrument.kind.is_coupon() {
+                deduction.coupon += take;
+            } else {
+                deduction.card += take;
+            }
+            deduction.draws.push((instrument.kind, instrument.id, take));
+        }
+        let cash = due.min(self.cash.max(Amount::ZERO));
+        deduction.cash = cash;
+        deduction.arrears = due - cash;
+        self.cash -= due;
+        assert_eq!(deduction.total(), charge.amount, "a deduction pays its charge exactly");
+        assert!(allow_arrears || deduction.arrears.is_zero());
+        Ok(deduction)
+    }
+
+    pub fn instrument_mut(&mut self, kind_is_card: bool, id: i64) -> Option<&mut Instrument> {
+        self.instruments.iter_mut().find(|i| (i.kind == InstrumentKind::PrepaidCard) == kind_is_card && i.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn coupon(kind: InstrumentKind, id: i64, balance: i64, until: Date) -> Instrument {
+        Instrument {
+            kind,
+            id,
+            balance: Amount(balance),
+            validity: Validity::new(date(2026, 1, 1), until).unwrap(),
+            scope: None,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn waterfall_order_and_arrears() {
+        let mut funds = Funds {
+            instruments: vec![
+                coupon(InstrumentKind::PrepaidCard, 3, 500, date(2026, 12, 31)),
+                coupon(InstrumentKind::RegularCoupon, 2, 300, date(2026, 12, 31)),
+                coupon(InstrumentKind::RegularCoupon, 1, 300, date(2026, 11, 30)),
+                coupon(InstrumentKind::DiscountCoupon, 4, 100, date(2026, 11, 1)),
+            ],
+            cash: Amount(200),
+        };
+        let charge = Charge { day: date(2026, 11, 1), item: "log_events", coupon_eligible: true, amount: Amount(2000) };
+        let d = funds.deduct(&charge, true).unwrap();
+        assert_eq!(
+            d.draws,
+            vec![
+                (InstrumentKind::RegularCoupon, 1, Amount(300)),
+                (InstrumentKind::RegularCoupon, 2, Amount(300)),
+                (InstrumentKind::DiscountCoupon, 4, Amount(100)),
+                (InstrumentKind::PrepaidCard, 3, Amount(500)),
+            ]
+        );
+        assert_eq!((d.coupon, d.card, d.cash, d.arrears), (Amount(700), Amount(500), Amount(200), Amount(600)));
+        assert_eq!(funds.cash, Amount(-600));
+    }
+
+    #[test]
+    fn coupons_skip_ineligible_items_and_days_outside_validity() {
+        let mut funds = Funds { instruments: vec![coupon(InstrumentKind::RegularCoupon, 1, 300, date(2026, 10, 31))], cash: Amount(1000) };
+        let sms = Charge { day: date(2026, 10, 30), item: "sms", coupon_eligible: false, amount: Amount(100) };
+        assert_eq!(funds.deduct(&sms, true).unwrap().cash, Amount(100));
+        let late = Charge { day: date(2026, 11, 1), item: "log_events", coupon_eligible: true, amount: Amount(100) };
+        assert_eq!(funds.deduct(&late, true).unwrap().coupon, Amount(0));
+        let last_day = Charge { day: date(2026, 10, 31), item: "log_events", coupon_eligible: true, amount: Amount(100) };
+        assert_eq!(funds.deduct(&last_day, true).unwrap().coupon, Amount(100));
+    }
+
+    #[test]
+    fn no_arrears_purchase_fails_cleanly() {
+        let mut funds = Funds { instruments: vec![], cash: Amount(100) };
+        let before = funds.clone();
+        let charge = Charge { day: date(2026, 11, 1), item: "starter", coupon_eligible: true, amount: Amount(101) };
+        assert_eq!(funds.deduct(&charge, false), Err(DeductionError::InsufficientFunds { short: Amount(1) }));
+        assert_eq!(funds, before);
+    }
+}

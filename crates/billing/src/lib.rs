@@ -1,0 +1,26 @@
+//! The pure billing domain of billcenter: money and the rounding contract, billing days and
+//! months, the catalog and its price models, rating, the deduction waterfall, ledger
+//! transactions, account standing and monthly invoices.
+//!
+//! Architecture invariant: this crate does no I/O, has no async, never reads the clock and
+//! knows nothing of storage or wire formats. Time and state are passed in; results come out.
+
+pub mod account;
+pub mod bill;
+pub mod catalog;
+pub mod deduction;
+pub mod invoice;
+pub mod ledger;
+pub mod money;
+pub mod period;
+pub mod rating;
+
+pub use account::{AccountState, StateChange, Standing};
+pub use bill::{DailyBill, Expired, LineDraft, SettledLine, settle_day};
+pub use catalog::{Aggregation, BillableItem, Catalog, CatalogError, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier};
+pub use deduction::{Charge, Deduction, DeductionError, Funds, Instrument, InstrumentKind};
+pub use invoice::{ChargeType, Invoice, InvoiceKey, InvoiceLine, InvoiceStatus, LineTotals};
+pub use ledger::{Book, Posting, Transaction, TxKind};
+pub use money::{Amount, Currency, MoneyError, Rounded};
+pub use period::{DayRange, Month, Validity};
+pub use rating::{Billed, KeyUsage, RatedLine, rate_day};

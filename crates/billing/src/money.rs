@@ -1,0 +1,229 @@
+//! Money: settled amounts are integers of the currency's minor unit; exact intermediate
+//! amounts are `Decimal`s. The rounding contract lives here and nowhere else.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// Sub-minor amounts (rounding discounts) are kept at this many decimals of the major unit.
+/// Prices carry at most [`PRICE_MAX_DECIMALS`] decimals and unit counts two, so every exact
+/// line amount fits this scale without loss.
+pub const EXACT_SCALE: u32 = 8;
+/// The most decimals a price (unit price, flat fee, block price) may carry.
+pub const PRICE_MAX_DECIMALS: u32 = 6;
+
+/// The account currency: an ISO 4217 code and the number of decimals of its minor unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: iso_currency::Currency,
+    exponent: u32,
+}
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Currency, MoneyError> {
+        let iso = iso_currency::Currency::from_code(code)
+            .ok_or_else(|| MoneyError::UnknownCurrency(code.to_owned()))?;
+        let exponent = iso
+            .exponent()
+            .ok_or_else(|| MoneyError::UnknownCurrency(code.to_owned()))?;
+        Ok(Currency { code: iso, exponent: u32::from(exponent) })
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code.code()
+    }
+
+    /// Decimals of the minor unit (2 for CNY, 0 for JPY).
+    pub fn exponent(&self) -> u32 {
+        self.exponent
+    }
+
+    /// Parses a decimal string such as `100.00` into minor units. More decimals than the
+    /// currency has is an error, never a silent rounding.
+    pub fn parse_amount(&self, text: &str) -> Result<Amount, MoneyError> {
+        let text = text.trim();
+        let value = Decimal::from_str(text).map_err(|_| MoneyError::Malformed(text.to_owned()))?;
+        if value.scale() > self.exponent && value.normalize().scale() > self.exponent {
+            return Err(MoneyError::TooManyDecimals {
+                text: text.to_owned(),
+                currency: self.code(),
+                decimals: self.exponent,
+            });
+        }
+        let minor = value * Decimal::from(10i64.pow(self.exponent));
+        let minor = i64::try_from(minor.normalize()).map_err(|_| MoneyError::OutOfRange(text.to_owned()))?;
+        if minor.unsigned_abs() > Amount::MAX.0 as u64 {
+            return Err(MoneyError::OutOfRange(text.to_owned()));
+        }
+        Ok(Amount(minor))
+    }
+
+    /// An amount as a decimal string with exactly the currency's digits.
+    pub fn format(&self, amount: Amount) -> String {
+        self.to_decimal(amount).to_string()
+    }
+
+    pub fn to_decimal(&self, amount: Amount) -> Decimal {
+        Decimal::new(amount.0, self.exponent)
+    }
+
+    /// The rounding contract (SPEC 4.3): an exact, non-negative line amount is rounded down to
+    /// the minor unit; the cut-off fraction is returned as the rounding discount.
+    pub fn round_down(&self, exact: Decimal) -> Rounded {
+        assert!(exact >= Decimal::ZERO, "exact line amounts are never negative: {exact}");
+        let floored = exact.round_dp_with_strategy(self.exponent, RoundingStrategy::ToZero);
+        let minor = floored * Decimal::from(10i64.pow(self.exponent));
+        let minor = i64::try_from(minor).expect("line amount within i64 minor units");
+        let discount = exact - floored;
+        assert!(discount.scale() <= EXACT_SCALE || discount.round_dp(EXACT_SCALE) == discount);
+        Rounded { amount: Amount(minor), rounding_discount: discount.normalize() }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A settled amount in minor units of the account currency. Negative only where a balance may
+/// be negative (cash in arrears) or for the operator's side of a ledger transaction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(pub i64);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(0);
+    /// The largest amount billcenter accepts anywhere (10^15 minor units); sums of many such
+    /// amounts still fit an i64.
+    pub const MAX: Amount = Amount(1_000_000_000_000_000);
+
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+    pub fn min(self, other: Amount) -> Amount {
+        Amount(self.0.min(other.0))
+    }
+    pub fn max(self, other: Amount) -> Amount {
+        Amount(self.0.max(other.0))
+    }
+}
+
+impl std::ops::Add for Amount {
+    type Output = Amount;
+    fn add(self, rhs: Amount) -> Amount {
+        Amount(self.0.checked_add(rhs.0).expect("amount overflow"))
+    }
+}
+impl std::ops::Sub for Amount {
+    type Output = Amount;
+    fn sub(self, rhs: Amount) -> Amount {
+        Amount(self.0.checked_sub(rhs.0).expect("amount overflow"))
+    }
+}
+impl std::ops::Neg for Amount {
+    type Output = Amount;
+    fn neg(self) -> Amount {
+        Amount(self.0.checked_neg().expect("amount overflow"))
+    }
+}
+impl std::ops::AddAssign for Amount {
+    fn add_assign(&mut self, rhs: Amount) {
+        *self = *self + rhs;
+    }
+}
+impl std::ops::SubAssign for Amount {
+    fn sub_assign(&mut self, rhs: Amount) {
+        *self = *self - rhs;
+    }
+}
+impl std::iter::Sum for Amount {
+    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
+        iter.fold(Amount::ZERO, |a, b| a + b)
+    }
+}
+
+/// A line amount after the rounding contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rounded {
+    pub amount: Amount,
+    pub rounding_discount: Decimal,
+}
+
+/// A decimal as an integer at a fixed scale, for storage; `None` when it does not fit exactly.
+pub fn to_scaled(value: Decimal, scale: u32) -> Option<i64> {
+    if value.normalize().scale() > scale {
+        return None;
+    }
+    let scaled = value * Decimal::from(10i64.checked_pow(scale)?);
+    i64::try_from(scaled.normalize()).ok()
+}
+
+/// The inverse of [`to_scaled`].
+pub fn from_scaled(value: i64, scale: u32) -> Decimal {
+    Decimal::new(value, scale).normalize()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("unknown currency `{0}`")]
+    UnknownCurrency(String),
+    #[error("`{0}` is not a decimal amount")]
+    Malformed(String),
+    #[error("`{text}` has more than {decimals} decimals, the most {currency} allows")]
+    TooManyDecimals { text: String, currency: &'static str, decimals: u32 },
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cny() -> Currency {
+        Currency::parse("CNY").unwrap()
+    }
+
+    #[test]
+    fn parses_and_formats_amounts() {
+        let c = cny();
+        assert_eq!(c.parse_amount("100.00").unwrap(), Amount(10_000));
+        assert_eq!(c.parse_amount("0.1").unwrap(), Amount(10));
+        assert_eq!(c.parse_amount("7").unwrap(), Amount(700));
+        assert_eq!(c.format(Amount(-1234)), "-12.34");
+        assert_eq!(c.format(Amount(5)), "0.05");
+        assert!(matches!(c.parse_amount("1.005"), Err(MoneyError::TooManyDecimals { .. })));
+        assert!(matches!(c.parse_amount("abc"), Err(MoneyError::Malformed(_))));
+        assert!(matches!(c.parse_amount("1e30"), Err(_)));
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(jpy.parse_amount("500").unwrap(), Amount(500));
+        assert!(jpy.parse_amount("500.5").is_err());
+        assert!(Currency::parse("XYZ").is_err());
+    }
+
+    #[test]
+    fn rounds_down_and_keeps_the_fraction() {
+        let r = cny().round_down(Decimal::new(123_456, 4));
+        assert_eq!(r.amount, Amount(1234));
+        assert_eq!(r.rounding_discount, Decimal::new(56, 4));
+        let r = cny().round_down(Decimal::new(1340, 2));
+        assert_eq!(r.amount, Amount(1340));
+        assert_eq!(r.rounding_discount, Decimal::ZERO);
+    }
+
+    #[test]
+    fn scaled_round_trip() {
+        assert_eq!(to_scaled(Decimal::new(15, 1), 6), Some(1_500_000));
+        assert_eq!(to_scaled(Decimal::new(1, 7), 6), None);
+        assert_eq!(from_scaled(1_500_000, 6), Decimal::new(15, 1));
+    }
+}

@@ -1,0 +1,245 @@
+//! Rating: a day's aggregated usage becomes exact line amounts, after the free quota and an
+//! annual package's quota. Late usage is rated as the difference it makes to what was billed.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::catalog::{Catalog, CatalogError, Dims, PackagePlan, Price, PriceModel};
+use crate::money::{Currency, Rounded};
+
+/// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
+pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
+    assert!(unit_size > Decimal::ZERO);
+    (quantity / unit_size).round_dp_with_strategy(2, RoundingStrategy::ToZero)
+}
+
+impl Price {
+    /// The exact amount for a day's quantity of one line (free quota first, then the model).
+    pub fn amount(&self, quantity: Decimal, unit_size: Decimal) -> Decimal {
+        let billable = (quantity - self.free_quantity).max(Decimal::ZERO);
+        self.model.amount(units(billable, unit_size))
+    }
+
+    /// The unit price a customer reads on a line, where the model has a single one.
+    pub fn unit_price(&self) -> Option<Decimal> {
+        match &self.model {
+            PriceModel::PerUnit { unit_price } => Some(*unit_price),
+            _ => None,
+        }
+    }
+}
+
+impl PriceModel {
+    /// The exact amount for a count of units.
+    pub fn amount(&self, units: Decimal) -> Decimal {
+        assert!(units >= Decimal::ZERO);
+        if units.is_zero() {
+            return Decimal::ZERO;
+        }
+        match self {
+            PriceModel::PerUnit { unit_price } => units * unit_price,
+            PriceModel::Graduated { tiers } => {
+                let mut total = Decimal::ZERO;
+                let mut lower = Decimal::ZERO;
+                for tier in tiers {
+                    let upper = tier.up_to.map_or(units, |u| u.min(units));
+                    if upper > lower {
+                        total += (upper - lower) * tier.unit_price + tier.flat_fee;
+                    }
+                    match tier.up_to {
+                        Some(u) if u < units => lower = u,
+                        _ => break,
+                    }
+                }
+                total
+            }
+            PriceModel::Volume { tiers } => {
+                let tier = tiers
+                    .iter()
+                    .find(|t| t.up_to.is_none_or(|u| units <= u))
+                    .expect("validated: the last tier is open");
+                units * tier.unit_price + tier.flat_fee
+            }
+            PriceModel::Package { block_units, block_price } => (units / block_units).ceil() * block_price,
+        }
+    }
+}
+
+/// What was billed for one usage key of one day, so late usage can be rated as a difference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Billed {
+    /// The aggregated quantity billed so far.
+    pub quantity: Decimal,
+    /// Counted quantity (after the package's factor) covered by the package quota.
+    pub covered: Decimal,
+    /// The quantity priced, at the priced dimensions.
+    pub chargeable: Decimal,
+}
+
+/// One key of a day's usage: workspace × billable item × dimensions, with the current
+/// aggregate and what was already billed of it (`None` when the day was never billed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub workspace: String,
+    pub item: String,
+    pub dims: Dims,
+    pub quantity: Decimal,
+    pub billed: Option<Billed>,
+}
+
+/// A rated line before deduction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RatedLine {
+    pub workspace: String,
+    pub item: String,
+    pub dims: Dims,
+    /// The quantity this line bills (the whole day, or the late difference).
+    pub quantity: Decimal,
+    /// Part of `quantity`, as counted against the package quota, that the package covered.
+    pub covered: Decimal,
+    /// The quantity priced, at `priced_dims`.
+    pub chargeable: Decimal,
+    pub priced_dims: Dims,
+    pub unit_price: Option<Decimal>,
+    pub exact: Decimal,
+    pub rounded: Rounded,
+    /// The billed state of the key after this line.
+    pub billed_after: Billed,
+}
+
+/// Rates one billing day's keys for one account. `keys` are sorted by (workspace, item,
+/// dims), which is also the package fill order; `quota_used` is the quota of that day already
+/// consumed by earlier billing of the day (empty for a day billed the first time).
+pub fn rate_day(
+    catalog: &Catalog,
+    day: Date,
+    package: Option<&PackagePlan>,
+    quota_used: &BTreeMap<String, Decimal>,
+    keys: &[KeyUsage],
+) -> Result<Vec<RatedLine>, CatalogError> {
+    assert!(
+        keys.windows(2).all(|w| (&w[0].workspace, &w[0].item, &w[0].dims) < (&w[1].workspace, &w[1].item, &w[1].dims)),
+        "usage keys must be sorted and distinct"
+    );
+    let mut remaining: BTreeMap<&str, Decimal> = BTreeMap::new();
+    if let Some(plan) = package {
+        for (item, quota) in &plan.quotas {
+            let used = quota_used.get(item).copied().unwrap_or_default();
+            remaining.insert(item.as_str(), (quota.quantity - used).max(Decimal::ZERO));
+        }
+    }
+    let mut lines = Vec::new();
+    for key in keys {
+        let before = key.billed.unwrap_or_default();
+        let delta = key.quantity - before.quantity;
+        if delta <= Decimal::ZERO {
+            continue;
+        }
+        let item = catalog.item(&key.item)?;
+        let quota = package.and_then(|p| p.quotas.get(&key.item));
+        let (covered, chargeable_delta, priced_dims) = match quota.and_then(|q| q.factor(&key.dims).map(|f| (q, f))) {
+            Some((quota, factor)) => {
+                let left = remaining.get_mut(key.item.as_str()).expect("quota registered above");
+                let counted = delta * factor;
+                let covered = counted.min(*left);
+                *left -= covered;
+                // Usage counted at a factor above 1 is priced, past the quota, at the package's
+                // base dimension; usage counted one-for-one keeps its own price.
+                let priced = if factor > Decimal::ONE { quota.base.clone() } else { key.dims.clone() };
+                (covered, counted - covered, priced)
+            }
+            None => (Decimal::ZERO, delta, key.dims.clone()),
+        };
+        let price = catalog.price(&key.item, day, &priced_dims)?;
+        let chargeable_after = before.chargeable + chargeable_delta;
+        let exact = price.amount(chargeable_after, item.unit_size) - price.amount(before.chargeable, item.unit_size);
+        lines.push(RatedLine {
+            workspace: key.workspace.clone(),
+            item: key.item.clone(),
+            dims: key.dims.clone(),
+            quantity: delta,
+            covered,
+            chargeable: chargeable_delta,
+            priced_dims,
+            unit_price: price.unit_price(),
+            exact,
+            rounded: round_line(catalog.currency, exact),
+            billed_after: Billed {
+                quantity: key.quantity,
+                covered: before.covered + covered,
+                chargeable: chargeable_after,
+            },
+        });
+    }
+    Ok(lines)
+}
+
+/// The rounding contract for a line: down to the minor unit. A negative line (a late-usage
+/// credit under volume or package pricing) rounds toward zero, so a credit never exceeds
+/// its exact value either.
+pub fn round_line(currency: Currency, exact: Decimal) -> Rounded {
+    if exact >= Decimal::ZERO {
+        currency.round_down(exact)
+    } else {
+        let r = currency.round_down(-exact);
+        Rounded { amount: -r.amount, rounding_discount: -r.rounding_discount }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Tier;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn tiers(spec: &[(Option<&str>, &str, &str)]) -> Vec<Tier> {
+        spec.iter()
+            .map(|(up, price, flat)| Tier { up_to: up.map(d), unit_price: d(price), flat_fee: d(flat) })
+            .collect()
+    }
+
+    /// Worked examples of graduated pricing: tiers [0-10 at 10 + 2; 11-20 at 5 + 3; 21+ at 5 + 3].
+    #[test]
+    fn graduated_worked_example() {
+        let model = PriceModel::Graduated { tiers: tiers(&[(Some("10"), "10", "2"), (Some("20"), "5", "3"), (None, "5", "3")]) };
+        for (units, expected) in [("0", "0"), ("1", "12"), ("10", "102"), ("11", "110"), ("12", "115"), ("21", "163")] {
+            assert_eq!(model.amount(d(units)), d(expected), "{units} units");
+        }
+    }
+
+    /// Worked examples of volume pricing: tiers [0-100 at 2 + 10; 101-200 at 1; 201+ at 0.5 + 50].
+    #[test]
+    fn volume_worked_example() {
+        let model = PriceModel::Volume { tiers: tiers(&[(Some("100"), "2", "10"), (Some("200"), "1", "0"), (None, "0.5", "50")]) };
+        for (units, expected) in [("0", "0"), ("1", "12"), ("100", "210"), ("101", "101"), ("300", "200")] {
+            assert_eq!(model.amount(d(units)), d(expected), "{units} units");
+        }
+    }
+
+    #[test]
+    fn package_model_charges_started_blocks() {
+        let model = PriceModel::Package { block_units: d("100"), block_price: d("5") };
+        assert_eq!(model.amount(d("1")), d("5"));
+        assert_eq!(model.amount(d("100")), d("5"));
+        assert_eq!(model.amount(d("100.01")), d("10"));
+    }
+
+    #[test]
+    fn units_are_truncated_to_two_decimals() {
+        assert_eq!(units(d("1999999"), d("1000000")), d("1.99"));
+        assert_eq!(units(d("6000"), d("1000")), d("6"));
+        assert_eq!(units(d("1"), d("3")), d("0.33"));
+    }
+
+    #[test]
+    fn free_quantity_comes_off_first() {
+        let price = Price { model: PriceModel::PerUnit { unit_price: d("1") }, free_quantity: d("5000") };
+        assert_eq!(price.amount(d("4000"), d("1000")), d("0"));
+        assert_eq!(price.amount(d("7500"), d("1000")), d("2.5"));
+    }
+}
