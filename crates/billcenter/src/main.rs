@@ -1,1 +1,11 @@
-fn main(){}
+//! The billcenter binary: parses the command line and hands it to [`billcenter::cli`].
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let mut stdout = std::io::stdout().lock();
+    runtime.block_on(billcenter::cli::main(args, &cwd, &mut stdout))
+}

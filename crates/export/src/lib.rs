@@ -1,1 +1,167 @@
+//! Writers for billcenter's lists: CSV (UTF-8 with a byte-order mark, CRLF, formula injection
+//! neutralised), JSON and aligned text. They work on [`Table`]s of ready-formatted cells and
+//! know nothing of databases or HTTP.
 
+use std::io::{self, Write};
+
+/// One cell. Amounts and quantities are `Number`s: exact decimal strings, written as they are
+/// (a leading minus is a sign, not a formula). Everything else is `Text`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Text(String),
+    Number(String),
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+    pub fn number(s: impl Into<String>) -> Cell {
+        Cell::Number(s.into())
+    }
+    pub fn as_str(&self) -> &str {
+        match self {
+            Cell::Text(s) | Cell::Number(s) => s,
+        }
+    }
+}
+
+/// A list as exported: column names (stating currency and time zone where they apply) and rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub fn new(columns: &[&str]) -> Table {
+        Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() }
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) {
+        assert_eq!(row.len(), self.columns.len(), "a row has one cell per column");
+        self.rows.push(row);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Text,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "text" => Some(Format::Text),
+            _ => None,
+        }
+    }
+}
+
+pub fn write(table: &Table, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Csv => write_csv(table, out),
+        Format::Json => write_json(table, out),
+        Format::Text => write_text(table, out),
+    }
+}
+
+/// Text cells a spreadsheet would read as a formula get a leading apostrophe.
+fn neutralise(cell: &Cell) -> String {
+    match cell {
+        Cell::Number(s) => s.clone(),
+        Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+        Cell::Text(s) => s.clone(),
+    }
+}
+
+pub fn write_csv(table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+    w.write_record(&table.columns)?;
+    for row in &table.rows {
+        w.write_record(row.iter().map(neutralise))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// An array of objects, one per row, every value a string (amounts stay exact decimals).
+pub fn write_json(table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    let rows: Vec<serde_json::Value> = table
+        .rows
+        .iter()
+        .map(|row| {
+            let map = table.columns.iter().zip(row).map(|(c, v)| (c.clone(), serde_json::Value::String(v.as_str().to_owned()))).collect();
+            serde_json::Value::Object(map)
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &rows)?;
+    writeln!(out)
+}
+
+/// Aligned columns for a terminal: numbers right-aligned, text left-aligned.
+pub fn write_text(table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    let width = |s: &str| s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum::<usize>();
+    let mut widths: Vec<usize> = table.columns.iter().map(|c| width(c)).collect();
+    for row in &table.rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(cell.as_str()));
+        }
+    }
+    let line = |cells: Vec<(&str, bool)>| -> String {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|((s, right), w)| {
+                let pad = " ".repeat(w - width(s));
+                if *right { format!("{pad}{s}") } else { format!("{s}{pad}") }
+            })
+            .collect();
+        parts.join("  ").trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(table.columns.iter().map(|c| (c.as_str(), false)).collect()))?;
+    for row in &table.rows {
+        writeln!(out, "{}", line(row.iter().map(|c| (c.as_str(), matches!(c, Cell::Number(_)))).collect()))?;
+    }
+    if table.rows.is_empty() {
+        writeln!(out, "(no rows)")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_bom_crlf_and_neutralises_formulas() {
+        let mut t = Table::new(&["name", "amount"]);
+        t.push(vec![Cell::text("=HYPERLINK(\"x\")"), Cell::number("-12.50")]);
+        t.push(vec![Cell::text("@SUM(A1)"), Cell::number("3.00")]);
+        t.push(vec![Cell::text("日志"), Cell::number("0.00")]);
+        t.push(vec![Cell::text("\tx"), Cell::number("1.00")]);
+        let mut out = Vec::new();
+        write_csv(&t, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with('\u{feff}'));
+        assert_eq!(
+            text.trim_start_matches('\u{feff}'),
+            "name,amount\r\n\"'=HYPERLINK(\"\"x\"\")\",-12.50\r\n'@SUM(A1),3.00\r\n日志,0.00\r\n'\tx,1.00\r\n"
+        );
+    }
+
+    #[test]
+    fn json_values_are_strings() {
+        let mut t = Table::new(&["amount"]);
+        t.push(vec![Cell::number("0.10")]);
+        let mut out = Vec::new();
+        write_json(&t, &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v[0]["amount"], "0.10");
+    }
+}

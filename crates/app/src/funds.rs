@@ -1,0 +1,284 @@
+//! Funds: top-ups, coupons, prepaid cards and annual packages.
+
+use billing::{Amount, Book, Charge, ChargeType, Standing, Transaction, Validity};
+use jiff::Timestamp;
+use jiff::ToSpan;
+use store::{EventRow, ExpenseLineRow, InstrumentRow, PackageRow};
+
+use crate::context::{LedgerWriter, funds_of, instrument_book, load_account, load_catalog, parse_date};
+use crate::{App, AppError, Result};
+
+pub const TOP_UP_CHANNELS: [&str; 3] = ["bank_transfer", "online", "manual_adjustment"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRequest {
+    pub amount: String,
+    pub kind: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// Billable items the coupon may pay; empty for all.
+    pub items: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRequest {
+    pub amount: String,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// Bought with cash (true) or granted by the operator (false).
+    pub purchase: bool,
+}
+
+/// A coupon or card just created, with its face value formatted in the account currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstrument {
+    pub row: InstrumentRow,
+    pub face_value: String,
+}
+
+/// What a funds operation did, for the caller to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FundsReceipt {
+    pub account_id: String,
+    pub document: String,
+    pub amount: String,
+    pub cash_after: String,
+    pub state: String,
+}
+
+pub(crate) fn state_event(account_id: &str, next_event: &mut i64, change: billing::StateChange, day: jiff::civil::Date, now: Timestamp) -> EventRow {
+    EventRow {
+        account_id: account_id.to_owned(),
+        event_no: store::take(next_event),
+        kind: change.event().to_owned(),
+        happened_on: day,
+        created_at: now,
+        detail: String::new(),
+    }
+}
+
+impl App {
+    /// Adds cash. Arrears are repaid first, simply because cash rises from below zero.
+    pub async fn top_up(&self, now: Timestamp, account_id: &str, amount: &str, channel: &str) -> Result<FundsReceipt> {
+        if !TOP_UP_CHANNELS.contains(&channel) {
+            return Err(AppError::invalid("channel", format!("`{channel}` is not one of {}", TOP_UP_CHANNELS.join(", "))));
+        }
+        let mut tx = self.store.begin().await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let amount = account.currency.parse_amount(amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+        if !amount.is_positive() {
+            return Err(AppError::invalid("amount", "must be positive"));
+        }
+        let today = account.today(now);
+        let row = &mut account.row;
+        let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
+        let document = format!("TOPUP-{}", row.counters.next_tx);
+        ledger.post(&mut row.counters.next_tx, &Transaction::top_up(amount), now, &document, &format!("channel: {channel}"));
+        row.cash += amount.minor();
+        let mut standing = standing_of(row)?;
+        let mut events = Vec::new();
+        if let Some(change) = standing.update(Amount(row.cash), today) {
+            events.push(state_event(&row.account_id, &mut row.counters.next_event, change, today, now));
+        }
+        set_standing(row, standing);
+        ledger.write(&mut tx).await?;
+        tx.insert_events(&events).await?;
+        tx.update_account(row).await?;
+        tx.commit().await?;
+        Ok(FundsReceipt {
+            account_id: account_id.to_owned(),
+            document,
+            amount: account.currency.format(amount),
+            cash_after: account.currency.format(Amount(account.row.cash)),
+            state: account.row.state.clone(),
+        })
+    }
+
+    pub async fn issue_coupon(&self, now: Timestamp, account_id: &str, req: CouponRequest) -> Result<NewInstrument> {
+        let kind = match req.kind.as_str() {
+            "regular" | "discount" => req.kind.as_str(),
+            other => return Err(AppError::invalid("kind", format!("`{other}` is not regular or discount"))),
+        };
+        let mut tx = self.store.begin().await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let amount = account.currency.parse_amount(&req.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+        if !amount.is_positive() {
+            return Err(AppError::invalid("amount", "must be positive"));
+        }
+        let validity = validity(&req.valid_from, &req.valid_until)?;
+        for item in &req.items {
+            catalog.item(item).map_err(|e| AppError::invalid("items", e.to_string()))?;
+        }
+        let row = &mut account.row;
+        let id = store::take(&mut row.counters.next_instrument);
+        let instrument = InstrumentRow {
+            account_id: row.account_id.clone(),
+            instrument_id: id,
+            kind: kind.to_owned(),
+            origin: "issued".into(),
+            code: format!("CPN-{id}"),
+            face_value: amount.minor(),
+            balance: amount.minor(),
+            valid_from: validity.from,
+            valid_until: validity.until,
+            scope: (!req.items.is_empty()).then(|| req.items.join(",")),
+            active: true,
+            created_at: now,
+        };
+        let mut ledger = LedgerWriter::new(&row.account_id, []);
+        ledger.post(&mut row.counters.next_tx, &Transaction::coupon_issued(id, amount), now, &instrument.code, &format!("{kind} coupon"));
+        tx.insert_instrument(&instrument).await?;
+        ledger.write(&mut tx).await?;
+        tx.update_account(row).await?;
+        tx.commit().await?;
+        Ok(NewInstrument { row: instrument, face_value: account.currency.format(amount) })
+    }
+
+    /// Sells (with positive cash) or grants a prepaid card. Denominations are whole multiples
+    /// of 100 of the currency, at least 100.
+    pub async fn add_card(&self, now: Timestamp, account_id: &str, req: CardRequest) -> Result<NewInstrument> {
+        let mut tx = self.store.begin().await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let currency = account.currency;
+        let amount = currency.parse_amount(&req.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+        let hundred = 100 * 10i64.pow(currency.exponent());
+        if amount.minor() < hundred || amount.minor() % hundred != 0 {
+            return Err(AppError::invalid("amount", format!("a card's denomination is a multiple of 100 {currency} (at least 100)")));
+        }
+        let validity = validity(&req.valid_from, &req.valid_until)?;
+        let row = &mut account.row;
+        if req.purchase && row.cash < amount.minor() {
+            return Err(AppError::InsufficientFunds {
+                field: "amount",
+                available: currency.format(Amount(row.cash.max(0))),
+                required: currency.format(amount),
+            });
+        }
+        let id = store::take(&mut row.counters.next_instrument);
+        let instrument = InstrumentRow {
+            account_id: row.account_id.clone(),
+            instrument_id: id,
+            kind: "card".into(),
+            origin: if req.purchase { "purchased" } else { "granted" }.into(),
+            code: format!("PC-{id}"),
+            face_value: amount.minor(),
+            balance: amount.minor(),
+            valid_from: validity.from,
+            valid_until: validity.until,
+            scope: None,
+            active: true,
+            created_at: now,
+        };
+        let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
+        let (posting, remark) = if req.purchase {
+            row.cash -= amount.minor();
+            (Transaction::card_purchased(id, amount), "prepaid card bought with cash")
+        } else {
+            (Transaction::card_granted(id, amount), "prepaid card granted")
+        };
+        ledger.post(&mut row.counters.next_tx, &posting, now, &instrument.code, remark);
+        tx.insert_instrument(&instrument).await?;
+        ledger.write(&mut tx).await?;
+        tx.update_account(row).await?;
+        tx.commit().await?;
+        Ok(NewInstrument { row: instrument, face_value: account.currency.format(amount) })
+    }
+
+    /// Sells an annual package: paid upfront (coupons, cards, cash; never arrears), it grants
+    /// its daily quotas for one year from `start`.
+    pub async fn buy_package(&self, now: Timestamp, account_id: &str, plan: &str, start: &str) -> Result<PackageRow> {
+        let mut tx = self.store.begin().await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let plan = catalog.package(plan).map_err(|e| AppError::invalid("package", e.to_string()))?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let start = parse_date("start", start)?;
+        let today = account.today(now);
+        if start < today {
+            return Err(AppError::invalid("start", format!("{start} is in the past (today is {today} in {})", account.row.time_zone)));
+        }
+        let end = start.checked_add(1.year()).map_err(|e| AppError::invalid("start", e.to_string()))?;
+        let first = account.id().to_owned();
+        for held in tx.packages_between(&first, &first).await? {
+            if held.start_day < end && start < held.end_day {
+                return Err(AppError::invalid(
+                    "start",
+                    format!("overlaps package {} ({}, {} to {})", held.package_no, held.plan, held.start_day, held.end_day),
+                ));
+            }
+        }
+        let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
+        let mut funds = funds_of(account.row.cash, &instruments)?;
+        let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
+        let deduction = funds.deduct(&charge, false).map_err(|billing::DeductionError::InsufficientFunds { short }| AppError::InsufficientFunds {
+            field: "package",
+            available: account.currency.format(plan.price - short),
+            required: account.currency.format(plan.price),
+        })?;
+        let row = &mut account.row;
+        let package_no = store::take(&mut row.counters.next_package);
+        let document = format!("PKG-{package_no}");
+        let mut ledger = LedgerWriter::new(&row.account_id, std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))));
+        ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction)), now, &document, &format!("annual package {}", plan.name));
+        for i in &instruments {
+            let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
+            if after != i.balance {
+                tx.update_instrument(&i.account_id, i.instrument_id, after, true).await?;
+            }
+        }
+        row.cash = funds.cash.minor();
+        let line = ExpenseLineRow {
+            account_id: row.account_id.clone(),
+            line_no: store::take(&mut row.counters.next_line),
+            billing_day: today,
+            usage_day: today,
+            workspace_id: String::new(),
+            item: plan.code.clone(),
+            dims: String::new(),
+            charge_type: ChargeType::AnnualPackage.as_str().to_owned(),
+            quantity: 1_000_000,
+            covered: 0,
+            chargeable: 1_000_000,
+            priced_dims: String::new(),
+            unit_price: Some(plan.price.minor() * 10i64.pow(6 - account.currency.exponent())),
+            gross: plan.price.minor(),
+            rounding_discount: 0,
+            coupon: deduction.coupon.minor(),
+            card: deduction.card.minor(),
+            cash: deduction.cash.minor(),
+            arrears: deduction.arrears.minor(),
+            document: document.clone(),
+        };
+        let package = PackageRow {
+            account_id: row.account_id.clone(),
+            package_no,
+            plan: plan.code.clone(),
+            start_day: start,
+            end_day: end,
+            price: plan.price.minor(),
+            purchased_at: now,
+        };
+        tx.insert_package(&package).await?;
+        tx.insert_lines(&[line]).await?;
+        ledger.write(&mut tx).await?;
+        tx.update_account(row).await?;
+        tx.commit().await?;
+        Ok(package)
+    }
+}
+
+fn validity(from: &str, until: &str) -> Result<Validity> {
+    let from = parse_date("valid-from", from)?;
+    let until = parse_date("valid-until", until)?;
+    Validity::new(from, until).map_err(|e| AppError::invalid("valid-until", e.to_string()))
+}
+
+pub(crate) fn standing_of(row: &store::AccountRow) -> Result<Standing> {
+    let state = billing::AccountState::parse(&row.state).ok_or_else(|| AppError::Store(store::StoreError::Corrupt(format!("account state `{}`", row.state))))?;
+    Ok(Standing { state, overdue_since: row.overdue_since })
+}
+
+pub(crate) fn set_standing(row: &mut store::AccountRow, standing: Standing) {
+    row.state = standing.state.as_str().to_owned();
+    row.overdue_since = standing.overdue_since;
+}

@@ -1,0 +1,425 @@
+//! The five lists of the Billing Center (SPEC 5), with their filters, as exportable tables.
+//! Column names state the currency and time zone wherever they apply.
+
+use std::collections::BTreeMap;
+
+use billing::invoice::outstanding_oldest_first;
+use billing::money::{EXACT_SCALE, from_scaled};
+use billing::{Amount, Catalog, Month, TxKind};
+use export::{Cell, Table};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+use store::{InstrumentRow, LineFilter};
+
+use crate::context::{Account, load_account, load_catalog, parse_date};
+use crate::usage::QUANTITY_SCALE;
+use crate::{App, AppError, Result};
+
+/// Instruments ending within this many days stand out.
+pub const EXPIRING_SOON_DAYS: i64 = 7;
+
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceFilter {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExpenseFilter {
+    pub month: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub workspace: Option<String>,
+    pub item: Option<String>,
+    pub charge_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    /// RFC 3339 instants or dates (a date means its start in the account's zone); `[from, to)`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub kind: Option<String>,
+    /// `cash`, `coupon`, `card`, or one instrument's code such as `CPN-3` or `PC-4`.
+    pub fund: Option<String>,
+}
+
+fn month_arg(field: &str, text: &str) -> Result<Month> {
+    Month::parse(text).ok_or_else(|| AppError::invalid(field, format!("`{text}` is not a month (YYYY-MM)")))
+}
+
+fn money(account: &Account, minor: i64) -> Cell {
+    Cell::number(account.currency.format(Amount(minor)))
+}
+
+fn decimal(v: rust_decimal::Decimal) -> String {
+    v.normalize().to_string()
+}
+
+/// A line's or invoice's rounding discount, kept to eight decimals of the major unit.
+fn discount(v: i64) -> Cell {
+    Cell::number(decimal(from_scaled(v, EXACT_SCALE)))
+}
+
+fn instant(account: &Account, at: Timestamp) -> String {
+    at.to_zoned(account.tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// An instant argument: RFC 3339, or a date meaning its first moment in the account's zone.
+fn instant_arg(account: &Account, field: &str, text: &str) -> Result<Timestamp> {
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let day = parse_date(field, text).map_err(|_| AppError::invalid(field, format!("`{text}` is neither an RFC 3339 instant nor a date")))?;
+    Ok(billing::period::day_start(day, &account.tz))
+}
+
+pub fn fund_label(book: &str, fund_id: i64) -> String {
+    match book {
+        "coupon" => format!("coupon CPN-{fund_id}"),
+        "card" => format!("prepaid card PC-{fund_id}"),
+        other => other.to_owned(),
+    }
+}
+
+/// An instrument's status as the customer reads it on `today`.
+pub fn instrument_status(i: &InstrumentRow, today: Date) -> &'static str {
+    if !i.active {
+        "expired"
+    } else if i.balance == 0 {
+        "used_up"
+    } else if today < i.valid_from {
+        "not_yet_valid"
+    } else {
+        "active"
+    }
+}
+
+impl App {
+    /// Monthly invoices: issued ones as issued, open months as provisional.
+    pub async fn list_invoices(&self, account_id: &str, filter: &InvoiceFilter) -> Result<Table> {
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let from = filter.from.as_deref().map(|t| month_arg("from", t)).transpose()?;
+        let to = filter.to.as_deref().map(|t| month_arg("to", t)).transpose()?;
+        let issued: BTreeMap<String, store::InvoiceRow> = tx.invoices(account_id).await?.into_iter().map(|i| (i.month.clone(), i)).collect();
+        let mut months: BTreeMap<String, (store::TotalsRow, i64)> = tx.monthly_line_totals(account_id).await?.into_iter().map(|(m, t)| (m, (t, 0))).collect();
+        for card in tx.instruments(account_id).await?.iter().filter(|i| i.kind == "card" && i.origin == "purchased") {
+            let month = Month::of(account.today(card.created_at)).to_string();
+            months.entry(month).or_default().1 += card.face_value;
+        }
+        tx.commit().await?;
+        // Outstanding arrears are repaid oldest first, month by month.
+        let arrears: Vec<Amount> = months.values().map(|(t, _)| Amount(t.arrears)).collect();
+        let debt = Amount(-account.row.cash.min(0));
+        let outstanding = outstanding_oldest_first(&arrears, debt);
+        let c = account.currency.code();
+        let mut table = Table::new(&[
+            "month",
+            "invoice no",
+            "status",
+            &format!("gross ({c})"),
+            "rounding discount",
+            "coupons",
+            "prepaid cards",
+            "cash",
+            "arrears",
+            "outstanding",
+            "cards bought",
+            "invoiceable",
+            &format!("issued at ({})", account.row.time_zone),
+        ]);
+        for ((month, (totals, cards)), outstanding) in months.iter().zip(outstanding) {
+            let m = Month::parse(month).expect("stored months are valid");
+            if from.is_some_and(|f| m < f) || to.is_some_and(|t| m > t) {
+                continue;
+            }
+            let (status, number, totals, cards, invoiceable, issued_at) = match issued.get(month) {
+                Some(inv) => {
+                    let status = if outstanding.is_zero() { "paid" } else { "issued" };
+                    (status, inv.invoice_no.clone(), inv.totals, inv.cards_total, inv.invoiceable, instant(&account, inv.issued_at))
+                }
+                None => ("provisional", String::new(), *totals, *cards, totals.cash + cards, String::new()),
+            };
+            table.push(vec![
+                Cell::text(month.clone()),
+                Cell::text(number),
+                Cell::text(status),
+                money(&account, totals.gross),
+                discount(totals.rounding_discount),
+                money(&account, totals.coupon),
+                money(&account, totals.card),
+                money(&account, totals.cash),
+                money(&account, totals.arrears),
+                money(&account, outstanding.minor()),
+                money(&account, cards),
+                money(&account, invoiceable),
+                Cell::text(issued_at),
+            ]);
+        }
+        Ok(table)
+    }
+
+    /// Detailed expenses: one row per expense line.
+    pub async fn list_expenses(&self, account_id: &str, filter: &ExpenseFilter) -> Result<Table> {
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let mut lf = LineFilter::default();
+        if let Some(m) = &filter.month {
+            let days = month_arg("month", m)?.days();
+            lf.from = Some(days.start);
+            lf.to = Some(days.end);
+        }
+        if let Some(f) = &filter.from {
+            lf.from = Some(parse_date("from", f)?);
+        }
+        if let Some(t) = &filter.to {
+            // The command line names the last day wanted; the range stays half-open.
+            lf.to = Some(billing::period::next_day(parse_date("to", t)?));
+        }
+        if let Some(ct) = &filter.charge_type {
+            billing::ChargeType::parse(ct).ok_or_else(|| AppError::invalid("charge-type", format!("`{ct}` is not pay_as_you_go, annual_package or adjustment")))?;
+        }
+        lf.workspace = filter.workspace.clone();
+        lf.item = filter.item.clone();
+        lf.charge_type = filter.charge_type.clone();
+        let lines = tx.expense_lines(account_id, &lf).await?;
+        tx.commit().await?;
+        Ok(expense_table(&account, &catalog, &lines))
+    }
+
+    /// Income and expenditure: the customer's side of the ledger, with a summary by fund and
+    /// type. The default range is the 30 days before `now`.
+    pub async fn list_transactions(&self, now: Timestamp, account_id: &str, filter: &TransactionFilter) -> Result<(Table, Table)> {
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let to = filter.to.as_deref().map(|t| instant_arg(&account, "to", t)).transpose()?.unwrap_or(now + SignedDuration::from_secs(1));
+        let from = match filter.from.as_deref() {
+            Some(t) => instant_arg(&account, "from", t)?,
+            None => now - SignedDuration::from_hours(24 * 30),
+        };
+        if let Some(kind) = &filter.kind {
+            TxKind::parse(kind).ok_or_else(|| AppError::invalid("type", format!("`{kind}` is not a transaction type")))?;
+        }
+        let fund = filter.fund.as_deref().map(parse_fund).transpose()?;
+        let entries = tx.ledger_entries(account_id, Some(from), Some(to), true).await?;
+        tx.commit().await?;
+        let c = account.currency.code();
+        let mut table = Table::new(&[
+            &format!("time ({})", account.row.time_zone),
+            "transaction no",
+            "type",
+            "fund",
+            "direction",
+            &format!("amount ({c})"),
+            "balance after",
+            "related document",
+            "remark",
+        ]);
+        let mut summary: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+        for (t, e) in entries {
+            if filter.kind.as_ref().is_some_and(|k| *k != t.kind) {
+                continue;
+            }
+            if let Some((book, id)) = &fund {
+                if e.book != *book || id.is_some_and(|id| id != e.fund_id) {
+                    continue;
+                }
+            }
+            let label = fund_label(&e.book, e.fund_id);
+            let income = e.amount > 0;
+            let s = summary.entry((e.book.clone(), t.kind.clone())).or_default();
+            if income { s.0 += e.amount } else { s.1 += -e.amount }
+            table.push(vec![
+                Cell::text(instant(&account, t.posted_at)),
+                Cell::text(format!("TX-{:06}", t.tx_no)),
+                Cell::text(t.kind.clone()),
+                Cell::text(label),
+                Cell::text(if income { "income" } else { "expenditure" }),
+                money(&account, e.amount.abs()),
+                money(&account, e.balance_after.expect("fund entries carry their balance")),
+                Cell::text(t.document.clone()),
+                Cell::text(t.remark.clone()),
+            ]);
+        }
+        let mut totals = Table::new(&["fund", "type", &format!("income ({c})"), "expenditure", "net"]);
+        for ((book, kind), (income, spent)) in summary {
+            totals.push(vec![Cell::text(book), Cell::text(kind), money(&account, income), money(&account, spent), money(&account, income - spent)]);
+        }
+        Ok((table, totals))
+    }
+
+    /// Coupons, or prepaid cards, of an account, optionally of one status.
+    pub async fn list_instruments(&self, now: Timestamp, account_id: &str, cards: bool, status: Option<&str>) -> Result<Table> {
+        const STATUSES: [&str; 4] = ["active", "not_yet_valid", "used_up", "expired"];
+        if let Some(s) = status.filter(|s| !STATUSES.contains(s)) {
+            return Err(AppError::invalid("status", format!("`{s}` is not one of {}", STATUSES.join(", "))));
+        }
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let instruments = tx.instruments(account_id).await?;
+        tx.commit().await?;
+        let today = account.today(now);
+        let c = account.currency.code();
+        let mut table = if cards {
+            Table::new(&[
+                "card no",
+                &format!("denomination ({c})"),
+                "balance",
+                "valid from",
+                "valid until",
+                &format!("purchased at ({})", account.row.time_zone),
+                "origin",
+                "status",
+                "days left",
+                "expiring soon",
+            ])
+        } else {
+            Table::new(&["code", "kind", &format!("face value ({c})"), "balance", "valid from", "valid until", "status", "days left", "expiring soon", "scope"])
+        };
+        for i in instruments.iter().filter(|i| (i.kind == "card") == cards) {
+            let st = instrument_status(i, today);
+            if status.is_some_and(|s| s != st) {
+                continue;
+            }
+            let validity = billing::Validity { from: i.valid_from, until: i.valid_until };
+            let left = if i.active { validity.days_left(today) } else { 0 };
+            let soon = if st == "active" && left <= EXPIRING_SOON_DAYS { "yes" } else { "" };
+            let common = [
+                money(&account, i.face_value),
+                money(&account, i.balance),
+                Cell::text(i.valid_from.to_string()),
+                Cell::text(i.valid_until.to_string()),
+            ];
+            let row = if cards {
+                let mut r = vec![Cell::text(i.code.clone())];
+                r.extend(common);
+                r.extend([
+                    Cell::text(instant(&account, i.created_at)),
+                    Cell::text(i.origin.clone()),
+                    Cell::text(st),
+                    Cell::number(left.to_string()),
+                    Cell::text(soon),
+                ]);
+                r
+            } else {
+                let mut r = vec![Cell::text(i.code.clone()), Cell::text(i.kind.clone())];
+                r.extend(common);
+                r.extend([Cell::text(st), Cell::number(left.to_string()), Cell::text(soon), Cell::text(i.scope.clone().unwrap_or_else(|| "all items".into()))]);
+                r
+            };
+            table.push(row);
+        }
+        Ok(table)
+    }
+
+    /// State changes and issued invoices, as they will be sent to webhooks.
+    pub async fn list_events(&self, account_id: &str) -> Result<Table> {
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let events = tx.events(account_id).await?;
+        tx.commit().await?;
+        let mut table = Table::new(&["event no", "event", &format!("date ({})", account.row.time_zone), "detail"]);
+        for e in events {
+            table.push(vec![Cell::number(e.event_no.to_string()), Cell::text(e.kind), Cell::text(e.happened_on.to_string()), Cell::text(e.detail)]);
+        }
+        Ok(table)
+    }
+
+    /// The account's balances and standing, for the top of every page and the CLI.
+    pub async fn balances(&self, now: Timestamp, account_id: &str) -> Result<Table> {
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let instruments = tx.instruments(account_id).await?;
+        tx.commit().await?;
+        let today = account.today(now);
+        let usable = |card: bool| -> i64 { instruments.iter().filter(|i| i.active && (i.kind == "card") == card && i.valid_until >= today).map(|i| i.balance).sum() };
+        let c = account.currency.code();
+        let mut table = Table::new(&["account", &format!("cash ({c})"), "coupons", "prepaid cards", "arrears", "state", "billed through", "time zone"]);
+        table.push(vec![
+            Cell::text(account.id()),
+            money(&account, account.row.cash),
+            money(&account, usable(false)),
+            money(&account, usable(true)),
+            money(&account, -account.row.cash.min(0)),
+            Cell::text(account.row.state.clone()),
+            Cell::text(account.row.billed_through.map(|d| d.to_string()).unwrap_or_default()),
+            Cell::text(account.row.time_zone.clone()),
+        ]);
+        Ok(table)
+    }
+}
+
+fn parse_fund(text: &str) -> Result<(String, Option<i64>)> {
+    let bad = || AppError::invalid("fund", format!("`{text}` is not cash, coupon, card, CPN-<n> or PC-<n>"));
+    match text {
+        "cash" | "coupon" | "card" => Ok((text.to_owned(), None)),
+        _ => {
+            let (book, n) = if let Some(n) = text.strip_prefix("CPN-") {
+                ("coupon", n)
+            } else if let Some(n) = text.strip_prefix("PC-") {
+                ("card", n)
+            } else {
+                return Err(bad());
+            };
+            Ok((book.to_owned(), Some(n.parse().map_err(|_| bad())?)))
+        }
+    }
+}
+
+fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLineRow]) -> Table {
+    let c = account.currency.code();
+    let mut table = Table::new(&[
+        &format!("billing day ({})", account.row.time_zone),
+        "workspace",
+        "item",
+        "dimensions",
+        "quantity",
+        "unit",
+        "package covered",
+        "priced quantity",
+        "priced at",
+        &format!("unit price ({c})"),
+        "gross",
+        "rounding discount",
+        "coupon",
+        "prepaid card",
+        "cash",
+        "arrears",
+        "charge type",
+        "usage day",
+        "line no",
+        "document",
+    ]);
+    for l in lines {
+        let (unit, priced_at) = match catalog.items.get(&l.item) {
+            Some(item) => (item.unit.clone(), if l.priced_dims == l.dims { String::new() } else { l.priced_dims.clone() }),
+            None => ("package".to_owned(), String::new()),
+        };
+        let q = |v: i64| Cell::number(decimal(from_scaled(v, QUANTITY_SCALE)));
+        table.push(vec![
+            Cell::text(l.billing_day.to_string()),
+            Cell::text(l.workspace_id.clone()),
+            Cell::text(l.item.clone()),
+            Cell::text(l.dims.clone()),
+            q(l.quantity),
+            Cell::text(unit),
+            q(l.covered),
+            q(l.chargeable),
+            Cell::text(priced_at),
+            Cell::number(l.unit_price.map(|p| decimal(from_scaled(p, QUANTITY_SCALE))).unwrap_or_default()),
+            money(account, l.gross),
+            discount(l.rounding_discount),
+            money(account, l.coupon),
+            money(account, l.card),
+            money(account, l.cash),
+            money(account, l.arrears),
+            Cell::text(l.charge_type.clone()),
+            Cell::text(if l.usage_day == l.billing_day { String::new() } else { l.usage_day.to_string() }),
+            Cell::number(l.line_no.to_string()),
+            Cell::text(l.document.clone()),
+        ]);
+    }
+    table
+}

@@ -1,0 +1,438 @@
+//! The nightly run: for every account, each billing day that has ended and is not yet billed
+//! is rated, settled and written to the ledger; late usage is rated as adjustments; instruments
+//! that ended are written off; standings move; due monthly invoices are issued.
+//!
+//! Accounts are processed in batches in id order, one database transaction per batch, with
+//! every read of a batch a range query over `[first, last]` account ids. Each account-day is
+//! billed exactly once: `daily_bill` is keyed by (account, day), and `billed_through` only
+//! moves forward inside the same transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use billing::money::{EXACT_SCALE, to_scaled};
+use billing::period::{last_ended_day, next_day, previous_day};
+use billing::{
+    Amount, Billed, Book, Catalog, ChargeType, Dims, Invoice, InvoiceKey, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction,
+    settle_day,
+};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use store::{
+    DailyBillRow, EventRow, ExpenseLineRow, InstrumentRow, InvoiceCardRow, InvoiceLineRow, InvoiceRow, PackageRow, TotalsRow, Tx,
+    UsageDailyRow,
+};
+
+use crate::context::{Account, LedgerWriter, funds_of, instrument_book, load_catalog};
+use crate::funds::{set_standing, standing_of, state_event};
+use crate::usage::QUANTITY_SCALE;
+use crate::{App, Result};
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Accounts per database transaction.
+    pub batch_accounts: usize,
+    /// The monthly invoice for month M is issued once this day of M+1 has ended.
+    pub invoice_day: i8,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { batch_accounts: 2_000, invoice_day: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub accounts_seen: usize,
+    pub accounts_billed: usize,
+    pub days_billed: usize,
+    pub lines: usize,
+    pub adjustment_lines: usize,
+    pub instruments_expired: usize,
+    pub invoices_issued: usize,
+    pub state_changes: usize,
+}
+
+/// Rows a batch writes, gathered in memory and written in bulk.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<ExpenseLineRow>,
+    bills: Vec<DailyBillRow>,
+    events: Vec<EventRow>,
+}
+
+impl Pending {
+    async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
+        tx.insert_lines(&self.lines).await?;
+        tx.insert_daily_bills(&self.bills).await?;
+        tx.insert_events(&self.events).await?;
+        self.lines.clear();
+        self.bills.clear();
+        self.events.clear();
+        Ok(())
+    }
+}
+
+fn scaled_quantity(d: Decimal) -> i64 {
+    to_scaled(d, QUANTITY_SCALE).expect("quantities keep six decimals")
+}
+
+fn quantity(v: i64) -> Decimal {
+    billing::money::from_scaled(v, QUANTITY_SCALE)
+}
+
+fn key_usage(row: &UsageDailyRow, billed: Option<Billed>) -> KeyUsage {
+    KeyUsage {
+        workspace: row.workspace_id.clone(),
+        item: row.item.clone(),
+        dims: Dims::from_canonical(&row.dims),
+        quantity: quantity(row.quantity),
+        billed,
+    }
+}
+
+/// The package plan covering a day, if any.
+fn plan_on<'c>(catalog: &'c Catalog, packages: &[PackageRow], day: Date) -> Option<&'c PackagePlan> {
+    packages.iter().find(|p| p.start_day <= day && day < p.end_day).and_then(|p| catalog.packages.get(&p.plan))
+}
+
+impl App {
+    /// Runs the nightly job as of `now`. Running it again at the same `now` changes nothing.
+    pub async fn run(&self, now: Timestamp, options: RunOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<RunReport> {
+        let mut report = RunReport::default();
+        let total = {
+            let mut tx = self.store.read().await?;
+            let n = tx.count_accounts().await?;
+            tx.commit().await?;
+            usize::try_from(n).unwrap_or(0)
+        };
+        let mut after = String::new();
+        loop {
+            let mut tx = self.store.begin().await?;
+            let batch = tx.accounts_after(&after, options.batch_accounts as i64).await?;
+            let Some(last) = batch.last() else {
+                tx.commit().await?;
+                break;
+            };
+            after = last.account_id.clone();
+            report.accounts_seen += batch.len();
+            self.run_batch(&mut tx, now, options, batch, &mut report).await?;
+            tx.commit().await?;
+            progress(report.accounts_seen, total);
+        }
+        Ok(report)
+    }
+
+    async fn run_batch(&self, tx: &mut Tx, now: Timestamp, options: RunOptions, batch: Vec<store::AccountRow>, report: &mut RunReport) -> Result<()> {
+        let mut due = Vec::new();
+        for row in batch {
+            let account = Account::from_row(row)?;
+            let from = account.row.billed_through.map(next_day).unwrap_or(account.row.first_day);
+            let through = last_ended_day(now, &account.tz);
+            if from <= through {
+                due.push((account, from, through));
+            }
+        }
+        let (Some(first), Some(last)) = (due.first(), due.last()) else { return Ok(()) };
+        let (first_id, last_id) = (first.0.id().to_owned(), last.0.id().to_owned());
+        let catalog = load_catalog(tx).await?;
+        let after = due.iter().map(|(_, from, _)| previous_day(*from)).min().expect("non-empty");
+        let through = due.iter().map(|(_, _, through)| *through).max().expect("non-empty");
+        let mut usage = group(tx.usage_daily_between(&first_id, &last_id, Some(after), through).await?, |r| r.account_id.clone());
+        let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
+        let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
+        let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
+        let mut pending = Pending::default();
+        for (mut account, from, through) in due {
+            let id = account.id().to_owned();
+            let work = AccountWork {
+                usage: usage.remove(&id).unwrap_or_default(),
+                late: late.remove(&id).unwrap_or_default(),
+                instruments: instruments.remove(&id).unwrap_or_default(),
+                packages: packages.remove(&id).unwrap_or_default(),
+            };
+            bill_account(tx, &catalog, now, options, &mut account, from, through, work, &mut pending, report).await?;
+            report.accounts_billed += 1;
+        }
+        pending.flush(tx).await?;
+        Ok(())
+    }
+}
+
+fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> HashMap<String, Vec<T>> {
+    let mut map: HashMap<String, Vec<T>> = HashMap::new();
+    for row in rows {
+        map.entry(key(&row)).or_default().push(row);
+    }
+    map
+}
+
+struct AccountWork {
+    /// Daily usage of the days to bill, sorted by day then key.
+    usage: Vec<UsageDailyRow>,
+    /// Keys changed after their day was billed.
+    late: Vec<UsageDailyRow>,
+    instruments: Vec<InstrumentRow>,
+    packages: Vec<PackageRow>,
+}
+
+/// Adjustment drafts for late usage, to be settled with the first day this run bills.
+async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day: Date, work: &AccountWork) -> Result<Vec<LineDraft>> {
+    let mut by_day: BTreeMap<Date, Vec<&UsageDailyRow>> = BTreeMap::new();
+    for row in &work.late {
+        by_day.entry(row.billing_day).or_default().push(row);
+    }
+    let mut drafts = Vec::new();
+    for (usage_day, rows) in by_day {
+        let billed: HashMap<(String, String, String), Billed> = tx
+            .billed_usage(account.id(), usage_day)
+            .await?
+            .into_iter()
+            .map(|b| {
+                let billed = Billed { quantity: quantity(b.quantity), covered: quantity(b.covered), chargeable: quantity(b.chargeable) };
+                ((b.workspace_id, b.item, b.dims), billed)
+            })
+            .collect();
+        let mut quota_used: BTreeMap<String, Decimal> = BTreeMap::new();
+        for ((_, item, _), b) in &billed {
+            *quota_used.entry(item.clone()).or_default() += b.covered;
+        }
+        let keys: Vec<KeyUsage> = rows
+            .iter()
+            .map(|r| key_usage(r, Some(billed.get(&(r.workspace_id.clone(), r.item.clone(), r.dims.clone())).copied().unwrap_or_default())))
+            .collect();
+        let plan = plan_on(catalog, &work.packages, usage_day);
+        let rated = billing::rate_day(catalog, usage_day, plan, &quota_used, &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        // Usage of an invoiced month is a correction dated on the day it is rated; otherwise
+        // the adjustment keeps its own billing day and lands on its month's invoice.
+        let invoiced = tx.invoice_exists(account.id(), &Month::of(usage_day).to_string()).await?;
+        for line in rated {
+            drafts.push(LineDraft {
+                day: if invoiced { bill_day } else { usage_day },
+                original_day: Some(usage_day),
+                charge_type: ChargeType::Adjustment,
+                coupon_eligible: catalog.item(&line.item).map(|i| i.coupon_eligible).unwrap_or(false),
+                rated: line,
+            });
+        }
+        tx.clear_late(account.id(), usage_day).await?;
+    }
+    Ok(drafts)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn bill_account(
+    tx: &mut Tx,
+    catalog: &Catalog,
+    now: Timestamp,
+    options: RunOptions,
+    account: &mut Account,
+    from: Date,
+    through: Date,
+    work: AccountWork,
+    pending: &mut Pending,
+    report: &mut RunReport,
+) -> Result<()> {
+    let mut funds = funds_of(account.row.cash, &work.instruments)?;
+    let mut standing = standing_of(&account.row)?;
+    let mut ledger = LedgerWriter::new(
+        &account.row.account_id,
+        std::iter::once((Book::Cash, account.row.cash)).chain(work.instruments.iter().map(|i| (instrument_book(i), i.balance))),
+    );
+    let mut day = from;
+    let mut cursor = 0;
+    while day <= through {
+        // Today's usage: the rows are sorted by day, then workspace, item and dimensions.
+        while cursor < work.usage.len() && work.usage[cursor].billing_day < day {
+            cursor += 1;
+        }
+        let start = cursor;
+        while cursor < work.usage.len() && work.usage[cursor].billing_day == day {
+            cursor += 1;
+        }
+        let keys: Vec<KeyUsage> = work.usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
+        let plan = plan_on(catalog, &work.packages, day);
+        let rated = billing::rate_day(catalog, day, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let mut drafts: Vec<LineDraft> = rated
+            .into_iter()
+            .map(|line| LineDraft {
+                day,
+                original_day: None,
+                charge_type: ChargeType::PayAsYouGo,
+                coupon_eligible: catalog.item(&line.item).map(|i| i.coupon_eligible).unwrap_or(false),
+                rated: line,
+            })
+            .collect();
+        if day == from && !work.late.is_empty() {
+            let late = late_drafts(tx, catalog, account, day, &work).await?;
+            report.adjustment_lines += late.len();
+            drafts.extend(late);
+        }
+        let bill = settle_day(&mut funds, &mut standing, day, drafts);
+        let document = format!("DB-{}", day.strftime("%Y%m%d"));
+        let row = &mut account.row;
+        for line in &bill.lines {
+            let rated = &line.draft.rated;
+            let t = line.totals();
+            pending.lines.push(ExpenseLineRow {
+                account_id: row.account_id.clone(),
+                line_no: store::take(&mut row.counters.next_line),
+                billing_day: line.draft.day,
+                usage_day: line.draft.original_day.unwrap_or(line.draft.day),
+                workspace_id: rated.workspace.clone(),
+                item: rated.item.clone(),
+                dims: rated.dims.as_str().to_owned(),
+                charge_type: line.draft.charge_type.as_str().to_owned(),
+                quantity: scaled_quantity(rated.quantity),
+                covered: scaled_quantity(rated.covered),
+                chargeable: scaled_quantity(rated.chargeable),
+                priced_dims: rated.priced_dims.as_str().to_owned(),
+                unit_price: rated.unit_price.map(scaled_quantity),
+                gross: t.gross.minor(),
+                rounding_discount: to_scaled(t.rounding_discount, EXACT_SCALE).expect("exact amounts fit eight decimals"),
+                coupon: t.coupon.minor(),
+                card: t.card.minor(),
+                cash: t.cash.minor(),
+                arrears: t.arrears.minor(),
+                document: document.clone(),
+            });
+        }
+        report.lines += bill.lines.len();
+        if let Some(deduction) = &bill.deduction {
+            ledger.post(&mut row.counters.next_tx, deduction, now, &document, &format!("daily bill {day}"));
+        }
+        if let Some(refund) = &bill.refund {
+            ledger.post(&mut row.counters.next_tx, refund, now, &document, &format!("late usage credit {day}"));
+        }
+        pending.bills.push(DailyBillRow {
+            account_id: row.account_id.clone(),
+            billing_day: day,
+            settled_at: now,
+            line_count: bill.lines.len() as i64,
+            total: bill.total().minor(),
+        });
+        if let Some(change) = bill.state_change {
+            pending.events.push(state_event(&row.account_id, &mut row.counters.next_event, change, day, now));
+            report.state_changes += 1;
+        }
+        for expired in funds.expire_through(day) {
+            let stored = work.instruments.iter().find(|i| i.instrument_id == expired.id).expect("expired instruments were loaded");
+            report.instruments_expired += 1;
+            if expired.rest.is_zero() {
+                continue;
+            }
+            let posting = if expired.kind.is_coupon() {
+                Transaction::coupon_expired(expired.id, expired.rest)
+            } else {
+                Transaction::card_expired(expired.id, expired.rest, stored.origin == "granted")
+            };
+            ledger.post(&mut row.counters.next_tx, &posting, now, &stored.code, &format!("expired after {}", stored.valid_until));
+        }
+        row.cash = funds.cash.minor();
+        set_standing(row, standing);
+        if day.day() == options.invoice_day {
+            pending.flush(tx).await?;
+            if issue_invoice(tx, account, Month::of(day).previous(), day, now, pending).await? {
+                report.invoices_issued += 1;
+            }
+        }
+        report.days_billed += 1;
+        day = next_day(day);
+    }
+    for stored in &work.instruments {
+        let current = funds.instruments.iter().find(|i| i.id == stored.instrument_id && i.kind == crate::context::instrument_kind(&stored.kind).expect("loaded"));
+        let current = current.expect("the same instruments");
+        if current.balance.minor() != stored.balance || current.active != stored.active {
+            tx.update_instrument(&stored.account_id, stored.instrument_id, current.balance.minor(), current.active).await?;
+        }
+    }
+    // The ledger's running cash must agree with the waterfall's: two views, one truth.
+    assert_eq!(ledger.balance(Book::Cash), account.row.cash, "ledger and funds disagree on cash for {}", account.id());
+    ledger.write(tx).await?;
+    account.row.billed_through = Some(through);
+    tx.update_account(&account.row).await?;
+    Ok(())
+}
+
+fn totals_row(t: &LineTotals) -> TotalsRow {
+    TotalsRow {
+        gross: t.gross.minor(),
+        rounding_discount: to_scaled(t.rounding_discount, EXACT_SCALE).expect("sums of eight-decimal amounts"),
+        coupon: t.coupon.minor(),
+        card: t.card.minor(),
+        cash: t.cash.minor(),
+        arrears: t.arrears.minor(),
+    }
+}
+
+fn line_totals(t: &TotalsRow) -> LineTotals {
+    LineTotals {
+        gross: Amount(t.gross),
+        rounding_discount: billing::money::from_scaled(t.rounding_discount, EXACT_SCALE),
+        coupon: Amount(t.coupon),
+        card: Amount(t.card),
+        cash: Amount(t.cash),
+        arrears: Amount(t.arrears),
+    }
+}
+
+/// Issues the invoice of `month` when it had activity and is not issued yet.
+async fn issue_invoice(tx: &mut Tx, account: &mut Account, month: Month, issued_on: Date, now: Timestamp, pending: &mut Pending) -> Result<bool> {
+    let month_text = month.to_string();
+    if tx.invoice_exists(account.id(), &month_text).await? {
+        return Ok(false);
+    }
+    let days = month.days();
+    let groups = tx.month_line_totals(account.id(), days.start, days.end).await?;
+    let cards: Vec<billing::invoice::CardBought> = tx
+        .instruments(account.id())
+        .await?
+        .into_iter()
+        .filter(|i| i.kind == "card" && i.origin == "purchased" && month.contains(account.today(i.created_at)))
+        .map(|i| billing::invoice::CardBought { card_id: i.instrument_id, face_value: Amount(i.face_value) })
+        .collect();
+    let lines = groups.iter().map(|g| {
+        let charge_type = ChargeType::parse(&g.charge_type).expect("stored charge types are valid");
+        (InvoiceKey { workspace: g.workspace_id.clone(), item: g.item.clone(), charge_type }, line_totals(&g.totals))
+    });
+    let Some(invoice) = Invoice::assemble(month, lines, cards) else { return Ok(false) };
+    let row = &mut account.row;
+    let invoice_no = billing::invoice::invoice_number(month, &row.account_id, store::take(&mut row.counters.next_invoice));
+    let header = InvoiceRow {
+        account_id: row.account_id.clone(),
+        month: month_text.clone(),
+        invoice_no: invoice_no.clone(),
+        issued_at: now,
+        totals: totals_row(&invoice.totals),
+        cards_total: invoice.cards_total.minor(),
+        invoiceable: invoice.invoiceable.minor(),
+    };
+    let lines: Vec<InvoiceLineRow> = invoice
+        .lines
+        .iter()
+        .map(|l| InvoiceLineRow {
+            account_id: row.account_id.clone(),
+            month: month_text.clone(),
+            workspace_id: l.key.workspace.clone(),
+            item: l.key.item.clone(),
+            charge_type: l.key.charge_type.as_str().to_owned(),
+            totals: totals_row(&l.totals),
+        })
+        .collect();
+    let cards: Vec<InvoiceCardRow> = invoice
+        .cards
+        .iter()
+        .map(|c| InvoiceCardRow { account_id: row.account_id.clone(), month: month_text.clone(), instrument_id: c.card_id, face_value: c.face_value.minor() })
+        .collect();
+    tx.insert_invoice(&header, &lines, &cards).await?;
+    pending.events.push(EventRow {
+        account_id: row.account_id.clone(),
+        event_no: store::take(&mut row.counters.next_event),
+        kind: "invoice.issued".into(),
+        happened_on: issued_on,
+        created_at: now,
+        detail: invoice_no,
+    });
+    Ok(true)
+}

@@ -1,0 +1,117 @@
+//! `verify`: recomputes what must hold everywhere and reports every difference.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::{App, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub checked: usize,
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub checks: Vec<Check>,
+}
+
+impl VerifyReport {
+    pub fn is_clean(&self) -> bool {
+        self.checks.iter().all(|c| c.problems.is_empty())
+    }
+}
+
+impl App {
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let mut tx = self.store.read().await?;
+        let mut report = VerifyReport::default();
+
+        let (count, unbalanced) = tx.unbalanced_transactions().await?;
+        report.checks.push(Check {
+            name: "ledger transactions sum to zero",
+            checked: count as usize,
+            problems: unbalanced.iter().map(|(a, t, s)| format!("{a} TX-{t:06} sums to {s} minor units")).collect(),
+        });
+
+        // Every fund: each entry's balance-after is the running sum, and the final sum is the
+        // stored balance.
+        let mut sums: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+        let mut running_problems = Vec::new();
+        for (account, book, fund, amount, after) in tx.fund_entries().await? {
+            let sum = sums.entry((account.clone(), book.clone(), fund)).or_insert(0);
+            *sum += amount;
+            if after != Some(*sum) {
+                running_problems.push(format!("{account} {book} {fund}: balance after {after:?} but running sum {sum}"));
+            }
+        }
+        let mut balance_problems = running_problems;
+        let cash = tx.all_cash().await?;
+        let instruments = tx.all_instruments().await?;
+        let mut funds_checked = 0;
+        for (account, stored) in &cash {
+            funds_checked += 1;
+            let ledger = sums.remove(&(account.clone(), "cash".into(), 0)).unwrap_or(0);
+            if ledger != *stored {
+                balance_problems.push(format!("{account} cash: stored {stored}, ledger {ledger}"));
+            }
+        }
+        let mut instrument_problems = Vec::new();
+        for i in &instruments {
+            funds_checked += 1;
+            let book = if i.kind == "card" { "card" } else { "coupon" };
+            let ledger = sums.remove(&(i.account_id.clone(), book.into(), i.instrument_id)).unwrap_or(0);
+            if ledger != i.balance {
+                balance_problems.push(format!("{} {}: stored {}, ledger {ledger}", i.account_id, i.code, i.balance));
+            }
+            if i.balance < 0 || i.balance > i.face_value {
+                instrument_problems.push(format!("{} {}: balance {} outside 0..={}", i.account_id, i.code, i.balance, i.face_value));
+            }
+            if !i.active && i.balance != 0 {
+                instrument_problems.push(format!("{} {}: expired with balance {}", i.account_id, i.code, i.balance));
+            }
+        }
+        for ((account, book, fund), sum) in sums {
+            balance_problems.push(format!("{account} {book} {fund}: ledger has {sum} for a fund that does not exist"));
+        }
+        report.checks.push(Check { name: "fund balances equal the sum of their ledger entries", checked: funds_checked, problems: balance_problems });
+        report.checks.push(Check { name: "no coupon or card below zero or above its face value", checked: instruments.len(), problems: instrument_problems });
+
+        let (count, unsettled) = tx.unsettled_lines().await?;
+        report.checks.push(Check {
+            name: "every expense line equals its deductions plus arrears",
+            checked: count as usize,
+            problems: unsettled.iter().map(|(a, l)| format!("{a} line {l}")).collect(),
+        });
+
+        let (count, bills) = tx.mismatched_daily_bills().await?;
+        report.checks.push(Check {
+            name: "every daily bill equals the sum of its lines",
+            checked: count as usize,
+            problems: bills.iter().map(|(a, d)| format!("{a} daily bill {d}")).collect(),
+        });
+
+        let (line_totals, invoice_line_totals) = tx.month_totals_everywhere().await?;
+        let lines: HashMap<(String, String), store::TotalsRow> = line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
+        let invoice_lines: HashMap<(String, String), store::TotalsRow> = invoice_line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
+        let invoices = tx.all_invoices().await?;
+        let mut invoice_problems = Vec::new();
+        for inv in &invoices {
+            let key = (inv.account_id.clone(), inv.month.clone());
+            let month_lines = lines.get(&key).copied().unwrap_or_default();
+            let grouped = invoice_lines.get(&key).copied().unwrap_or_default();
+            if inv.totals != month_lines {
+                invoice_problems.push(format!("{}: totals {:?} but the month's lines sum to {:?}", inv.invoice_no, inv.totals, month_lines));
+            }
+            if inv.totals != grouped {
+                invoice_problems.push(format!("{}: totals {:?} but its lines sum to {:?}", inv.invoice_no, inv.totals, grouped));
+            }
+            if inv.invoiceable != inv.totals.cash + inv.cards_total {
+                invoice_problems.push(format!("{}: invoiceable {} is not cash {} + cards {}", inv.invoice_no, inv.invoiceable, inv.totals.cash, inv.cards_total));
+            }
+        }
+        report.checks.push(Check { name: "every invoice equals the sum of its month's lines", checked: invoices.len(), problems: invoice_problems });
+        tx.commit().await?;
+        Ok(report)
+    }
+}

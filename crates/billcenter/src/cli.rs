@@ -1,0 +1,506 @@
+//! Command-line parsing and printing. Global options: `--db PATH`, `--now RFC3339` (the test
+//! clock: every command acts as if the clock read that moment) and `--json`.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use app::lists::{ExpenseFilter, InvoiceFilter, TransactionFilter};
+use app::run::RunOptions;
+use app::{App, AppError};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use export::{Format, Table};
+use jiff::Timestamp;
+
+#[derive(Parser, Debug)]
+#[command(name = "billcenter", version, about = "Billing engine and Billing Center for a usage-priced cloud service")]
+pub struct Cli {
+    /// The SQLite database file.
+    #[arg(long, global = true, default_value = "billcenter.db", env = "BILLCENTER_DB")]
+    db: PathBuf,
+    /// Act as if the clock read this moment (RFC 3339); default: the real clock.
+    #[arg(long, global = true, env = "BILLCENTER_NOW")]
+    now: Option<String>,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load billable items, prices and packages.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Billing accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Usage records.
+    Usage {
+        #[command(subcommand)]
+        command: UsageCommand,
+    },
+    /// Add cash to an account (repays arrears first).
+    Topup {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long, default_value = "bank_transfer")]
+        channel: String,
+    },
+    /// Coupons.
+    Coupon {
+        #[command(subcommand)]
+        command: CouponCommand,
+    },
+    /// Prepaid cards.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+    },
+    /// Annual packages.
+    Package {
+        #[command(subcommand)]
+        command: PackageCommand,
+    },
+    /// The nightly job: bill every ended day, expire instruments, move standings, issue invoices.
+    Run {
+        /// Invoices for month M are issued once this day of M+1 has ended.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i8).range(1..=28))]
+        invoice_day: i8,
+        /// Accounts per database transaction.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+    },
+    /// Show a list of the Billing Center.
+    List(ListArgs),
+    /// Export a list of the Billing Center as CSV or JSON.
+    Export {
+        #[command(flatten)]
+        list: ListArgs,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Recompute every balance and total from the ledger and the lines; fail on any difference.
+    Verify,
+    /// Fill the database with a realistic demo.
+    Demo {
+        /// Only fill the database; do not serve the Billing Center.
+        #[arg(long)]
+        no_serve: bool,
+        /// Days of usage to generate, ending yesterday.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(7..=170))]
+        days: u16,
+        #[arg(long, default_value_t = 20261126)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogCommand {
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountCommand {
+    Create {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "CNY")]
+        currency: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        tz: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkspaceCommand {
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UsageCommand {
+    /// Import a CSV or NDJSON file (by extension: .ndjson or .jsonl is NDJSON).
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum CouponCommand {
+    Issue {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long, default_value = "regular")]
+        kind: String,
+        #[arg(long)]
+        valid_from: String,
+        #[arg(long)]
+        valid_until: String,
+        /// Billable items the coupon may pay (comma separated); default all.
+        #[arg(long, value_delimiter = ',')]
+        items: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CardArgs {
+    #[arg(long)]
+    account: String,
+    #[arg(long)]
+    amount: String,
+    #[arg(long)]
+    valid_from: String,
+    #[arg(long)]
+    valid_until: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum CardCommand {
+    /// Sell a card for cash.
+    Buy(CardArgs),
+    /// Grant a card (never invoiced).
+    Grant(CardArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum PackageCommand {
+    Buy {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        package: String,
+        #[arg(long)]
+        start: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ListKind {
+    Invoices,
+    Expenses,
+    Transactions,
+    Coupons,
+    Cards,
+    Balances,
+    Events,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct ListArgs {
+    #[arg(value_enum)]
+    list: ListKind,
+    #[arg(long)]
+    account: String,
+    /// Start: a month (invoices), a day (expenses) or a day or instant (transactions).
+    #[arg(long)]
+    from: Option<String>,
+    /// End, included for months and days, excluded for instants.
+    #[arg(long)]
+    to: Option<String>,
+    /// Billing period of detailed expenses (YYYY-MM).
+    #[arg(long)]
+    month: Option<String>,
+    #[arg(long)]
+    workspace: Option<String>,
+    #[arg(long)]
+    item: Option<String>,
+    #[arg(long)]
+    charge_type: Option<String>,
+    /// Transaction type, e.g. deduction or top_up.
+    #[arg(long = "type")]
+    kind: Option<String>,
+    /// Fund: cash, coupon, card, CPN-<n> or PC-<n>.
+    #[arg(long)]
+    fund: Option<String>,
+    /// Coupon or card status: active, not_yet_valid, used_up, expired.
+    #[arg(long)]
+    status: Option<String>,
+}
+
+/// Runs the command line and returns the process exit code. Errors print one line naming the
+/// field and the reason (or a JSON error object with `--json`).
+pub async fn main(args: Vec<String>, cwd: &Path, out: &mut dyn Write) -> ExitCode {
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let json = cli.json;
+    match execute(cli, cwd, out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let (code, field) = match e.downcast_ref::<AppError>() {
+                Some(AppError::Invalid { field, .. }) => ("invalid_input", Some(field.clone())),
+                Some(other) => (other.code(), None),
+                None => ("error", None),
+            };
+            if json {
+                let body = serde_json::json!({"error": {"code": code, "message": format!("{e:#}"), "field": field}});
+                let _ = writeln!(out, "{body}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command, writing its output to `out`.
+pub async fn execute(cli: Cli, cwd: &Path, out: &mut dyn Write) -> Result<()> {
+    let now = match &cli.now {
+        Some(text) => text.parse::<Timestamp>().map_err(|_| anyhow!("--now: `{text}` is not an RFC 3339 timestamp"))?,
+        None => Timestamp::now(),
+    };
+    let db = cwd.join(&cli.db);
+    let app = App::open(&db).await.with_context(|| format!("--db: cannot open {}", db.display()))?;
+    let result = command(&app, &cli, cwd, now, out).await;
+    app.close().await;
+    result
+}
+
+fn read_file(cwd: &Path, file: &Path) -> Result<String> {
+    let path = cwd.join(file);
+    std::fs::read_to_string(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", path.display())).into())
+}
+
+fn print_json(out: &mut dyn Write, value: serde_json::Value) -> Result<()> {
+    writeln!(out, "{value}")?;
+    Ok(())
+}
+
+async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn Write) -> Result<()> {
+    let json = cli.json;
+    match &cli.command {
+        Command::Catalog { command: CatalogCommand::Import { file } } => {
+            let source = read_file(cwd, file)?;
+            let s = app.import_catalog(now, &source).await?;
+            if json {
+                print_json(out, serde_json::json!({"items": s.items, "price_versions": s.price_versions, "packages": s.packages, "changed": s.changed}))?;
+            } else if s.changed {
+                writeln!(out, "imported catalog: {} items, {} price versions, {} packages", s.items, s.price_versions, s.packages)?;
+            } else {
+                writeln!(out, "catalog unchanged: {} items, {} price versions, {} packages", s.items, s.price_versions, s.packages)?;
+            }
+        }
+        Command::Account { command: AccountCommand::Create { id, name, currency, tz } } => {
+            let a = app.create_account(now, id, name, currency, tz).await?;
+            if json {
+                print_json(out, serde_json::json!({"account": a.id(), "currency": a.row.currency, "time_zone": a.row.time_zone, "first_day": a.row.first_day.to_string()}))?;
+            } else {
+                writeln!(out, "created billing account {} ({}, {}), first billing day {}", a.id(), a.row.currency, a.row.time_zone, a.row.first_day)?;
+            }
+        }
+        Command::Workspace { command: WorkspaceCommand::Create { account, id, name } } => {
+            let w = app.create_workspace(now, account, id, name.as_deref()).await?;
+            if json {
+                print_json(out, serde_json::json!({"workspace": w.workspace_id, "account": w.account_id}))?;
+            } else {
+                writeln!(out, "created workspace {} for billing account {}", w.workspace_id, w.account_id)?;
+            }
+        }
+        Command::Usage { command: UsageCommand::Import { file } } => {
+            let path = cwd.join(file);
+            let reader = std::fs::File::open(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", path.display())))?;
+            let ndjson = matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl"));
+            let (records, unreadable) = app::usage::read_usage_file(BufReader::new(reader), ndjson)?;
+            let mut report = app.ingest(now, &records).await?;
+            report.rejected.extend(unreadable);
+            report.rejected.sort_by_key(|r| r.position);
+            if json {
+                let rejected: Vec<_> = report.rejected.iter().map(|r| serde_json::json!({"line": r.position, "field": r.field, "reason": r.reason})).collect();
+                print_json(out, serde_json::json!({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected}))?;
+            } else {
+                writeln!(out, "accepted {}, duplicate {}, rejected {}", report.accepted, report.duplicate, report.rejected.len())?;
+                for r in &report.rejected {
+                    writeln!(out, "  line {}: {}: {}", r.position, r.field, r.reason)?;
+                }
+            }
+        }
+        Command::Topup { account, amount, channel } => {
+            let r = app.top_up(now, account, amount, channel).await?;
+            if json {
+                print_json(out, serde_json::json!({"document": r.document, "amount": r.amount, "cash": r.cash_after, "state": r.state}))?;
+            } else {
+                writeln!(out, "top-up {}: {} to {}; cash {}, state {}", r.document, r.amount, r.account_id, r.cash_after, r.state)?;
+            }
+        }
+        Command::Coupon { command: CouponCommand::Issue { account, amount, kind, valid_from, valid_until, items } } => {
+            let req = app::funds::CouponRequest {
+                amount: amount.clone(),
+                kind: kind.clone(),
+                valid_from: valid_from.clone(),
+                valid_until: valid_until.clone(),
+                items: items.clone(),
+            };
+            let c = app.issue_coupon(now, account, req).await?;
+            print_instrument(out, json, "issued", &c)?;
+        }
+        Command::Card { command } => {
+            let (args, purchase) = match command {
+                CardCommand::Buy(a) => (a, true),
+                CardCommand::Grant(a) => (a, false),
+            };
+            let req = app::funds::CardRequest { amount: args.amount.clone(), valid_from: args.valid_from.clone(), valid_until: args.valid_until.clone(), purchase };
+            let c = app.add_card(now, &args.account, req).await?;
+            print_instrument(out, json, if purchase { "sold" } else { "granted" }, &c)?;
+        }
+        Command::Package { command: PackageCommand::Buy { account, package, start } } => {
+            let p = app.buy_package(now, account, package, start).await?;
+            let last = billing::period::previous_day(p.end_day);
+            if json {
+                print_json(out, serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()}))?;
+            } else {
+                writeln!(out, "sold package {} (PKG-{}) to {}, valid {} to {}", p.plan, p.package_no, p.account_id, p.start_day, last)?;
+            }
+        }
+        Command::Run { invoice_day, batch } => {
+            let options = RunOptions { batch_accounts: *batch as usize, invoice_day: *invoice_day };
+            let r = app.run(now, options, &mut |_, _| {}).await?;
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"accounts": r.accounts_billed, "days": r.days_billed, "lines": r.lines, "adjustment_lines": r.adjustment_lines,
+                        "invoices_issued": r.invoices_issued, "instruments_expired": r.instruments_expired, "state_changes": r.state_changes}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "billed {} accounts, {} days: {} lines ({} adjustments), {} invoices issued, {} instruments expired, {} state changes",
+                    r.accounts_billed, r.days_billed, r.lines, r.adjustment_lines, r.invoices_issued, r.instruments_expired, r.state_changes
+                )?;
+            }
+        }
+        Command::List(args) => {
+            let format = if json { Format::Json } else { Format::Text };
+            for table in list(app, now, args).await? {
+                export::write(&table, format, out)?;
+            }
+        }
+        Command::Export { list: args, format, output } => {
+            let format = match format {
+                ExportFormat::Csv => Format::Csv,
+                ExportFormat::Json => Format::Json,
+            };
+            let tables = list(app, now, args).await?;
+            let table = tables.into_iter().next().expect("every list has a table");
+            match output {
+                Some(path) => {
+                    let path = cwd.join(path);
+                    let mut file = std::fs::File::create(&path).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
+                    export::write(&table, format, &mut file)?;
+                    if !json {
+                        writeln!(out, "exported {} rows to {}", table.rows.len(), path.display())?;
+                    }
+                }
+                None => export::write(&table, format, out)?,
+            }
+        }
+        Command::Verify => {
+            let report = app.verify().await?;
+            print_verify(out, json, &report)?;
+            if !report.is_clean() {
+                return Err(anyhow!("verify found differences"));
+            }
+        }
+        Command::Demo { no_serve, days, seed } => {
+            crate::demo::run(app, cwd, now, *days, *seed, out).await?;
+            let report = app.verify().await?;
+            print_verify(out, json, &report)?;
+            if !report.is_clean() {
+                return Err(anyhow!("verify found differences"));
+            }
+            if !no_serve {
+                writeln!(out, "The web Billing Center is not built yet; browse the demo with `billcenter --db {} list ...`.", cli.db.display())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_instrument(out: &mut dyn Write, json: bool, verb: &str, new: &app::funds::NewInstrument) -> Result<()> {
+    let i = &new.row;
+    let what = if i.kind == "card" { "prepaid card".to_owned() } else { format!("{} coupon", i.kind) };
+    if json {
+        print_json(
+            out,
+            serde_json::json!({"code": i.code, "kind": i.kind, "face_value": new.face_value, "valid_from": i.valid_from.to_string(), "valid_until": i.valid_until.to_string()}),
+        )?;
+    } else {
+        writeln!(out, "{verb} {what} {} of {} to {}, valid {} to {}", i.code, new.face_value, i.account_id, i.valid_from, i.valid_until)?;
+    }
+    Ok(())
+}
+
+fn print_verify(out: &mut dyn Write, json: bool, report: &app::verify::VerifyReport) -> Result<()> {
+    if json {
+        let checks: Vec<_> = report.checks.iter().map(|c| serde_json::json!({"check": c.name, "checked": c.checked, "problems": c.problems})).collect();
+        return print_json(out, serde_json::json!({"clean": report.is_clean(), "checks": checks}));
+    }
+    for c in &report.checks {
+        writeln!(out, "{} {} ({} checked)", if c.problems.is_empty() { "ok  " } else { "FAIL" }, c.name, c.checked)?;
+        for p in &c.problems {
+            writeln!(out, "       {p}")?;
+        }
+    }
+    writeln!(out, "verify: {}", if report.is_clean() { "clean" } else { "differences found" })?;
+    Ok(())
+}
+
+async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
+    Ok(match a.list {
+        ListKind::Invoices => vec![app.list_invoices(&a.account, &InvoiceFilter { from: a.from.clone(), to: a.to.clone() }).await?],
+        ListKind::Expenses => {
+            let f = ExpenseFilter {
+                month: a.month.clone(),
+                from: a.from.clone(),
+                to: a.to.clone(),
+                workspace: a.workspace.clone(),
+                item: a.item.clone(),
+                charge_type: a.charge_type.clone(),
+            };
+            vec![app.list_expenses(&a.account, &f).await?]
+        }
+        ListKind::Transactions => {
+            let f = TransactionFilter { from: a.from.clone(), to: a.to.clone(), kind: a.kind.clone(), fund: a.fund.clone() };
+            let (rows, summary) = app.list_transactions(now, &a.account, &f).await?;
+            vec![rows, summary]
+        }
+        ListKind::Coupons => vec![app.list_instruments(now, &a.account, false, a.status.as_deref()).await?],
+        ListKind::Cards => vec![app.list_instruments(now, &a.account, true, a.status.as_deref()).await?],
+        ListKind::Balances => vec![app.balances(now, &a.account).await?],
+        ListKind::Events => vec![app.list_events(&a.account).await?],
+    })
+}

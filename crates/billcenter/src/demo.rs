@@ -1,0 +1,298 @@
+//! `billcenter demo`: the demo catalog, six accounts in different situations, and hourly usage
+//! generated from a fixed seed for the last N days, billed night by night as production would.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::Result;
+use app::App;
+use app::funds::{CardRequest, CouponRequest};
+use app::run::RunOptions;
+use app::usage::{QuantityText, UsageInput};
+use billing::period::{billing_day, day_start, next_day};
+use export::{Cell, Table};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+const CATALOG: &str = include_str!("../../../catalog/demo.toml");
+
+/// One stream of usage: a workspace's item at a retention, with its typical daily quantity
+/// (for `max` items, the typical peak).
+struct Stream {
+    workspace: &'static str,
+    item: &'static str,
+    retention: Option<&'static str>,
+    daily: i64,
+    max: bool,
+}
+
+const fn sum(workspace: &'static str, item: &'static str, retention: Option<&'static str>, daily: i64) -> Stream {
+    Stream { workspace, item, retention, daily, max: false }
+}
+const fn peak(workspace: &'static str, item: &'static str, retention: Option<&'static str>, daily: i64) -> Stream {
+    Stream { workspace, item, retention, daily, max: true }
+}
+
+struct DemoAccount {
+    id: &'static str,
+    name: &'static str,
+    tz: &'static str,
+    workspaces: &'static [&'static str],
+    streams: Vec<Stream>,
+}
+
+fn accounts() -> Vec<DemoAccount> {
+    vec![
+        DemoAccount {
+            id: "acme",
+            name: "Acme Analytics (Starter package)",
+            tz: "Asia/Shanghai",
+            workspaces: &["acme-prod", "acme-stage"],
+            streams: vec![
+                sum("acme-prod", "log_events", Some("30"), 25_000_000),
+                sum("acme-prod", "apm_traces", Some("7"), 4_000_000),
+                sum("acme-prod", "rum_pv", Some("7"), 300_000),
+                sum("acme-prod", "task_calls", None, 150_000),
+                peak("acme-prod", "time_series", Some("14"), 6_000),
+                sum("acme-prod", "sms", None, 30),
+                sum("acme-stage", "log_events", Some("7"), 8_000_000),
+            ],
+        },
+        DemoAccount {
+            id: "bolt",
+            name: "Bolt Mobility (runs into arrears)",
+            tz: "Asia/Shanghai",
+            workspaces: &["bolt-app"],
+            streams: vec![
+                sum("bolt-app", "log_events", Some("7"), 20_000_000),
+                peak("bolt-app", "time_series", Some("7"), 10_000),
+                peak("bolt-app", "network_hosts", None, 5),
+                sum("bolt-app", "sms", None, 100),
+            ],
+        },
+        DemoAccount {
+            id: "cedar",
+            name: "Cedar Retail (coupons and cards expire mid-month)",
+            tz: "Asia/Shanghai",
+            workspaces: &["cedar-shop"],
+            streams: vec![
+                sum("cedar-shop", "log_events", Some("7"), 10_000_000),
+                sum("cedar-shop", "rum_pv", Some("14"), 100_000),
+                sum("cedar-shop", "sms", None, 20),
+            ],
+        },
+        DemoAccount {
+            id: "dune",
+            name: "Dune Labs (New York time)",
+            tz: "America/New_York",
+            workspaces: &["dune-lab"],
+            streams: vec![
+                sum("dune-lab", "apm_traces", Some("3"), 3_000_000),
+                peak("dune-lab", "time_series", Some("30"), 2_000),
+                sum("dune-lab", "data_forwarding", None, 10),
+                sum("dune-lab", "scheduled_reports", None, 4),
+            ],
+        },
+        DemoAccount {
+            id: "ember",
+            name: "Ember Games (four workspaces, late usage)",
+            tz: "Asia/Shanghai",
+            workspaces: &["ember-api", "ember-data", "ember-ops", "ember-web"],
+            streams: vec![
+                sum("ember-api", "log_events", Some("14"), 15_000_000),
+                sum("ember-api", "apm_traces", Some("7"), 2_000_000),
+                sum("ember-web", "rum_pv", Some("7"), 400_000),
+                peak("ember-web", "session_replay", None, 2_000),
+                sum("ember-ops", "synthetic_tests", None, 30_000),
+                sum("ember-ops", "sms", None, 40),
+                sum("ember-ops", "task_calls", None, 50_000),
+                sum("ember-data", "log_events", Some("60"), 4_000_000),
+                sum("ember-data", "apm_profiles", Some("7"), 200_000),
+            ],
+        },
+        DemoAccount {
+            id: "fjord",
+            name: "Fjord Health (prepaid cards, pays on time)",
+            tz: "Asia/Shanghai",
+            workspaces: &["fjord-main"],
+            streams: vec![
+                sum("fjord-main", "log_events", Some("3"), 12_000_000),
+                peak("fjord-main", "time_series", Some("3"), 6_000),
+                sum("fjord-main", "task_calls", None, 20_000),
+            ],
+        },
+    ]
+}
+
+fn at(day: Date, hour: i8, minute: i8, tz: &TimeZone) -> Timestamp {
+    day.at(hour, minute, 0, 0).to_zoned(tz.clone()).expect("valid local time").timestamp()
+}
+
+/// The hourly samples of one account-day. Quantities are integers; noise and the daily curve
+/// use integer arithmetic only.
+fn day_usage(account: &DemoAccount, day: Date, tz: &TimeZone, rng: &mut fastrand::Rng, suffix: &str) -> Vec<(Timestamp, UsageInput)> {
+    let mut out = Vec::new();
+    for s in &account.streams {
+        for hour in 0..24i8 {
+            let weight = if (9..21).contains(&hour) { 3 } else { 1 };
+            let noise = i64::from(rng.u32(800..1200));
+            let quantity = if s.max { s.daily * noise / 1000 } else { s.daily * weight * noise / (48 * 1000) };
+            let timestamp = at(day, hour, 0, tz);
+            let mut dimensions = BTreeMap::new();
+            if let Some(r) = s.retention {
+                dimensions.insert("retention_days".to_owned(), r.to_owned());
+            }
+            out.push((
+                timestamp,
+                UsageInput {
+                    record_id: format!("{}-{}-{}-{}-{day}T{hour:02}{suffix}", account.id, s.workspace, s.item, s.retention.unwrap_or("-")),
+                    workspace: s.workspace.to_owned(),
+                    item: s.item.to_owned(),
+                    timestamp: timestamp.to_string(),
+                    quantity: QuantityText(quantity.to_string()),
+                    dimensions,
+                },
+            ));
+        }
+    }
+    out
+}
+
+pub async fn run(app: &App, _cwd: &Path, now: Timestamp, days: u16, seed: u64, out: &mut dyn Write) -> Result<()> {
+    let home = TimeZone::get("Asia/Shanghai")?;
+    let today = billing_day(now, &home);
+    let start = today.checked_sub(i32::from(days).days())?;
+    let t0 = at(start, 0, 5, &home);
+    app.import_catalog(t0, CATALOG).await?;
+    let accounts = accounts();
+    let mut next_ingest: BTreeMap<&str, Date> = BTreeMap::new();
+    for a in &accounts {
+        app.create_account(t0, a.id, a.name, "CNY", a.tz).await?;
+        for w in a.workspaces {
+            app.create_workspace(t0, a.id, w, None).await?;
+        }
+        let tz = TimeZone::get(a.tz)?;
+        next_ingest.insert(a.id, next_day(billing_day(t0, &tz)));
+    }
+    // Mid-month expiry for cedar: the 15th of this month once it has passed, else of last month.
+    let mid = {
+        let this = today.first_of_month().checked_add(14.days())?;
+        if today > this.checked_add(1.day())? { this } else { this.checked_sub(1.month())? }
+    };
+    let yesterday = today.yesterday()?;
+    let opening = |d: Date| -> Result<Timestamp> { Ok(at(d, 10, 0, &home)) };
+    let text = |d: Date| d.to_string();
+
+    let pb = if std::io::stderr().is_terminal() { ProgressBar::new(u64::from(days)) } else { ProgressBar::with_draw_target(Some(u64::from(days)), ProgressDrawTarget::hidden()) };
+    pb.set_style(ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} days").expect("valid template").progress_chars("=> "));
+    pb.set_message("billing");
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut held_back: Vec<(Date, Vec<(usize, UsageInput)>)> = Vec::new();
+    let mut records = 0usize;
+    let mut day = start;
+    let mut index = 0u32;
+    while day <= yesterday {
+        let t = opening(day)?;
+        // The operators' and customers' doings of the day.
+        if day == start {
+            app.top_up(t, "acme", "50000.00", "bank_transfer").await?;
+            app.buy_package(t, "acme", "starter", &text(day)).await?;
+            app.top_up(t, "bolt", "300.00", "online").await?;
+            app.top_up(t, "cedar", "1200.00", "online").await?;
+            app.issue_coupon(t, "cedar", coupon("300.00", "regular", day, mid, &[])).await?;
+            app.issue_coupon(t, "cedar", coupon("100.00", "discount", day, mid, &["log_events"])).await?;
+            app.add_card(t, "cedar", card("500", day, mid, false)).await?;
+            app.add_card(t, "cedar", card("1000", day, mid.checked_add(2.months())?, true)).await?;
+            app.top_up(t, "dune", "1000.00", "bank_transfer").await?;
+            app.top_up(t, "ember", "3000.00", "bank_transfer").await?;
+            app.issue_coupon(t, "ember", coupon("500.00", "regular", day, day.checked_add(59.days())?, &[])).await?;
+            app.top_up(t, "fjord", "6000.00", "bank_transfer").await?;
+            app.add_card(t, "fjord", card("3000", day, day.checked_add(1.year())?, true)).await?;
+        }
+        if day.day() == 5 {
+            app.top_up(t, "dune", "500.00", "bank_transfer").await?;
+        }
+        if day.day() == 1 {
+            app.top_up(t, "cedar", "1000.00", "online").await?;
+        }
+        if index % 14 == 13 {
+            app.top_up(t, "ember", "1500.00", "online").await?;
+        }
+        if day == today.checked_sub(20.days())? {
+            app.add_card(t, "fjord", card("500", day, today.checked_add(5.days())?, false)).await?;
+            app.issue_coupon(t, "cedar", coupon("50.00", "regular", day, today.checked_add(4.days())?, &[])).await?;
+        }
+        // The night after: usage of every ended account-day arrives, then the nightly run.
+        let night = at(next_day(day), 0, 30, &home).min(now);
+        let mut batch: Vec<(usize, UsageInput)> = Vec::new();
+        for a in &accounts {
+            let tz = TimeZone::get(a.tz)?;
+            while let Some(d) = next_ingest.get(a.id).copied().filter(|d| day_start(next_day(*d), &tz) <= night) {
+                for (_, input) in day_usage(a, d, &tz, &mut rng, "") {
+                    // Some of ember's late evening logs arrive two days late.
+                    let late = a.id == "ember" && input.workspace == "ember-api" && index % 10 == 5 && input.timestamp.contains("T14:");
+                    if late {
+                        held_back.push((next_day(next_day(day)), vec![(0, input)]));
+                    } else {
+                        batch.push((batch.len() + 1, input));
+                    }
+                }
+                next_ingest.insert(a.id, next_day(d));
+            }
+        }
+        let (due, later): (Vec<_>, Vec<_>) = held_back.into_iter().partition(|(d, _)| *d <= day);
+        held_back = later;
+        for (_, inputs) in due {
+            batch.extend(inputs);
+        }
+        // A correction: usage of a day in an already invoiced month, found a week before the end.
+        if day == yesterday.checked_sub(7.days())? {
+            let tz = TimeZone::get("Asia/Shanghai")?;
+            let old = start.checked_add(3.days())?;
+            let ember = accounts.iter().find(|a| a.id == "ember").expect("ember");
+            batch.extend(day_usage(ember, old, &tz, &mut rng, "-resent").into_iter().take(6).map(|(_, i)| (0, i)));
+        }
+        let report = app.ingest(night, &batch).await?;
+        anyhow::ensure!(report.rejected.is_empty(), "demo usage rejected: {:?}", report.rejected.first());
+        records += report.accepted;
+        app.run(night, RunOptions::default(), &mut |_, _| {}).await?;
+        pb.inc(1);
+        day = next_day(day);
+        index += 1;
+    }
+    app.run(now, RunOptions::default(), &mut |_, _| {}).await?;
+    pb.finish_and_clear();
+
+    writeln!(out, "demo: {} accounts, {days} days from {start} to {yesterday}, {records} usage records", accounts.len())?;
+    let mut summary = Table::new(&["account", "name", "time zone", "cash (CNY)", "state", "billed through"]);
+    for a in &accounts {
+        let b = app.account(a.id).await?;
+        summary.push(vec![
+            Cell::text(a.id),
+            Cell::text(a.name),
+            Cell::text(a.tz),
+            Cell::number(b.currency.format(billing::Amount(b.row.cash))),
+            Cell::text(b.row.state.clone()),
+            Cell::text(b.row.billed_through.map(|d| d.to_string()).unwrap_or_default()),
+        ]);
+    }
+    export::write_text(&summary, out)?;
+    Ok(())
+}
+
+fn coupon(amount: &str, kind: &str, from: Date, until: Date, items: &[&str]) -> CouponRequest {
+    CouponRequest {
+        amount: amount.into(),
+        kind: kind.into(),
+        valid_from: from.to_string(),
+        valid_until: until.to_string(),
+        items: items.iter().map(|i| (*i).to_owned()).collect(),
+    }
+}
+
+fn card(amount: &str, from: Date, until: Date, purchase: bool) -> CardRequest {
+    CardRequest { amount: amount.into(), valid_from: from.to_string(), valid_until: until.to_string(), purchase }
+}

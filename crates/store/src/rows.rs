@@ -1,0 +1,236 @@
+//! Plain rows as the store reads and writes them, in their storage encoding (see the crate doc).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+/// Account-local sequences for lines, ledger transactions, instruments, invoices, events and
+/// packages. They make numbers deterministic for the same input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counters {
+    pub next_line: i64,
+    pub next_tx: i64,
+    pub next_instrument: i64,
+    pub next_invoice: i64,
+    pub next_event: i64,
+    pub next_package: i64,
+}
+
+impl Counters {
+    pub const START: Counters =
+        Counters { next_line: 1, next_tx: 1, next_instrument: 1, next_invoice: 1, next_event: 1, next_package: 1 };
+}
+
+/// Takes the next number of a sequence.
+pub fn take(seq: &mut i64) -> i64 {
+    let n = *seq;
+    *seq += 1;
+    n
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRow {
+    pub account_id: String,
+    pub name: String,
+    pub currency: String,
+    pub time_zone: String,
+    pub created_at: Timestamp,
+    pub first_day: Date,
+    pub billed_through: Option<Date>,
+    pub cash: i64,
+    pub state: String,
+    pub overdue_since: Option<Date>,
+    pub counters: Counters,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkspaceRow {
+    pub workspace_id: String,
+    pub account_id: String,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRecordRow {
+    pub account_id: String,
+    pub record_id: String,
+    pub workspace_id: String,
+    pub item: String,
+    pub dims: String,
+    pub recorded_at: Timestamp,
+    /// Scaled by 10^6.
+    pub quantity: i64,
+    pub billing_day: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageDailyRow {
+    pub account_id: String,
+    pub billing_day: Date,
+    pub workspace_id: String,
+    pub item: String,
+    pub dims: String,
+    /// Scaled by 10^6.
+    pub quantity: i64,
+    pub late: bool,
+}
+
+/// Sums of the lines billed for one usage key of one day (quantities scaled by 10^6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BilledUsageRow {
+    pub workspace_id: String,
+    pub item: String,
+    pub dims: String,
+    pub quantity: i64,
+    pub covered: i64,
+    pub chargeable: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyBillRow {
+    pub account_id: String,
+    pub billing_day: Date,
+    pub settled_at: Timestamp,
+    pub line_count: i64,
+    pub total: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpenseLineRow {
+    pub account_id: String,
+    pub line_no: i64,
+    pub billing_day: Date,
+    /// The day the usage belongs to; differs from `billing_day` for corrections of an
+    /// invoiced month.
+    pub usage_day: Date,
+    pub workspace_id: String,
+    pub item: String,
+    pub dims: String,
+    pub charge_type: String,
+    pub quantity: i64,
+    pub covered: i64,
+    pub chargeable: i64,
+    pub priced_dims: String,
+    pub unit_price: Option<i64>,
+    pub gross: i64,
+    /// Scaled by 10^8 of the major unit.
+    pub rounding_discount: i64,
+    pub coupon: i64,
+    pub card: i64,
+    pub cash: i64,
+    pub arrears: i64,
+    pub document: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerTxRow {
+    pub account_id: String,
+    pub tx_no: i64,
+    pub kind: String,
+    pub posted_at: Timestamp,
+    pub document: String,
+    pub remark: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntryRow {
+    pub account_id: String,
+    pub tx_no: i64,
+    pub entry_no: i64,
+    pub book: String,
+    pub fund_id: i64,
+    pub amount: i64,
+    /// The fund's balance after this entry; `None` on the operator's books.
+    pub balance_after: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstrumentRow {
+    pub account_id: String,
+    pub instrument_id: i64,
+    /// `regular`, `discount` (coupons) or `card`.
+    pub kind: String,
+    /// `issued`, `activated` (coupons), `purchased`, `granted` (cards).
+    pub origin: String,
+    pub code: String,
+    pub face_value: i64,
+    pub balance: i64,
+    pub valid_from: Date,
+    pub valid_until: Date,
+    /// Comma-separated billable items; `None` for all.
+    pub scope: Option<String>,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackageRow {
+    pub account_id: String,
+    pub package_no: i64,
+    pub plan: String,
+    pub start_day: Date,
+    /// Exclusive: the package covers `[start_day, end_day)`.
+    pub end_day: Date,
+    pub price: i64,
+    pub purchased_at: Timestamp,
+}
+
+/// The money columns of an invoice or invoice line, in storage encoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TotalsRow {
+    pub gross: i64,
+    pub rounding_discount: i64,
+    pub coupon: i64,
+    pub card: i64,
+    pub cash: i64,
+    pub arrears: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceRow {
+    pub account_id: String,
+    pub month: String,
+    pub invoice_no: String,
+    pub issued_at: Timestamp,
+    pub totals: TotalsRow,
+    pub cards_total: i64,
+    pub invoiceable: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceLineRow {
+    pub account_id: String,
+    pub month: String,
+    pub workspace_id: String,
+    pub item: String,
+    pub charge_type: String,
+    pub totals: TotalsRow,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvoiceCardRow {
+    pub account_id: String,
+    pub month: String,
+    pub instrument_id: i64,
+    pub face_value: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    pub account_id: String,
+    pub event_no: i64,
+    pub kind: String,
+    pub happened_on: Date,
+    pub created_at: Timestamp,
+    pub detail: String,
+}
+
+/// Filters of the detailed expenses list; the day range is half-open `[from, to)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineFilter {
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub workspace: Option<String>,
+    pub item: Option<String>,
+    pub charge_type: Option<String>,
+}
