@@ -177,7 +177,7 @@ struct AccountWork {
     packages: Vec<PackageRow>,
 }
 
-/// Adjustment drafts for late usage, to be settled with the first day this run bills.
+/// Adjustment drafts for late usage, to be settled with the last day this run bills.
 async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day: Date, work: &AccountWork) -> Result<Vec<LineDraft>> {
     let mut by_day: BTreeMap<Date, Vec<&UsageDailyRow>> = BTreeMap::new();
     for row in &work.late {
@@ -264,7 +264,8 @@ async fn bill_account(
                 rated: line,
             })
             .collect();
-        if day == from && !work.late.is_empty() {
+        // Late usage is rated with the last day this run bills: the day on which it is rated.
+        if day == through && !work.late.is_empty() {
             let late = late_drafts(tx, catalog, account, day, &work).await?;
             report.adjustment_lines += late.len();
             drafts.extend(late);

@@ -3,7 +3,6 @@
 
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use app::lists::{ExpenseFilter, InvoiceFilter, TransactionFilter};
@@ -249,18 +248,22 @@ struct ListArgs {
 }
 
 /// Runs the command line and returns the process exit code. Errors print one line naming the
-/// field and the reason (or a JSON error object with `--json`).
-pub async fn main(args: Vec<String>, cwd: &Path, out: &mut dyn Write) -> ExitCode {
+/// field and the reason to `err` (or a JSON error object to `out` with `--json`).
+pub async fn main(args: Vec<String>, cwd: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            if e.use_stderr() {
+                let _ = write!(err, "{}", e.render());
+                return 2;
+            }
+            let _ = write!(out, "{}", e.render());
+            return 0;
         }
     };
     let json = cli.json;
     match execute(cli, cwd, out).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             let (code, field) = match e.downcast_ref::<AppError>() {
                 Some(AppError::Invalid { field, .. }) => ("invalid_input", Some(field.clone())),
@@ -271,9 +274,9 @@ pub async fn main(args: Vec<String>, cwd: &Path, out: &mut dyn Write) -> ExitCod
                 let body = serde_json::json!({"error": {"code": code, "message": format!("{e:#}"), "field": field}});
                 let _ = writeln!(out, "{body}");
             } else {
-                eprintln!("error: {e:#}");
+                let _ = writeln!(err, "error: {e:#}");
             }
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -293,7 +296,7 @@ pub async fn execute(cli: Cli, cwd: &Path, out: &mut dyn Write) -> Result<()> {
 
 fn read_file(cwd: &Path, file: &Path) -> Result<String> {
     let path = cwd.join(file);
-    std::fs::read_to_string(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", path.display())).into())
+    std::fs::read_to_string(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", file.display())).into())
 }
 
 fn print_json(out: &mut dyn Write, value: serde_json::Value) -> Result<()> {
@@ -333,7 +336,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
         }
         Command::Usage { command: UsageCommand::Import { file } } => {
             let path = cwd.join(file);
-            let reader = std::fs::File::open(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", path.display())))?;
+            let reader = std::fs::File::open(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", file.display())))?;
             let ndjson = matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl"));
             let (records, unreadable) = app::usage::read_usage_file(BufReader::new(reader), ndjson)?;
             let mut report = app.ingest(now, &records).await?;
@@ -418,8 +421,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let table = tables.into_iter().next().expect("every list has a table");
             match output {
                 Some(path) => {
-                    let path = cwd.join(path);
-                    let mut file = std::fs::File::create(&path).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
+                    let mut file = std::fs::File::create(cwd.join(path)).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
                     export::write(&table, format, &mut file)?;
                     if !json {
                         writeln!(out, "exported {} rows to {}", table.rows.len(), path.display())?;

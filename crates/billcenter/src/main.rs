@@ -7,5 +7,6 @@ fn main() -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     let mut stdout = std::io::stdout().lock();
-    runtime.block_on(billcenter::cli::main(args, &cwd, &mut stdout))
+    let mut stderr = std::io::stderr().lock();
+    ExitCode::from(runtime.block_on(billcenter::cli::main(args, &cwd, &mut stdout, &mut stderr)))
 }

@@ -296,12 +296,10 @@ impl Catalog {
     /// version in force on or before `billed_through` must stay as it is, no new version may
     /// start on or before it, and billed items keep their unit and aggregation.
     pub fn check_replaces(&self, old: &Catalog, billed_through: Option<Date>) -> Result<(), CatalogError> {
-        if old.currency != self.currency {
-            if billed_through.is_some() {
-                return Err(CatalogError::RewritesBilledPrice { item: "currency".into(), day: billed_through.unwrap() });
-            }
-        }
         let Some(through) = billed_through else { return Ok(()) };
+        if old.currency != self.currency {
+            return Err(CatalogError::RewritesBilledPrice { item: "currency".into(), day: through });
+        }
         for (code, old_item) in &old.items {
             let changed = |day| CatalogError::RewritesBilledPrice { item: code.clone(), day };
             let Some(new_item) = self.items.get(code) else { return Err(changed(through)) };
@@ -314,8 +312,7 @@ impl Catalog {
             let old_versions = billed(&old.prices[code]);
             let new_versions = billed(&self.prices[code]);
             if old_versions != new_versions {
-                let day = new_versions.last().or(old_versions.last()).map(|v| v.effective_from).unwrap_or(through);
-                return Err(changed(day));
+                return Err(changed(through));
             }
         }
         Ok(())
@@ -380,6 +377,6 @@ pub enum CatalogError {
     NoRate { item: String, dims: String },
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
-    #[error("`{item}`: the change alters a price already used for billed days (through {day}); give it a new effective date after them")]
+    #[error("`{item}`: the change alters a price already used for days billed through {day}; give the new price an effective date after it")]
     RewritesBilledPrice { item: String, day: Date },
 }
