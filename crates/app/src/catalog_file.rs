@@ -55,8 +55,8 @@ struct PriceFile {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum RateFile {
-    UnitPrice(Num),
     Model(ModelFile),
+    UnitPrice(Num),
 }
 
 #[derive(Deserialize)]
@@ -153,7 +153,9 @@ fn model(rate: &RateFile, field: &str) -> Result<PriceModel, AppError> {
         "per_unit" => PriceModel::PerUnit { unit_price: need(&m.unit_price, "unit_price")? },
         "graduated" => PriceModel::Graduated { tiers: tiers()? },
         "volume" => PriceModel::Volume { tiers: tiers()? },
-        "package" => PriceModel::Package { block_units: need(&m.block_units, "block_units")?, block_price: need(&m.block_price, "block_price")? },
+        "package" => {
+            PriceModel::Package { block_units: need(&m.block_units, "block_units")?, block_price: need(&m.block_price, "block_price")? }
+        }
         other => return Err(AppError::invalid(field, format!("unknown price model `{other}` (per_unit, graduated, volume, package)"))),
     })
 }
@@ -189,7 +191,8 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
         let mut versions = Vec::new();
         for (i, p) in f.prices.iter().enumerate() {
             let pf = format!("{field}.prices[{i}]");
-            let free_quantity = p.free_quantity.as_ref().map(|n| n.decimal(&format!("{pf}.free_quantity"))).transpose()?.unwrap_or_default();
+            let free_quantity =
+                p.free_quantity.as_ref().map(|n| n.decimal(&format!("{pf}.free_quantity"))).transpose()?.unwrap_or_default();
             let mut rates = BTreeMap::new();
             match (&dimension, &p.rate) {
                 (None, Some(rate)) => {
@@ -235,7 +238,11 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
                 (Some(_), None) => return Err(AppError::invalid(&format!("{qf}.base"), "the item has no dimension")),
                 (None, Some(key)) => return Err(AppError::invalid(&format!("{qf}.base"), format!("needs the base {key}"))),
             };
-            let factors = q.factors.iter().map(|(k, v)| Ok((k.clone(), v.decimal(&format!("{qf}.factors.{k}"))?))).collect::<Result<_, AppError>>()?;
+            let factors = q
+                .factors
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), v.decimal(&format!("{qf}.factors.{k}"))?)))
+                .collect::<Result<_, AppError>>()?;
             quotas.insert(item.clone(), Quota { quantity: q.quantity.decimal(&format!("{qf}.quantity"))?, base, factors });
         }
         packages.insert(code.clone(), PackagePlan { code: code.clone(), name: p.name.clone(), price, quotas });

@@ -29,7 +29,10 @@ impl App {
 }
 
 pub(crate) async fn load_catalog(tx: &mut Tx) -> Result<Catalog> {
-    let source = tx.latest_catalog().await?.ok_or_else(|| AppError::invalid("catalog", "no catalog imported yet (billcenter catalog import FILE)"))?;
+    let source = tx
+        .latest_catalog()
+        .await?
+        .ok_or_else(|| AppError::invalid("catalog", "no catalog imported yet (billcenter catalog import FILE)"))?;
     catalog_file::parse(&source)
 }
 

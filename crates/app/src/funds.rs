@@ -46,7 +46,13 @@ pub struct FundsReceipt {
     pub state: String,
 }
 
-pub(crate) fn state_event(account_id: &str, next_event: &mut i64, change: billing::StateChange, day: jiff::civil::Date, now: Timestamp) -> EventRow {
+pub(crate) fn state_event(
+    account_id: &str,
+    next_event: &mut i64,
+    change: billing::StateChange,
+    day: jiff::civil::Date,
+    now: Timestamp,
+) -> EventRow {
     EventRow {
         account_id: account_id.to_owned(),
         event_no: store::take(next_event),
@@ -210,16 +216,26 @@ impl App {
         let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
         let mut funds = funds_of(account.row.cash, &instruments)?;
         let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
-        let deduction = funds.deduct(&charge, false).map_err(|billing::DeductionError::InsufficientFunds { short }| AppError::InsufficientFunds {
-            field: "package",
-            available: account.currency.format(plan.price - short),
-            required: account.currency.format(plan.price),
-        })?;
+        let deduction =
+            funds.deduct(&charge, false).map_err(|billing::DeductionError::InsufficientFunds { short }| AppError::InsufficientFunds {
+                field: "package",
+                available: account.currency.format(plan.price - short),
+                required: account.currency.format(plan.price),
+            })?;
         let row = &mut account.row;
         let package_no = store::take(&mut row.counters.next_package);
         let document = format!("PKG-{package_no}");
-        let mut ledger = LedgerWriter::new(&row.account_id, std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))));
-        ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction)), now, &document, &format!("annual package {}", plan.name));
+        let mut ledger = LedgerWriter::new(
+            &row.account_id,
+            std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))),
+        );
+        ledger.post(
+            &mut row.counters.next_tx,
+            &Transaction::deduction(std::slice::from_ref(&deduction)),
+            now,
+            &document,
+            &format!("annual package {}", plan.name),
+        );
         for i in &instruments {
             let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
             if after != i.balance {
@@ -274,7 +290,8 @@ fn validity(from: &str, until: &str) -> Result<Validity> {
 }
 
 pub(crate) fn standing_of(row: &store::AccountRow) -> Result<Standing> {
-    let state = billing::AccountState::parse(&row.state).ok_or_else(|| AppError::Store(store::StoreError::Corrupt(format!("account state `{}`", row.state))))?;
+    let state = billing::AccountState::parse(&row.state)
+        .ok_or_else(|| AppError::Store(store::StoreError::Corrupt(format!("account state `{}`", row.state))))?;
     Ok(Standing { state, overdue_since: row.overdue_since })
 }
 

@@ -70,7 +70,8 @@ fn instant_arg(account: &Account, field: &str, text: &str) -> Result<Timestamp> 
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
     }
-    let day = parse_date(field, text).map_err(|_| AppError::invalid(field, format!("`{text}` is neither an RFC 3339 instant nor a date")))?;
+    let day =
+        parse_date(field, text).map_err(|_| AppError::invalid(field, format!("`{text}` is neither an RFC 3339 instant nor a date")))?;
     Ok(billing::period::day_start(day, &account.tz))
 }
 
@@ -102,8 +103,10 @@ impl App {
         let account = load_account(&mut tx, account_id).await?;
         let from = filter.from.as_deref().map(|t| month_arg("from", t)).transpose()?;
         let to = filter.to.as_deref().map(|t| month_arg("to", t)).transpose()?;
-        let issued: BTreeMap<String, store::InvoiceRow> = tx.invoices(account_id).await?.into_iter().map(|i| (i.month.clone(), i)).collect();
-        let mut months: BTreeMap<String, (store::TotalsRow, i64)> = tx.monthly_line_totals(account_id).await?.into_iter().map(|(m, t)| (m, (t, 0))).collect();
+        let issued: BTreeMap<String, store::InvoiceRow> =
+            tx.invoices(account_id).await?.into_iter().map(|i| (i.month.clone(), i)).collect();
+        let mut months: BTreeMap<String, (store::TotalsRow, i64)> =
+            tx.monthly_line_totals(account_id).await?.into_iter().map(|(m, t)| (m, (t, 0))).collect();
         for card in tx.instruments(account_id).await?.iter().filter(|i| i.kind == "card" && i.origin == "purchased") {
             let month = Month::of(account.today(card.created_at)).to_string();
             months.entry(month).or_default().1 += card.face_value;
@@ -179,7 +182,8 @@ impl App {
             lf.to = Some(billing::period::next_day(parse_date("to", t)?));
         }
         if let Some(ct) = &filter.charge_type {
-            billing::ChargeType::parse(ct).ok_or_else(|| AppError::invalid("charge-type", format!("`{ct}` is not pay_as_you_go, annual_package or adjustment")))?;
+            billing::ChargeType::parse(ct)
+                .ok_or_else(|| AppError::invalid("charge-type", format!("`{ct}` is not pay_as_you_go, annual_package or adjustment")))?;
         }
         lf.workspace = filter.workspace.clone();
         lf.item = filter.item.clone();
@@ -222,15 +226,19 @@ impl App {
             if filter.kind.as_ref().is_some_and(|k| *k != t.kind) {
                 continue;
             }
-            if let Some((book, id)) = &fund {
-                if e.book != *book || id.is_some_and(|id| id != e.fund_id) {
-                    continue;
-                }
+            if let Some((book, id)) = &fund
+                && (e.book != *book || id.is_some_and(|id| id != e.fund_id))
+            {
+                continue;
             }
             let label = fund_label(&e.book, e.fund_id);
             let income = e.amount > 0;
             let s = summary.entry((e.book.clone(), t.kind.clone())).or_default();
-            if income { s.0 += e.amount } else { s.1 += -e.amount }
+            if income {
+                s.0 += e.amount
+            } else {
+                s.1 += -e.amount
+            }
             table.push(vec![
                 Cell::text(instant(&account, t.posted_at)),
                 Cell::text(format!("TX-{:06}", t.tx_no)),
@@ -245,7 +253,13 @@ impl App {
         }
         let mut totals = Table::new(&["fund", "type", &format!("income ({c})"), "expenditure", "net"]);
         for ((book, kind), (income, spent)) in summary {
-            totals.push(vec![Cell::text(book), Cell::text(kind), money(&account, income), money(&account, spent), money(&account, income - spent)]);
+            totals.push(vec![
+                Cell::text(book),
+                Cell::text(kind),
+                money(&account, income),
+                money(&account, spent),
+                money(&account, income - spent),
+            ]);
         }
         Ok((table, totals))
     }
@@ -276,7 +290,18 @@ impl App {
                 "expiring soon",
             ])
         } else {
-            Table::new(&["code", "kind", &format!("face value ({c})"), "balance", "valid from", "valid until", "status", "days left", "expiring soon", "scope"])
+            Table::new(&[
+                "code",
+                "kind",
+                &format!("face value ({c})"),
+                "balance",
+                "valid from",
+                "valid until",
+                "status",
+                "days left",
+                "expiring soon",
+                "scope",
+            ])
         };
         for i in instruments.iter().filter(|i| (i.kind == "card") == cards) {
             let st = instrument_status(i, today);
@@ -306,7 +331,12 @@ impl App {
             } else {
                 let mut r = vec![Cell::text(i.code.clone()), Cell::text(i.kind.clone())];
                 r.extend(common);
-                r.extend([Cell::text(st), Cell::number(left.to_string()), Cell::text(soon), Cell::text(i.scope.clone().unwrap_or_else(|| "all items".into()))]);
+                r.extend([
+                    Cell::text(st),
+                    Cell::number(left.to_string()),
+                    Cell::text(soon),
+                    Cell::text(i.scope.clone().unwrap_or_else(|| "all items".into())),
+                ]);
                 r
             };
             table.push(row);
@@ -322,7 +352,12 @@ impl App {
         tx.commit().await?;
         let mut table = Table::new(&["event no", "event", &format!("date ({})", account.row.time_zone), "detail"]);
         for e in events {
-            table.push(vec![Cell::number(e.event_no.to_string()), Cell::text(e.kind), Cell::text(e.happened_on.to_string()), Cell::text(e.detail)]);
+            table.push(vec![
+                Cell::number(e.event_no.to_string()),
+                Cell::text(e.kind),
+                Cell::text(e.happened_on.to_string()),
+                Cell::text(e.detail),
+            ]);
         }
         Ok(table)
     }
@@ -334,9 +369,12 @@ impl App {
         let instruments = tx.instruments(account_id).await?;
         tx.commit().await?;
         let today = account.today(now);
-        let usable = |card: bool| -> i64 { instruments.iter().filter(|i| i.active && (i.kind == "card") == card && i.valid_until >= today).map(|i| i.balance).sum() };
+        let usable = |card: bool| -> i64 {
+            instruments.iter().filter(|i| i.active && (i.kind == "card") == card && i.valid_until >= today).map(|i| i.balance).sum()
+        };
         let c = account.currency.code();
-        let mut table = Table::new(&["account", &format!("cash ({c})"), "coupons", "prepaid cards", "arrears", "state", "billed through", "time zone"]);
+        let mut table =
+            Table::new(&["account", &format!("cash ({c})"), "coupons", "prepaid cards", "arrears", "state", "billed through", "time zone"]);
         table.push(vec![
             Cell::text(account.id()),
             money(&account, account.row.cash),

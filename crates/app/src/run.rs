@@ -124,7 +124,14 @@ impl App {
         Ok(report)
     }
 
-    async fn run_batch(&self, tx: &mut Tx, now: Timestamp, options: RunOptions, batch: Vec<store::AccountRow>, report: &mut RunReport) -> Result<()> {
+    async fn run_batch(
+        &self,
+        tx: &mut Tx,
+        now: Timestamp,
+        options: RunOptions,
+        batch: Vec<store::AccountRow>,
+        report: &mut RunReport,
+    ) -> Result<()> {
         let mut due = Vec::new();
         for row in batch {
             let account = Account::from_row(row)?;
@@ -203,7 +210,8 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
             .map(|r| key_usage(r, Some(billed.get(&(r.workspace_id.clone(), r.item.clone(), r.dims.clone())).copied().unwrap_or_default())))
             .collect();
         let plan = plan_on(catalog, &work.packages, usage_day);
-        let rated = billing::rate_day(catalog, usage_day, plan, &quota_used, &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let rated = billing::rate_day(catalog, usage_day, plan, &quota_used, &keys)
+            .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Usage of an invoiced month is a correction dated on the day it is rated; otherwise
         // the adjustment keeps its own billing day and lands on its month's invoice.
         let invoiced = tx.invoice_exists(account.id(), &Month::of(usage_day).to_string()).await?;
@@ -253,7 +261,8 @@ async fn bill_account(
         }
         let keys: Vec<KeyUsage> = work.usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
         let plan = plan_on(catalog, &work.packages, day);
-        let rated = billing::rate_day(catalog, day, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let rated = billing::rate_day(catalog, day, plan, &BTreeMap::new(), &keys)
+            .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         let mut drafts: Vec<LineDraft> = rated
             .into_iter()
             .map(|line| LineDraft {
@@ -342,7 +351,10 @@ async fn bill_account(
         day = next_day(day);
     }
     for stored in &work.instruments {
-        let current = funds.instruments.iter().find(|i| i.id == stored.instrument_id && i.kind == crate::context::instrument_kind(&stored.kind).expect("loaded"));
+        let current = funds
+            .instruments
+            .iter()
+            .find(|i| i.id == stored.instrument_id && i.kind == crate::context::instrument_kind(&stored.kind).expect("loaded"));
         let current = current.expect("the same instruments");
         if current.balance.minor() != stored.balance || current.active != stored.active {
             tx.update_instrument(&stored.account_id, stored.instrument_id, current.balance.minor(), current.active).await?;
@@ -379,7 +391,14 @@ fn line_totals(t: &TotalsRow) -> LineTotals {
 }
 
 /// Issues the invoice of `month` when it had activity and is not issued yet.
-async fn issue_invoice(tx: &mut Tx, account: &mut Account, month: Month, issued_on: Date, now: Timestamp, pending: &mut Pending) -> Result<bool> {
+async fn issue_invoice(
+    tx: &mut Tx,
+    account: &mut Account,
+    month: Month,
+    issued_on: Date,
+    now: Timestamp,
+    pending: &mut Pending,
+) -> Result<bool> {
     let month_text = month.to_string();
     if tx.invoice_exists(account.id(), &month_text).await? {
         return Ok(false);
@@ -424,7 +443,12 @@ async fn issue_invoice(tx: &mut Tx, account: &mut Account, month: Month, issued_
     let cards: Vec<InvoiceCardRow> = invoice
         .cards
         .iter()
-        .map(|c| InvoiceCardRow { account_id: row.account_id.clone(), month: month_text.clone(), instrument_id: c.card_id, face_value: c.face_value.minor() })
+        .map(|c| InvoiceCardRow {
+            account_id: row.account_id.clone(),
+            month: month_text.clone(),
+            instrument_id: c.card_id,
+            face_value: c.face_value.minor(),
+        })
         .collect();
     tx.insert_invoice(&header, &lines, &cards).await?;
     pending.events.push(EventRow {

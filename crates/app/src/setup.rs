@@ -85,7 +85,12 @@ impl App {
         check_id("id", id)?;
         let mut tx = self.store.begin().await?;
         load_account(&mut tx, account_id).await?;
-        let row = WorkspaceRow { workspace_id: id.to_owned(), account_id: account_id.to_owned(), name: name.unwrap_or(id).to_owned(), created_at: now };
+        let row = WorkspaceRow {
+            workspace_id: id.to_owned(),
+            account_id: account_id.to_owned(),
+            name: name.unwrap_or(id).to_owned(),
+            created_at: now,
+        };
         tx.insert_workspace(&row).await?;
         tx.commit().await?;
         Ok(row)

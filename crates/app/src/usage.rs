@@ -74,10 +74,13 @@ impl IngestReport {
     }
 }
 
+/// Records read from a file with their line numbers, and the lines that could not be read.
+pub type ReadUsage = (Vec<(usize, UsageInput)>, Vec<Rejected>);
+
 /// Reads a usage file: CSV (header `record_id,workspace,item,timestamp,quantity` then one
 /// column per dimension) or NDJSON (one JSON object per line). Lines that cannot be read
 /// become rejections; the rest are returned with their line numbers.
-pub fn read_usage_file(reader: impl BufRead, ndjson: bool) -> Result<(Vec<(usize, UsageInput)>, Vec<Rejected>)> {
+pub fn read_usage_file(reader: impl BufRead, ndjson: bool) -> Result<ReadUsage> {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     if ndjson {
@@ -148,11 +151,13 @@ fn validate(
     if input.record_id.is_empty() || input.record_id.len() > 128 {
         return Err(reject("record_id", "must be 1 to 128 characters".into()));
     }
-    let account_id = directory.get(&input.workspace).ok_or_else(|| reject("workspace", format!("unknown workspace `{}`", input.workspace)))?;
+    let account_id =
+        directory.get(&input.workspace).ok_or_else(|| reject("workspace", format!("unknown workspace `{}`", input.workspace)))?;
     let account = &accounts[account_id];
     let item = catalog.item(&input.item).map_err(|e| reject("item", e.to_string()))?;
     let dims = item.dims_for(&input.dimensions).map_err(|e| reject("dimensions", e.to_string()))?;
-    let at: Timestamp = input.timestamp.trim().parse().map_err(|_| reject("timestamp", format!("`{}` is not an RFC 3339 timestamp", input.timestamp)))?;
+    let at: Timestamp =
+        input.timestamp.trim().parse().map_err(|_| reject("timestamp", format!("`{}` is not an RFC 3339 timestamp", input.timestamp)))?;
     if at > now + FUTURE_TOLERANCE {
         return Err(reject("timestamp", format!("{at} is more than 1 hour in the future")));
     }
@@ -233,7 +238,9 @@ impl App {
             }
         }
         let mut fresh: Vec<UsageRecordRow> = Vec::new();
-        let mut daily: BTreeMap<(String, jiff::civil::Date, String, String, String), (Aggregation, Decimal)> = BTreeMap::new();
+        // The batch's aggregates per account × day × workspace × item × dimensions.
+        type DailyKey = (String, jiff::civil::Date, String, String, String);
+        let mut daily: BTreeMap<DailyKey, (Aggregation, Decimal)> = BTreeMap::new();
         for v in valid {
             let key = (v.row.account_id.clone(), v.row.record_id.clone());
             if let Some(existing) = seen.get(&key) {

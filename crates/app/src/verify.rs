@@ -74,8 +74,16 @@ impl App {
         for ((account, book, fund), sum) in sums {
             balance_problems.push(format!("{account} {book} {fund}: ledger has {sum} for a fund that does not exist"));
         }
-        report.checks.push(Check { name: "fund balances equal the sum of their ledger entries", checked: funds_checked, problems: balance_problems });
-        report.checks.push(Check { name: "no coupon or card below zero or above its face value", checked: instruments.len(), problems: instrument_problems });
+        report.checks.push(Check {
+            name: "fund balances equal the sum of their ledger entries",
+            checked: funds_checked,
+            problems: balance_problems,
+        });
+        report.checks.push(Check {
+            name: "no coupon or card below zero or above its face value",
+            checked: instruments.len(),
+            problems: instrument_problems,
+        });
 
         let (count, unsettled) = tx.unsettled_lines().await?;
         report.checks.push(Check {
@@ -93,7 +101,8 @@ impl App {
 
         let (line_totals, invoice_line_totals) = tx.month_totals_everywhere().await?;
         let lines: HashMap<(String, String), store::TotalsRow> = line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
-        let invoice_lines: HashMap<(String, String), store::TotalsRow> = invoice_line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
+        let invoice_lines: HashMap<(String, String), store::TotalsRow> =
+            invoice_line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
         let invoices = tx.all_invoices().await?;
         let mut invoice_problems = Vec::new();
         for inv in &invoices {
@@ -101,16 +110,24 @@ impl App {
             let month_lines = lines.get(&key).copied().unwrap_or_default();
             let grouped = invoice_lines.get(&key).copied().unwrap_or_default();
             if inv.totals != month_lines {
-                invoice_problems.push(format!("{}: totals {:?} but the month's lines sum to {:?}", inv.invoice_no, inv.totals, month_lines));
+                invoice_problems
+                    .push(format!("{}: totals {:?} but the month's lines sum to {:?}", inv.invoice_no, inv.totals, month_lines));
             }
             if inv.totals != grouped {
                 invoice_problems.push(format!("{}: totals {:?} but its lines sum to {:?}", inv.invoice_no, inv.totals, grouped));
             }
             if inv.invoiceable != inv.totals.cash + inv.cards_total {
-                invoice_problems.push(format!("{}: invoiceable {} is not cash {} + cards {}", inv.invoice_no, inv.invoiceable, inv.totals.cash, inv.cards_total));
+                invoice_problems.push(format!(
+                    "{}: invoiceable {} is not cash {} + cards {}",
+                    inv.invoice_no, inv.invoiceable, inv.totals.cash, inv.cards_total
+                ));
             }
         }
-        report.checks.push(Check { name: "every invoice equals the sum of its month's lines", checked: invoices.len(), problems: invoice_problems });
+        report.checks.push(Check {
+            name: "every invoice equals the sum of its month's lines",
+            checked: invoices.len(),
+            problems: invoice_problems,
+        });
         tx.commit().await?;
         Ok(report)
     }

@@ -311,7 +311,10 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let source = read_file(cwd, file)?;
             let s = app.import_catalog(now, &source).await?;
             if json {
-                print_json(out, serde_json::json!({"items": s.items, "price_versions": s.price_versions, "packages": s.packages, "changed": s.changed}))?;
+                print_json(
+                    out,
+                    serde_json::json!({"items": s.items, "price_versions": s.price_versions, "packages": s.packages, "changed": s.changed}),
+                )?;
             } else if s.changed {
                 writeln!(out, "imported catalog: {} items, {} price versions, {} packages", s.items, s.price_versions, s.packages)?;
             } else {
@@ -321,9 +324,19 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
         Command::Account { command: AccountCommand::Create { id, name, currency, tz } } => {
             let a = app.create_account(now, id, name, currency, tz).await?;
             if json {
-                print_json(out, serde_json::json!({"account": a.id(), "currency": a.row.currency, "time_zone": a.row.time_zone, "first_day": a.row.first_day.to_string()}))?;
+                print_json(
+                    out,
+                    serde_json::json!({"account": a.id(), "currency": a.row.currency, "time_zone": a.row.time_zone, "first_day": a.row.first_day.to_string()}),
+                )?;
             } else {
-                writeln!(out, "created billing account {} ({}, {}), first billing day {}", a.id(), a.row.currency, a.row.time_zone, a.row.first_day)?;
+                writeln!(
+                    out,
+                    "created billing account {} ({}, {}), first billing day {}",
+                    a.id(),
+                    a.row.currency,
+                    a.row.time_zone,
+                    a.row.first_day
+                )?;
             }
         }
         Command::Workspace { command: WorkspaceCommand::Create { account, id, name } } => {
@@ -336,14 +349,16 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
         }
         Command::Usage { command: UsageCommand::Import { file } } => {
             let path = cwd.join(file);
-            let reader = std::fs::File::open(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", file.display())))?;
+            let reader =
+                std::fs::File::open(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", file.display())))?;
             let ndjson = matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl"));
             let (records, unreadable) = app::usage::read_usage_file(BufReader::new(reader), ndjson)?;
             let mut report = app.ingest(now, &records).await?;
             report.rejected.extend(unreadable);
             report.rejected.sort_by_key(|r| r.position);
             if json {
-                let rejected: Vec<_> = report.rejected.iter().map(|r| serde_json::json!({"line": r.position, "field": r.field, "reason": r.reason})).collect();
+                let rejected: Vec<_> =
+                    report.rejected.iter().map(|r| serde_json::json!({"line": r.position, "field": r.field, "reason": r.reason})).collect();
                 print_json(out, serde_json::json!({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected}))?;
             } else {
                 writeln!(out, "accepted {}, duplicate {}, rejected {}", report.accepted, report.duplicate, report.rejected.len())?;
@@ -376,7 +391,12 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 CardCommand::Buy(a) => (a, true),
                 CardCommand::Grant(a) => (a, false),
             };
-            let req = app::funds::CardRequest { amount: args.amount.clone(), valid_from: args.valid_from.clone(), valid_until: args.valid_until.clone(), purchase };
+            let req = app::funds::CardRequest {
+                amount: args.amount.clone(),
+                valid_from: args.valid_from.clone(),
+                valid_until: args.valid_until.clone(),
+                purchase,
+            };
             let c = app.add_card(now, &args.account, req).await?;
             print_instrument(out, json, if purchase { "sold" } else { "granted" }, &c)?;
         }
@@ -384,7 +404,10 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let p = app.buy_package(now, account, package, start).await?;
             let last = billing::period::previous_day(p.end_day);
             if json {
-                print_json(out, serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()}))?;
+                print_json(
+                    out,
+                    serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()}),
+                )?;
             } else {
                 writeln!(out, "sold package {} (PKG-{}) to {}, valid {} to {}", p.plan, p.package_no, p.account_id, p.start_day, last)?;
             }
@@ -402,7 +425,13 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 writeln!(
                     out,
                     "billed {} accounts, {} days: {} lines ({} adjustments), {} invoices issued, {} instruments expired, {} state changes",
-                    r.accounts_billed, r.days_billed, r.lines, r.adjustment_lines, r.invoices_issued, r.instruments_expired, r.state_changes
+                    r.accounts_billed,
+                    r.days_billed,
+                    r.lines,
+                    r.adjustment_lines,
+                    r.invoices_issued,
+                    r.instruments_expired,
+                    r.state_changes
                 )?;
             }
         }
@@ -421,7 +450,8 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let table = tables.into_iter().next().expect("every list has a table");
             match output {
                 Some(path) => {
-                    let mut file = std::fs::File::create(cwd.join(path)).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
+                    let mut file = std::fs::File::create(cwd.join(path))
+                        .map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
                     export::write(&table, format, &mut file)?;
                     if !json {
                         writeln!(out, "exported {} rows to {}", table.rows.len(), path.display())?;
@@ -445,7 +475,11 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 return Err(anyhow!("verify found differences"));
             }
             if !no_serve {
-                writeln!(out, "The web Billing Center is not built yet; browse the demo with `billcenter --db {} list ...`.", cli.db.display())?;
+                writeln!(
+                    out,
+                    "The web Billing Center is not built yet; browse the demo with `billcenter --db {} list ...`.",
+                    cli.db.display()
+                )?;
             }
         }
     }
@@ -468,7 +502,8 @@ fn print_instrument(out: &mut dyn Write, json: bool, verb: &str, new: &app::fund
 
 fn print_verify(out: &mut dyn Write, json: bool, report: &app::verify::VerifyReport) -> Result<()> {
     if json {
-        let checks: Vec<_> = report.checks.iter().map(|c| serde_json::json!({"check": c.name, "checked": c.checked, "problems": c.problems})).collect();
+        let checks: Vec<_> =
+            report.checks.iter().map(|c| serde_json::json!({"check": c.name, "checked": c.checked, "problems": c.problems})).collect();
         return print_json(out, serde_json::json!({"clean": report.is_clean(), "checks": checks}));
     }
     for c in &report.checks {

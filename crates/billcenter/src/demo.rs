@@ -186,7 +186,11 @@ pub async fn run(app: &App, _cwd: &Path, now: Timestamp, days: u16, seed: u64, o
     let opening = |d: Date| -> Result<Timestamp> { Ok(at(d, 10, 0, &home)) };
     let text = |d: Date| d.to_string();
 
-    let pb = if std::io::stderr().is_terminal() { ProgressBar::new(u64::from(days)) } else { ProgressBar::with_draw_target(Some(u64::from(days)), ProgressDrawTarget::hidden()) };
+    let pb = if std::io::stderr().is_terminal() {
+        ProgressBar::new(u64::from(days))
+    } else {
+        ProgressBar::with_draw_target(Some(u64::from(days)), ProgressDrawTarget::hidden())
+    };
     pb.set_style(ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} days").expect("valid template").progress_chars("=> "));
     pb.set_message("billing");
     let mut rng = fastrand::Rng::with_seed(seed);

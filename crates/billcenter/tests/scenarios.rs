@@ -24,7 +24,12 @@ fn parse(text: &str) -> Vec<Block> {
         if let Some(cmd) = line.strip_prefix("$ ") {
             let mut expected = Vec::new();
             while let Some(next) = lines.peek() {
-                if next.starts_with("$ ") || next.starts_with('#') || next.starts_with("@now") || next.starts_with("--- file") || next.is_empty() {
+                if next.starts_with("$ ")
+                    || next.starts_with('#')
+                    || next.starts_with("@now")
+                    || next.starts_with("--- file")
+                    || next.is_empty()
+                {
                     break;
                 }
                 expected.push(lines.next().unwrap().to_owned());
@@ -83,7 +88,11 @@ async fn check(name: &str) {
                 args.extend(shlex::split(&line).unwrap_or_else(|| panic!("{name}: cannot split `{line}`")));
                 let (mut out, mut err) = (Vec::new(), Vec::new());
                 let code = billcenter::cli::main(args, dir.path(), &mut out, &mut err).await;
-                let mut actual: Vec<String> = String::from_utf8_lossy(&out).lines().chain(String::from_utf8_lossy(&err).lines()).map(|l| l.trim_end().to_owned()).collect();
+                let mut actual: Vec<String> = String::from_utf8_lossy(&out)
+                    .lines()
+                    .chain(String::from_utf8_lossy(&err).lines())
+                    .map(|l| l.trim_end().to_owned())
+                    .collect();
                 actual.retain(|l| !l.is_empty());
                 if code != 0 {
                     actual.push(format!("[exit {code}]"));
@@ -124,4 +133,15 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(spec_example_day, waterfall, sms_skips_coupons, coupon_expiry_boundary, package_two_workspaces, late_usage, month_boundary_zones, invoice_issue_day, bad_input, price_models);
+scenarios!(
+    spec_example_day,
+    waterfall,
+    sms_skips_coupons,
+    coupon_expiry_boundary,
+    package_two_workspaces,
+    late_usage,
+    month_boundary_zones,
+    invoice_issue_day,
+    bad_input,
+    price_models
+);

@@ -102,16 +102,9 @@ impl BillableItem {
                 if let Some(extra) = given.keys().find(|k| *k != key) {
                     return Err(CatalogError::UnexpectedDimension { item: self.code.clone(), key: extra.clone() });
                 }
-                let value = given.get(key).ok_or_else(|| CatalogError::MissingDimension {
-                    item: self.code.clone(),
-                    key: key.clone(),
-                })?;
+                let value = given.get(key).ok_or_else(|| CatalogError::MissingDimension { item: self.code.clone(), key: key.clone() })?;
                 if !allowed.contains(value) {
-                    return Err(CatalogError::DimensionValue {
-                        item: self.code.clone(),
-                        key: key.clone(),
-                        value: value.clone(),
-                    });
+                    return Err(CatalogError::DimensionValue { item: self.code.clone(), key: key.clone(), value: value.clone() });
                 }
                 Ok(Dims::from_pairs([(key.as_str(), value.as_str())]))
             }
@@ -130,13 +123,22 @@ pub struct Tier {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PriceModel {
-    PerUnit { unit_price: Decimal },
+    PerUnit {
+        unit_price: Decimal,
+    },
     /// Each tier's units at that tier's rate, plus the flat fee of every tier reached.
-    Graduated { tiers: Vec<Tier> },
+    Graduated {
+        tiers: Vec<Tier>,
+    },
     /// All units at the rate of the tier reached, plus that tier's flat fee.
-    Volume { tiers: Vec<Tier> },
+    Volume {
+        tiers: Vec<Tier>,
+    },
     /// Per started block of `block_units` units.
-    Package { block_units: Decimal, block_price: Decimal },
+    Package {
+        block_units: Decimal,
+        block_price: Decimal,
+    },
 }
 
 impl PriceModel {
@@ -248,10 +250,7 @@ impl Catalog {
             for version in versions {
                 let have: BTreeSet<Dims> = version.rates.keys().cloned().collect();
                 if have != expected {
-                    return Err(bad(&format!(
-                        "price from {} must have exactly one rate per dimension value",
-                        version.effective_from
-                    )));
+                    return Err(bad(&format!("price from {} must have exactly one rate per dimension value", version.effective_from)));
                 }
                 for price in version.rates.values() {
                     validate_price(price).map_err(|r| bad(&r))?;
@@ -377,6 +376,8 @@ pub enum CatalogError {
     NoRate { item: String, dims: String },
     #[error("{what}: {reason}")]
     Invalid { what: String, reason: String },
-    #[error("`{item}`: the change alters a price already used for days billed through {day}; give the new price an effective date after it")]
+    #[error(
+        "`{item}`: the change alters a price already used for days billed through {day}; give the new price an effective date after it"
+    )]
     RewritesBilledPrice { item: String, day: Date },
 }

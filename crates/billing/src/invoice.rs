@@ -169,8 +169,20 @@ mod tests {
     #[test]
     fn invoiceable_is_cash_plus_cards_bought() {
         let key = InvoiceKey { workspace: "w".into(), item: "sms".into(), charge_type: ChargeType::PayAsYouGo };
-        let line = LineTotals { gross: Amount(100), coupon: Amount(20), card: Amount(30), cash: Amount(40), arrears: Amount(10), ..Default::default() };
-        let inv = Invoice::assemble(Month { year: 2026, month: 11 }, [(key.clone(), line), (key, line)], vec![CardBought { card_id: 1, face_value: Amount(50000) }]).unwrap();
+        let line = LineTotals {
+            gross: Amount(100),
+            coupon: Amount(20),
+            card: Amount(30),
+            cash: Amount(40),
+            arrears: Amount(10),
+            ..Default::default()
+        };
+        let inv = Invoice::assemble(
+            Month { year: 2026, month: 11 },
+            [(key.clone(), line), (key, line)],
+            vec![CardBought { card_id: 1, face_value: Amount(50000) }],
+        )
+        .unwrap();
         assert_eq!(inv.lines.len(), 1);
         assert_eq!(inv.totals.gross, Amount(200));
         assert_eq!(inv.invoiceable, Amount(80 + 50000));

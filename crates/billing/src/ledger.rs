@@ -181,11 +181,17 @@ impl Transaction {
     }
 
     pub fn coupon_issued(id: i64, amount: Amount) -> Transaction {
-        Transaction::new(TxKind::CouponIssued, [Posting { book: Book::Coupon(id), amount }, Posting { book: Book::Promotion, amount: -amount }])
+        Transaction::new(
+            TxKind::CouponIssued,
+            [Posting { book: Book::Coupon(id), amount }, Posting { book: Book::Promotion, amount: -amount }],
+        )
     }
 
     pub fn coupon_expired(id: i64, rest: Amount) -> Transaction {
-        Transaction::new(TxKind::CouponExpired, [Posting { book: Book::Coupon(id), amount: -rest }, Posting { book: Book::Promotion, amount: rest }])
+        Transaction::new(
+            TxKind::CouponExpired,
+            [Posting { book: Book::Coupon(id), amount: -rest }, Posting { book: Book::Promotion, amount: rest }],
+        )
     }
 
     pub fn card_purchased(id: i64, amount: Amount) -> Transaction {
@@ -193,7 +199,10 @@ impl Transaction {
     }
 
     pub fn card_granted(id: i64, amount: Amount) -> Transaction {
-        Transaction::new(TxKind::CardGranted, [Posting { book: Book::Card(id), amount }, Posting { book: Book::Promotion, amount: -amount }])
+        Transaction::new(
+            TxKind::CardGranted,
+            [Posting { book: Book::Card(id), amount }, Posting { book: Book::Promotion, amount: -amount }],
+        )
     }
 
     /// A bought card's rest is breakage; a granted card's rest returns to promotion.

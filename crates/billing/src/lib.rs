@@ -15,7 +15,7 @@ pub mod money;
 pub mod period;
 pub mod rating;
 
-pub use account::{AccountState, StateChange, Standing};
+pub use account::{AccountState, Standing, StateChange};
 pub use bill::{DailyBill, Expired, LineDraft, SettledLine, settle_day};
 pub use catalog::{Aggregation, BillableItem, Catalog, CatalogError, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier};
 pub use deduction::{Charge, Deduction, DeductionError, Funds, Instrument, InstrumentKind};

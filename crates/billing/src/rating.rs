@@ -56,10 +56,7 @@ impl PriceModel {
                 total
             }
             PriceModel::Volume { tiers } => {
-                let tier = tiers
-                    .iter()
-                    .find(|t| t.up_to.is_none_or(|u| units <= u))
-                    .expect("validated: the last tier is open");
+                let tier = tiers.iter().find(|t| t.up_to.is_none_or(|u| units <= u)).expect("validated: the last tier is open");
                 units * tier.unit_price + tier.flat_fee
             }
             PriceModel::Package { block_units, block_price } => (units / block_units).ceil() * block_price,
@@ -166,11 +163,7 @@ pub fn rate_day(
             unit_price: price.unit_price(),
             exact,
             rounded: round_line(catalog.currency, exact),
-            billed_after: Billed {
-                quantity: key.quantity,
-                covered: before.covered + covered,
-                chargeable: chargeable_after,
-            },
+            billed_after: Billed { quantity: key.quantity, covered: before.covered + covered, chargeable: chargeable_after },
         });
     }
     Ok(lines)
@@ -198,9 +191,7 @@ mod tests {
     }
 
     fn tiers(spec: &[(Option<&str>, &str, &str)]) -> Vec<Tier> {
-        spec.iter()
-            .map(|(up, price, flat)| Tier { up_to: up.map(d), unit_price: d(price), flat_fee: d(flat) })
-            .collect()
+        spec.iter().map(|(up, price, flat)| Tier { up_to: up.map(d), unit_price: d(price), flat_fee: d(flat) }).collect()
     }
 
     /// Worked examples of graduated pricing: tiers [0-10 at 10 + 2; 11-20 at 5 + 3; 21+ at 5 + 3].

@@ -127,18 +127,18 @@ impl Tx {
     // ---- catalog -------------------------------------------------------------------------
 
     pub async fn latest_catalog(&mut self) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT source FROM catalog_version ORDER BY version DESC LIMIT 1")
-            .fetch_optional(&mut *self.inner)
-            .await?;
+        let row = sqlx::query("SELECT source FROM catalog_version ORDER BY version DESC LIMIT 1").fetch_optional(&mut *self.inner).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     pub async fn insert_catalog(&mut self, source: &str, at: Timestamp) -> Result<()> {
-        sqlx::query("INSERT INTO catalog_version (version, source, imported_at) SELECT COALESCE(MAX(version), 0) + 1, $1, $2 FROM catalog_version")
-            .bind(source)
-            .bind(micros(at))
-            .execute(&mut *self.inner)
-            .await?;
+        sqlx::query(
+            "INSERT INTO catalog_version (version, source, imported_at) SELECT COALESCE(MAX(version), 0) + 1, $1, $2 FROM catalog_version",
+        )
+        .bind(source)
+        .bind(micros(at))
+        .execute(&mut *self.inner)
+        .await?;
         Ok(())
     }
 
@@ -244,10 +244,11 @@ impl Tx {
     }
 
     pub async fn workspaces(&mut self, account_id: &str) -> Result<Vec<WorkspaceRow>> {
-        let rows = sqlx::query("SELECT workspace_id, account_id, name, created_at FROM workspace WHERE account_id = $1 ORDER BY workspace_id")
-            .bind(account_id)
-            .fetch_all(&mut *self.inner)
-            .await?;
+        let rows =
+            sqlx::query("SELECT workspace_id, account_id, name, created_at FROM workspace WHERE account_id = $1 ORDER BY workspace_id")
+                .bind(account_id)
+                .fetch_all(&mut *self.inner)
+                .await?;
         rows.iter()
             .map(|r| Ok(WorkspaceRow { workspace_id: r.get(0), account_id: r.get(1), name: r.get(2), created_at: from_micros(r.get(3))? }))
             .collect()
@@ -324,7 +325,8 @@ impl Tx {
              quantity = usage_daily.quantity + excluded.quantity"
         };
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new("INSERT INTO usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late) ");
+            let mut q =
+                QueryBuilder::<Db>::new("INSERT INTO usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late) ");
             q.push_values(chunk, |mut b, r| {
                 b.push_bind(r.account_id.clone())
                     .push_bind(day_text(r.billing_day))
@@ -809,7 +811,13 @@ impl Tx {
 
     /// Ledger entries of one account with their transaction, posted in `[from, to)`, oldest
     /// first; `funds_only` keeps the customer's side (cash, coupons, cards).
-    pub async fn ledger_entries(&mut self, account_id: &str, from: Option<Timestamp>, to: Option<Timestamp>, funds_only: bool) -> Result<Vec<(LedgerTxRow, LedgerEntryRow)>> {
+    pub async fn ledger_entries(
+        &mut self,
+        account_id: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        funds_only: bool,
+    ) -> Result<Vec<(LedgerTxRow, LedgerEntryRow)>> {
         let mut q = QueryBuilder::<Db>::new(
             "SELECT t.account_id, t.tx_no, t.kind, t.posted_at, t.document, t.remark, e.entry_no, e.book, e.fund_id, e.amount, e.balance_after \
              FROM ledger_tx t JOIN ledger_entry e ON e.account_id = t.account_id AND e.tx_no = t.tx_no WHERE t.account_id = ",
@@ -851,10 +859,12 @@ impl Tx {
     }
 
     pub async fn events(&mut self, account_id: &str) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query("SELECT account_id, event_no, kind, happened_on, created_at, detail FROM account_event WHERE account_id = $1 ORDER BY event_no")
-            .bind(account_id)
-            .fetch_all(&mut *self.inner)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT account_id, event_no, kind, happened_on, created_at, detail FROM account_event WHERE account_id = $1 ORDER BY event_no",
+        )
+        .bind(account_id)
+        .fetch_all(&mut *self.inner)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(EventRow {
@@ -874,9 +884,10 @@ impl Tx {
     /// Transactions whose postings do not sum to zero, and how many transactions there are.
     pub async fn unbalanced_transactions(&mut self) -> Result<(i64, Vec<(String, i64, i64)>)> {
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM ledger_tx").fetch_one(&mut *self.inner).await?.get(0);
-        let rows = sqlx::query("SELECT account_id, tx_no, SUM(amount) FROM ledger_entry GROUP BY account_id, tx_no HAVING SUM(amount) <> 0")
-            .fetch_all(&mut *self.inner)
-            .await?;
+        let rows =
+            sqlx::query("SELECT account_id, tx_no, SUM(amount) FROM ledger_entry GROUP BY account_id, tx_no HAVING SUM(amount) <> 0")
+                .fetch_all(&mut *self.inner)
+                .await?;
         Ok((count, rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
     }
 
@@ -975,15 +986,17 @@ impl Tx {
 
     pub async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
         for e in events {
-            sqlx::query("INSERT INTO account_event (account_id, event_no, kind, happened_on, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&e.account_id)
-                .bind(e.event_no)
-                .bind(&e.kind)
-                .bind(day_text(e.happened_on))
-                .bind(micros(e.created_at))
-                .bind(&e.detail)
-                .execute(&mut *self.inner)
-                .await?;
+            sqlx::query(
+                "INSERT INTO account_event (account_id, event_no, kind, happened_on, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&e.account_id)
+            .bind(e.event_no)
+            .bind(&e.kind)
+            .bind(day_text(e.happened_on))
+            .bind(micros(e.created_at))
+            .bind(&e.detail)
+            .execute(&mut *self.inner)
+            .await?;
         }
         Ok(())
     }

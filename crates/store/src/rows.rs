@@ -16,8 +16,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub const START: Counters =
-        Counters { next_line: 1, next_tx: 1, next_instrument: 1, next_invoice: 1, next_event: 1, next_package: 1 };
+    pub const START: Counters = Counters { next_line: 1, next_tx: 1, next_instrument: 1, next_invoice: 1, next_event: 1, next_package: 1 };
 }
 
 /// Takes the next number of a sequence.
