@@ -1,7 +1,8 @@
 //! Project automation: `cargo xtask ci` runs the format check, clippy with warnings as errors
 //! and every test, exactly as CI does.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -14,14 +15,44 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Runs the test suite, echoing its output, and ends with one plain line that sums every test
+/// binary's result: `tests: N passed, N failed`.
+fn test() -> Result<()> {
+    let args = ["test", "--workspace", "--locked"];
+    eprintln!("$ cargo {}", args.join(" "));
+    let mut child = Command::new(env!("CARGO")).args(args).stdout(Stdio::piped()).spawn().context("cannot run cargo test")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| part.trim().strip_suffix(word).and_then(|n| n.trim().rsplit(' ').next()?.parse().ok()))
+                    .unwrap_or(0)
+            };
+            passed += count(" passed");
+            failed += count(" failed");
+        }
+    }
+    let status = child.wait()?;
+    println!("tests: {passed} passed, {failed} failed");
+    if !status.success() || failed > 0 {
+        bail!("cargo test failed ({status})");
+    }
+    if passed == 0 {
+        bail!("cargo test ran no test");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ci") => {
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
-            cargo(&["test", "--workspace", "--locked"])?;
-            Ok(())
+            test()
         }
         _ => bail!("usage: cargo xtask ci"),
     }

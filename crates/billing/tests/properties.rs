@@ -1,0 +1,159 @@
+//! Property tests of the money invariants of the pure core.
+
+use std::collections::BTreeMap;
+
+use billing::ledger::Transaction;
+use billing::rating::round_line;
+use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, PriceModel, Tier, Validity};
+use jiff::ToSpan;
+use jiff::civil::{Date, date};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+fn cny() -> Currency {
+    Currency::parse("CNY").unwrap()
+}
+
+fn base() -> Date {
+    date(2026, 11, 1)
+}
+
+fn instrument() -> impl Strategy<Value = Instrument> {
+    (0..3u8, 1..500i64, 0..10_000i64, -5..5i32, 0..20i32, any::<bool>(), any::<bool>()).prop_map(
+        |(kind, id, balance, from, len, scoped, active)| {
+            let kind = [InstrumentKind::RegularCoupon, InstrumentKind::DiscountCoupon, InstrumentKind::PrepaidCard][kind as usize];
+            let from_day = base().checked_add(from.days()).unwrap();
+            Instrument {
+                kind,
+                id,
+                balance: Amount(balance),
+                validity: Validity::new(from_day, from_day.checked_add(len.days()).unwrap()).unwrap(),
+                scope: scoped.then(|| ["log_events".to_owned()].into()),
+                active,
+            }
+        },
+    )
+}
+
+fn charge() -> impl Strategy<Value = (i32, u8, i64, bool)> {
+    (0..10i32, 0..3u8, 0..5_000i64, any::<bool>())
+}
+
+const ITEMS: [&str; 3] = ["log_events", "sms", "time_series"];
+
+proptest! {
+    /// Any sequence of charges against any funds: each line is paid exactly (coupon + card +
+    /// cash + arrears), no instrument goes below zero, instruments only pay inside their
+    /// validity, and what left the funds is exactly what the lines were paid with.
+    #[test]
+    fn waterfall_pays_exactly_and_never_overdraws(
+        instruments in prop::collection::vec(instrument(), 0..8),
+        cash in -1_000..5_000i64,
+        charges in prop::collection::vec(charge(), 1..12),
+    ) {
+        let mut funds = Funds { instruments: instruments.clone(), cash: Amount(cash) };
+        let before: Amount = funds.instruments.iter().map(|i| i.balance).sum::<Amount>() + funds.cash;
+        let mut paid = Amount::ZERO;
+        let mut deductions = Vec::new();
+        for (day, item, amount, eligible) in charges {
+            let item = ITEMS[item as usize];
+            let charge = Charge { day: base().checked_add(day.days()).unwrap(), item, coupon_eligible: eligible, amount: Amount(amount) };
+            let snapshot = funds.clone();
+            let d = funds.deduct(&charge, true).unwrap();
+            prop_assert_eq!(d.total(), charge.amount);
+            prop_assert!(d.coupon >= Amount::ZERO && d.card >= Amount::ZERO && d.cash >= Amount::ZERO && d.arrears >= Amount::ZERO);
+            // Cash pays only while positive; arrears only once everything else is spent.
+            prop_assert!(d.cash <= snapshot.cash.max(Amount::ZERO));
+            for &(kind, id, take) in &d.draws {
+                let i = snapshot.instruments.iter().find(|i| i.kind == kind && i.id == id).unwrap();
+                prop_assert!(i.active && i.validity.covers(charge.day) && take <= i.balance);
+                prop_assert!(eligible || kind == InstrumentKind::PrepaidCard);
+            }
+            if d.arrears.is_positive() {
+                prop_assert!(funds.cash.is_negative());
+            }
+            for i in &funds.instruments {
+                prop_assert!(i.balance >= Amount::ZERO);
+            }
+            paid += d.total();
+            deductions.push(d);
+        }
+        let after: Amount = funds.instruments.iter().map(|i| i.balance).sum::<Amount>() + funds.cash;
+        prop_assert_eq!(before - after, paid);
+        // The ledger view of the same deductions balances, and its fund postings equal the change.
+        let tx = Transaction::deduction(&deductions);
+        let fund_total: Amount = tx.postings().iter().filter(|p| p.book.is_fund()).map(|p| p.amount).sum();
+        prop_assert_eq!(fund_total, -paid);
+    }
+
+    /// Deduction is deterministic: the same funds and charges give the same result.
+    #[test]
+    fn waterfall_is_deterministic(instruments in prop::collection::vec(instrument(), 0..8), cash in 0..5_000i64, amount in 0..20_000i64) {
+        let charge = Charge { day: base(), item: "log_events", coupon_eligible: true, amount: Amount(amount) };
+        let mut a = Funds { instruments: instruments.clone(), cash: Amount(cash) };
+        let mut reversed = instruments.clone();
+        reversed.reverse();
+        let mut b = Funds { instruments: reversed, cash: Amount(cash) };
+        let da = a.deduct(&charge, true).unwrap();
+        let db = b.deduct(&charge, true).unwrap();
+        prop_assert_eq!(da, db);
+    }
+
+    /// A purchase that may not create arrears either pays in full without arrears or changes nothing.
+    #[test]
+    fn no_arrears_purchases_are_all_or_nothing(instruments in prop::collection::vec(instrument(), 0..6), cash in -500..5_000i64, amount in 0..20_000i64) {
+        let mut funds = Funds { instruments, cash: Amount(cash) };
+        let before = funds.clone();
+        let charge = Charge { day: base(), item: "starter", coupon_eligible: true, amount: Amount(amount) };
+        match funds.deduct(&charge, false) {
+            Ok(d) => prop_assert!(d.arrears.is_zero() && d.total() == charge.amount),
+            Err(_) => prop_assert_eq!(funds, before),
+        }
+    }
+
+    /// The rounding contract: amount + rounding discount = exact, amount never above exact,
+    /// and the discount below one minor unit.
+    #[test]
+    fn rounding_down_keeps_the_fraction(units in 0..10_000_000i64, scale in 0..8u32) {
+        let exact = Decimal::new(units, scale);
+        let r = round_line(cny(), exact);
+        let amount = cny().to_decimal(r.amount);
+        prop_assert_eq!(amount + r.rounding_discount, exact);
+        prop_assert!(amount <= exact);
+        prop_assert!(r.rounding_discount >= Decimal::ZERO && r.rounding_discount < Decimal::new(1, 2));
+    }
+
+    /// Graduated prices never fall as quantity rises, and equal the sum over tiers.
+    #[test]
+    fn graduated_is_monotone(a in 0..100_000i64, b in 0..100_000i64) {
+        let model = PriceModel::Graduated { tiers: vec![
+            Tier { up_to: Some(Decimal::from(10)), unit_price: Decimal::from(10), flat_fee: Decimal::from(2) },
+            Tier { up_to: Some(Decimal::from(20)), unit_price: Decimal::from(5), flat_fee: Decimal::from(3) },
+            Tier { up_to: None, unit_price: Decimal::new(5, 1), flat_fee: Decimal::from(3) },
+        ] };
+        let (lo, hi) = (Decimal::new(a.min(b), 2), Decimal::new(a.max(b), 2));
+        prop_assert!(model.amount(lo) <= model.amount(hi));
+    }
+
+    /// Invoice totals are the sums of their lines, whatever the grouping.
+    #[test]
+    fn invoice_totals_are_sums(lines in prop::collection::vec((0..3u8, 0..2u8, 0..1_000i64, 0..1_000i64, 0..1_000i64, 0..1_000i64), 0..30)) {
+        use billing::{ChargeType, Invoice, InvoiceKey, LineTotals, Month};
+        let input: Vec<(InvoiceKey, LineTotals)> = lines.iter().map(|&(w, c, coupon, card, cash, arrears)| {
+            let key = InvoiceKey { workspace: format!("w{w}"), item: "sms".into(), charge_type: [ChargeType::PayAsYouGo, ChargeType::Adjustment][c as usize] };
+            let t = LineTotals { gross: Amount(coupon + card + cash + arrears), rounding_discount: Decimal::ZERO, coupon: Amount(coupon), card: Amount(card), cash: Amount(cash), arrears: Amount(arrears) };
+            (key, t)
+        }).collect();
+        let gross: Amount = input.iter().map(|(_, t)| t.gross).sum();
+        match Invoice::assemble(Month { year: 2026, month: 11 }, input.clone(), vec![]) {
+            None => prop_assert!(input.is_empty()),
+            Some(inv) => {
+                prop_assert_eq!(inv.totals.gross, gross);
+                let grouped: Amount = inv.lines.iter().map(|l| l.totals.gross).sum();
+                prop_assert_eq!(grouped, gross);
+                let mut keys = BTreeMap::new();
+                for l in &inv.lines { prop_assert!(keys.insert(l.key.clone(), ()).is_none()); }
+            }
+        }
+    }
+}
