@@ -19,8 +19,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use store::{
-    DailyBillRow, EventRow, ExpenseLineRow, InstrumentRow, InvoiceCardRow, InvoiceLineRow, InvoiceRow, PackageRow, TotalsRow, Tx,
-    UsageDailyRow,
+    DailyBillRow, EventRow, ExpenseLineRow, InstrumentRow, InvoiceCardRow, InvoiceLineRow, InvoiceRow, LedgerEntryRow, LedgerTxRow,
+    PackageRow, TotalsRow, Tx, UsageDailyRow,
 };
 
 use crate::context::{Account, LedgerWriter, funds_of, instrument_book, load_catalog};
@@ -60,6 +60,8 @@ struct Pending {
     lines: Vec<ExpenseLineRow>,
     bills: Vec<DailyBillRow>,
     events: Vec<EventRow>,
+    txs: Vec<LedgerTxRow>,
+    entries: Vec<LedgerEntryRow>,
 }
 
 impl Pending {
@@ -67,6 +69,9 @@ impl Pending {
         tx.insert_lines(&self.lines).await?;
         tx.insert_daily_bills(&self.bills).await?;
         tx.insert_events(&self.events).await?;
+        tx.insert_ledger(&self.txs, &self.entries).await?;
+        self.txs.clear();
+        self.entries.clear();
         self.lines.clear();
         self.bills.clear();
         self.events.clear();
@@ -362,7 +367,8 @@ async fn bill_account(
     }
     // The ledger's running cash must agree with the waterfall's: two views, one truth.
     assert_eq!(ledger.balance(Book::Cash), account.row.cash, "ledger and funds disagree on cash for {}", account.id());
-    ledger.write(tx).await?;
+    pending.txs.append(&mut ledger.txs);
+    pending.entries.append(&mut ledger.entries);
     account.row.billed_through = Some(through);
     tx.update_account(&account.row).await?;
     Ok(())

@@ -1,0 +1,102 @@
+//! `verify` finds every kind of difference it promises to find: each test breaks one stored
+//! fact behind the application's back and expects verify to name it.
+
+use app::App;
+use app::funds::{CardRequest, CouponRequest};
+use app::run::RunOptions;
+use app::usage::{QuantityText, UsageInput};
+use jiff::Timestamp;
+use sqlx::Connection;
+
+async fn story(dir: &std::path::Path) -> App {
+    let app = App::open(&dir.join("b.db")).await.unwrap();
+    let t0: Timestamp = "2026-09-30T02:00:00Z".parse().unwrap();
+    app.import_catalog(t0, include_str!("../../../catalog/demo.toml")).await.unwrap();
+    app.create_account(t0, "acme", "Acme", "CNY", "Asia/Shanghai").await.unwrap();
+    app.create_workspace(t0, "acme", "w", None).await.unwrap();
+    app.top_up(t0, "acme", "10.00", "online").await.unwrap();
+    let coupon = CouponRequest {
+        amount: "3.00".into(),
+        kind: "regular".into(),
+        valid_from: "2026-10-01".into(),
+        valid_until: "2026-10-31".into(),
+        items: vec![],
+    };
+    app.issue_coupon(t0, "acme", coupon).await.unwrap();
+    let card = CardRequest { amount: "100".into(), valid_from: "2026-10-01".into(), valid_until: "2026-12-31".into(), purchase: false };
+    app.add_card(t0, "acme", card).await.unwrap();
+    let usage: Vec<(usize, UsageInput)> = (1..=20)
+        .map(|d| {
+            let input = UsageInput {
+                record_id: format!("h{d}"),
+                workspace: "w".into(),
+                item: "network_hosts".into(),
+                timestamp: format!("2026-10-{d:02}T12:00:00+08:00"),
+                quantity: QuantityText("3".into()),
+                dimensions: Default::default(),
+            };
+            (d, input)
+        })
+        .collect();
+    let late: Timestamp = "2026-10-21T00:00:00Z".parse().unwrap();
+    assert_eq!(app.ingest(late, &usage).await.unwrap().accepted, 20);
+    app.run("2026-11-05T00:00:00Z".parse().unwrap(), RunOptions::default(), &mut |_, _| {}).await.unwrap();
+    app
+}
+
+async fn corrupted(sql: &'static str, expected_check: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = story(dir.path()).await;
+    let report = app.verify().await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    let url = format!("sqlite://{}", dir.path().join("b.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let changed = sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected();
+    assert!(changed > 0, "{sql} changed nothing");
+    conn.close().await.unwrap();
+    let report = app.verify().await.unwrap();
+    assert!(!report.is_clean());
+    let failing: Vec<&str> = report.checks.iter().filter(|c| !c.problems.is_empty()).map(|c| c.name).collect();
+    assert!(failing.contains(&expected_check), "{sql}: expected `{expected_check}` to fail, got {failing:?}");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn finds_a_cash_balance_that_differs_from_the_ledger() {
+    corrupted("UPDATE billing_account SET cash = cash + 1", "fund balances equal the sum of their ledger entries").await;
+}
+
+#[tokio::test]
+async fn finds_an_unbalanced_transaction() {
+    corrupted("UPDATE ledger_entry SET amount = amount + 1 WHERE book = 'revenue' AND tx_no = 6", "ledger transactions sum to zero").await;
+}
+
+#[tokio::test]
+async fn finds_a_wrong_balance_after() {
+    corrupted(
+        "UPDATE ledger_entry SET balance_after = balance_after - 1 WHERE book = 'card' AND tx_no = 7",
+        "fund balances equal the sum of their ledger entries",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn finds_a_line_not_equal_to_its_deductions() {
+    corrupted("UPDATE expense_line SET cash = cash + 1 WHERE line_no = 3", "every expense line equals its deductions plus arrears").await;
+}
+
+#[tokio::test]
+async fn finds_a_negative_instrument() {
+    corrupted("UPDATE instrument SET balance = -5 WHERE instrument_id = 1", "no coupon or card below zero or above its face value").await;
+}
+
+#[tokio::test]
+async fn finds_an_invoice_that_differs_from_its_lines() {
+    corrupted("UPDATE invoice SET gross = gross + 1", "every invoice equals the sum of its month's lines").await;
+}
+
+#[tokio::test]
+async fn finds_a_daily_bill_that_differs_from_its_lines() {
+    corrupted("UPDATE daily_bill SET total = total + 100 WHERE billing_day = '2026-10-05'", "every daily bill equals the sum of its lines")
+        .await;
+}

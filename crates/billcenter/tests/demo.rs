@@ -1,0 +1,43 @@
+//! The demo fills a database that tells the stories it promises, and ends with a clean verify.
+
+async fn cli(dir: &std::path::Path, args: &[&str]) -> (u8, String) {
+    let mut all = vec!["billcenter", "--db", "demo.db", "--now", "2026-11-26T04:00:00Z"];
+    all.extend_from_slice(args);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = billcenter::cli::main(all.iter().map(|s| s.to_string()).collect(), dir, &mut out, &mut err).await;
+    (code, String::from_utf8(out).unwrap() + &String::from_utf8(err).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_tells_its_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = cli(dir.path(), &["demo", "--no-serve", "--days", "40"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("verify: clean"), "{out}");
+    assert!(out.contains("demo: 6 accounts, 40 days from 2026-10-17 to 2026-11-25"), "{out}");
+
+    // bolt ran into arrears and was suspended after the grace period.
+    let (_, events) = cli(dir.path(), &["list", "events", "--account", "bolt"]).await;
+    assert!(events.contains("account.overdue") && events.contains("account.suspended"), "{events}");
+    // acme's annual package is on its invoices and covers part of its logs.
+    let (_, expenses) = cli(dir.path(), &["list", "expenses", "--account", "acme", "--charge-type", "annual_package"]).await;
+    assert!(expenses.contains("42000.00"), "{expenses}");
+    // cedar's coupons and cards ended mid-month and were written off.
+    let (_, coupons) = cli(dir.path(), &["list", "coupons", "--account", "cedar", "--status", "expired"]).await;
+    assert!(coupons.contains("CPN-1") && coupons.contains("2026-11-15"), "{coupons}");
+    // dune bills in New York time: at 04:00 UTC it is still 11-25 there, so 11-24 is its last ended day.
+    let (_, balances) = cli(dir.path(), &["list", "balances", "--account", "dune"]).await;
+    assert!(balances.contains("America/New_York") && balances.contains("2026-11-24"), "{balances}");
+    // ember's late usage became adjustments, one of them a correction of an invoiced month.
+    let (_, adjustments) = cli(dir.path(), &["list", "expenses", "--account", "ember", "--charge-type", "adjustment"]).await;
+    assert!(adjustments.lines().count() > 3, "{adjustments}");
+    let (_, invoices) = cli(dir.path(), &["list", "invoices", "--account", "ember"]).await;
+    assert!(invoices.contains("INV-202610-ember-0001"), "{invoices}");
+
+    // The demo is idempotent to run again: the night is already billed.
+    let (code, out) = cli(dir.path(), &["run"]).await;
+    assert_eq!(code, 0);
+    assert!(out.starts_with("billed 0 accounts"), "{out}");
+    let (code, out) = cli(dir.path(), &["verify"]).await;
+    assert_eq!(code, 0, "{out}");
+}
