@@ -62,6 +62,7 @@ struct Pending {
     events: Vec<EventRow>,
     txs: Vec<LedgerTxRow>,
     entries: Vec<LedgerEntryRow>,
+    accounts: Vec<store::AccountRow>,
 }
 
 impl Pending {
@@ -70,6 +71,8 @@ impl Pending {
         tx.insert_daily_bills(&self.bills).await?;
         tx.insert_events(&self.events).await?;
         tx.insert_ledger(&self.txs, &self.entries).await?;
+        tx.update_accounts(&self.accounts).await?;
+        self.accounts.clear();
         self.txs.clear();
         self.entries.clear();
         self.lines.clear();
@@ -370,7 +373,7 @@ async fn bill_account(
     pending.txs.append(&mut ledger.txs);
     pending.entries.append(&mut ledger.entries);
     account.row.billed_through = Some(through);
-    tx.update_account(&account.row).await?;
+    pending.accounts.push(account.row.clone());
     Ok(())
 }
 

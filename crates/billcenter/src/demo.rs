@@ -166,6 +166,9 @@ pub async fn run(app: &App, _cwd: &Path, now: Timestamp, days: u16, seed: u64, o
     let today = billing_day(now, &home);
     let start = today.checked_sub(i32::from(days).days())?;
     let t0 = at(start, 0, 5, &home);
+    if app.account("acme").await.is_ok() {
+        anyhow::bail!("--db: the database already holds the demo; give demo a new file");
+    }
     app.import_catalog(t0, CATALOG).await?;
     let accounts = accounts();
     let mut next_ingest: BTreeMap<&str, Date> = BTreeMap::new();

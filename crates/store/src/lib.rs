@@ -229,6 +229,34 @@ impl Tx {
         Ok(())
     }
 
+    /// Writes back many accounts at once (one statement per chunk), as the nightly run does.
+    pub async fn update_accounts(&mut self, accounts: &[AccountRow]) -> Result<()> {
+        for chunk in accounts.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Db>::new(
+                "UPDATE billing_account SET billed_through = v.column2, cash = v.column3, state = v.column4, overdue_since = v.column5, \
+                 next_line = v.column6, next_tx = v.column7, next_instrument = v.column8, next_invoice = v.column9, next_event = v.column10, \
+                 next_package = v.column11 FROM (",
+            );
+            q.push_values(chunk, |mut b, a| {
+                let c = &a.counters;
+                b.push_bind(a.account_id.clone())
+                    .push_bind(a.billed_through.map(day_text))
+                    .push_bind(a.cash)
+                    .push_bind(a.state.clone())
+                    .push_bind(a.overdue_since.map(day_text))
+                    .push_bind(c.next_line)
+                    .push_bind(c.next_tx)
+                    .push_bind(c.next_instrument)
+                    .push_bind(c.next_invoice)
+                    .push_bind(c.next_event)
+                    .push_bind(c.next_package);
+            });
+            q.push(") AS v WHERE billing_account.account_id = v.column1");
+            q.build().execute(&mut *self.inner).await?;
+        }
+        Ok(())
+    }
+
     pub async fn insert_workspace(&mut self, w: &WorkspaceRow) -> Result<()> {
         let result = sqlx::query("INSERT INTO workspace (workspace_id, account_id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&w.workspace_id)
