@@ -101,44 +101,10 @@ impl App {
     }
 
     pub async fn issue_coupon(&self, now: Timestamp, account_id: &str, req: CouponRequest) -> Result<NewInstrument> {
-        let kind = match req.kind.as_str() {
-            "regular" | "discount" => req.kind.as_str(),
-            other => return Err(AppError::invalid("kind", format!("`{other}` is not regular or discount"))),
-        };
         let mut tx = self.store.begin().await?;
-        let catalog = load_catalog(&mut tx).await?;
-        let mut account = load_account(&mut tx, account_id).await?;
-        let amount = account.currency.parse_amount(&req.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
-        if !amount.is_positive() {
-            return Err(AppError::invalid("amount", "must be positive"));
-        }
-        let validity = validity(&req.valid_from, &req.valid_until)?;
-        for item in &req.items {
-            catalog.item(item).map_err(|e| AppError::invalid("items", e.to_string()))?;
-        }
-        let row = &mut account.row;
-        let id = store::take(&mut row.counters.next_instrument);
-        let instrument = InstrumentRow {
-            account_id: row.account_id.clone(),
-            instrument_id: id,
-            kind: kind.to_owned(),
-            origin: "issued".into(),
-            code: format!("CPN-{id}"),
-            face_value: amount.minor(),
-            balance: amount.minor(),
-            valid_from: validity.from,
-            valid_until: validity.until,
-            scope: (!req.items.is_empty()).then(|| req.items.join(",")),
-            active: true,
-            created_at: now,
-        };
-        let mut ledger = LedgerWriter::new(&row.account_id, []);
-        ledger.post(&mut row.counters.next_tx, &Transaction::coupon_issued(id, amount), now, &instrument.code, &format!("{kind} coupon"));
-        tx.insert_instrument(&instrument).await?;
-        ledger.write(&mut tx).await?;
-        tx.update_account(row).await?;
+        let issued = issue_coupon_in(&mut tx, now, account_id, &req, "issued").await?;
         tx.commit().await?;
-        Ok(NewInstrument { row: instrument, face_value: account.currency.format(amount) })
+        Ok(issued)
     }
 
     /// Sells (with positive cash) or grants a prepaid card. Denominations are whole multiples
@@ -281,6 +247,70 @@ impl App {
         tx.commit().await?;
         Ok(package)
     }
+}
+
+/// Checks a coupon request against the catalog; returns its kind, amount and validity.
+pub(crate) fn check_coupon(
+    catalog: &billing::Catalog,
+    currency: billing::Currency,
+    req: &CouponRequest,
+) -> Result<(&'static str, Amount, Validity)> {
+    let kind = match req.kind.as_str() {
+        "regular" => "regular",
+        "discount" => "discount",
+        other => return Err(AppError::invalid("kind", format!("`{other}` is not regular or discount"))),
+    };
+    let amount = currency.parse_amount(&req.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+    if !amount.is_positive() {
+        return Err(AppError::invalid("amount", "must be positive"));
+    }
+    let validity = validity(&req.valid_from, &req.valid_until)?;
+    for item in &req.items {
+        catalog.item(item).map_err(|e| AppError::invalid("items", e.to_string()))?;
+    }
+    Ok((kind, amount, validity))
+}
+
+/// Issues a coupon inside a transaction: `origin` is `issued` (by the operator) or
+/// `activated` (a code redeemed by the customer).
+pub(crate) async fn issue_coupon_in(
+    tx: &mut store::Tx,
+    now: Timestamp,
+    account_id: &str,
+    req: &CouponRequest,
+    origin: &str,
+) -> Result<NewInstrument> {
+    let catalog = load_catalog(tx).await?;
+    let mut account = load_account(tx, account_id).await?;
+    let (kind, amount, validity) = check_coupon(&catalog, account.currency, req)?;
+    let row = &mut account.row;
+    let id = store::take(&mut row.counters.next_instrument);
+    let instrument = InstrumentRow {
+        account_id: row.account_id.clone(),
+        instrument_id: id,
+        kind: kind.to_owned(),
+        origin: origin.to_owned(),
+        code: format!("CPN-{id}"),
+        face_value: amount.minor(),
+        balance: amount.minor(),
+        valid_from: validity.from,
+        valid_until: validity.until,
+        scope: (!req.items.is_empty()).then(|| req.items.join(",")),
+        active: true,
+        created_at: now,
+    };
+    let mut ledger = LedgerWriter::new(&row.account_id, []);
+    ledger.post(
+        &mut row.counters.next_tx,
+        &Transaction::coupon_issued(id, amount),
+        now,
+        &instrument.code,
+        &format!("{kind} coupon ({origin})"),
+    );
+    tx.insert_instrument(&instrument).await?;
+    ledger.write(tx).await?;
+    tx.update_account(row).await?;
+    Ok(NewInstrument { row: instrument, face_value: account.currency.format(amount) })
 }
 
 fn validity(from: &str, until: &str) -> Result<Validity> {

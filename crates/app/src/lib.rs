@@ -6,6 +6,7 @@ pub mod catalog_file;
 mod context;
 pub mod funds;
 pub mod lists;
+pub mod operator;
 pub mod run;
 pub mod setup;
 pub mod usage;

@@ -34,11 +34,13 @@ pub struct RunOptions {
     pub batch_accounts: usize,
     /// The monthly invoice for month M is issued once this day of M+1 has ended.
     pub invoice_day: i8,
+    /// A day is billed once this long has passed after it ended (the scheduler's 00:30).
+    pub delay: jiff::SignedDuration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { batch_accounts: 2_000, invoice_day: 3 }
+        RunOptions { batch_accounts: 2_000, invoice_day: 3, delay: jiff::SignedDuration::ZERO }
     }
 }
 
@@ -107,7 +109,7 @@ fn plan_on<'c>(catalog: &'c Catalog, packages: &[PackageRow], day: Date) -> Opti
 
 impl App {
     /// Runs the nightly job as of `now`. Running it again at the same `now` changes nothing.
-    pub async fn run(&self, now: Timestamp, options: RunOptions, progress: &mut dyn FnMut(usize, usize)) -> Result<RunReport> {
+    pub async fn run(&self, now: Timestamp, options: RunOptions, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<RunReport> {
         let mut report = RunReport::default();
         let total = {
             let mut tx = self.store.read().await?;
@@ -144,7 +146,7 @@ impl App {
         for row in batch {
             let account = Account::from_row(row)?;
             let from = account.row.billed_through.map(next_day).unwrap_or(account.row.first_day);
-            let through = last_ended_day(now, &account.tz);
+            let through = last_ended_day(now - options.delay, &account.tz);
             if from <= through {
                 due.push((account, from, through));
             }
@@ -158,6 +160,7 @@ impl App {
         let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
         let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
         let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
+        let mut alerts = group(tx.alerts_between(&first_id, &last_id).await?, |r| r.0.clone());
         let mut pending = Pending::default();
         for (mut account, from, through) in due {
             let id = account.id().to_owned();
@@ -166,6 +169,7 @@ impl App {
                 late: late.remove(&id).unwrap_or_default(),
                 instruments: instruments.remove(&id).unwrap_or_default(),
                 packages: packages.remove(&id).unwrap_or_default(),
+                alerts: alerts.remove(&id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
             };
             bill_account(tx, &catalog, now, options, &mut account, from, through, work, &mut pending, report).await?;
             report.accounts_billed += 1;
@@ -190,6 +194,24 @@ struct AccountWork {
     late: Vec<UsageDailyRow>,
     instruments: Vec<InstrumentRow>,
     packages: Vec<PackageRow>,
+    /// Alert thresholds: item `""` is low balance, others high daily spend of that item.
+    alerts: BTreeMap<String, i64>,
+}
+
+fn event(row: &mut store::AccountRow, kind: &str, day: Date, now: Timestamp, detail: String) -> EventRow {
+    EventRow {
+        account_id: row.account_id.clone(),
+        event_no: store::take(&mut row.counters.next_event),
+        kind: kind.to_owned(),
+        happened_on: day,
+        created_at: now,
+        detail,
+    }
+}
+
+/// What the account can still spend without arrears: cash while positive and active instruments.
+fn spendable(funds: &billing::Funds) -> i64 {
+    funds.cash.minor().max(0) + funds.instruments.iter().filter(|i| i.active).map(|i| i.balance.minor()).sum::<i64>()
 }
 
 /// Adjustment drafts for late usage, to be settled with the last day this run bills.
@@ -256,6 +278,7 @@ async fn bill_account(
         &account.row.account_id,
         std::iter::once((Book::Cash, account.row.cash)).chain(work.instruments.iter().map(|i| (instrument_book(i), i.balance))),
     );
+    let account_currency = account.currency;
     let mut day = from;
     let mut cursor = 0;
     while day <= through {
@@ -287,6 +310,7 @@ async fn bill_account(
             report.adjustment_lines += late.len();
             drafts.extend(late);
         }
+        let spendable_before = spendable(&funds);
         let bill = settle_day(&mut funds, &mut standing, day, drafts);
         let document = format!("DB-{}", day.strftime("%Y%m%d"));
         let row = &mut account.row;
@@ -330,6 +354,25 @@ async fn bill_account(
             line_count: bill.lines.len() as i64,
             total: bill.total().minor(),
         });
+        if !bill.lines.is_empty() {
+            let detail = format!("{document} {}", account_currency.format(bill.total()));
+            pending.events.push(event(row, "daily_bill.settled", day, now, detail));
+            let mut by_item: BTreeMap<&str, i64> = BTreeMap::new();
+            for line in &bill.lines {
+                *by_item.entry(line.draft.rated.item.as_str()).or_default() += line.draft.rated.rounded.amount.minor();
+            }
+            for (item, spent) in by_item {
+                if work.alerts.get(item).is_some_and(|threshold| spent >= *threshold) {
+                    pending.events.push(event(row, "spend.high", day, now, format!("{item} {}", account_currency.format(Amount(spent)))));
+                }
+            }
+        }
+        if let Some(threshold) = work.alerts.get("") {
+            let after = spendable(&funds);
+            if spendable_before >= *threshold && after < *threshold {
+                pending.events.push(event(row, "balance.low", day, now, account_currency.format(Amount(after))));
+            }
+        }
         if let Some(change) = bill.state_change {
             pending.events.push(state_event(&row.account_id, &mut row.counters.next_event, change, day, now));
             report.state_changes += 1;

@@ -104,6 +104,31 @@ impl App {
         Ok(catalog)
     }
 
+    /// Every billing account, in id order.
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        let mut tx = self.store.read().await?;
+        let mut all = Vec::new();
+        let mut after = String::new();
+        loop {
+            let batch = tx.accounts_after(&after, 1_000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.account_id.clone();
+            for row in batch {
+                all.push(Account::from_row(row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    pub async fn workspaces(&self, account_id: &str) -> Result<Vec<WorkspaceRow>> {
+        let mut tx = self.store.read().await?;
+        load_account(&mut tx, account_id).await?;
+        let rows = tx.workspaces(account_id).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     pub async fn account(&self, account_id: &str) -> Result<Account> {
         let mut tx = self.store.read().await?;
         let account = load_account(&mut tx, account_id).await?;

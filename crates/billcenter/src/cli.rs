@@ -97,6 +97,13 @@ enum Command {
     },
     /// Recompute every balance and total from the ledger and the lines; fail on any difference.
     Verify,
+    /// Serve the HTTP API with the nightly scheduler and webhook delivery.
+    Serve(ServeArgs),
+    /// API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Fill the database with a realistic demo.
     Demo {
         /// Only fill the database; do not serve the Billing Center.
@@ -108,6 +115,58 @@ enum Command {
         #[arg(long, default_value_t = 20261126)]
         seed: u64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        /// A key of the operator: every operation on every account.
+        #[arg(long, conflicts_with = "account", required_unless_present = "account")]
+        operator: bool,
+        /// A key of one billing account: its lists and exports, and redeeming coupon codes.
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+/// Options of `serve`. Each may also come from the environment (`BILLCENTER_...`) or from the
+/// `--config` TOML file (same names with underscores); flags win over the environment, which
+/// wins over the file.
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// A TOML file with any of the options below.
+    #[arg(long, env = "BILLCENTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port); default 127.0.0.1:8080.
+    #[arg(long, env = "BILLCENTER_LISTEN")]
+    listen: Option<String>,
+    /// Let requests carry a `Billcenter-Now` header and enable `POST /api/v1/run`.
+    #[arg(long, env = "BILLCENTER_TEST_CLOCK")]
+    test_clock: bool,
+    /// Invoices for month M are issued once this day of M+1 has ended; default 3.
+    #[arg(long, env = "BILLCENTER_INVOICE_DAY")]
+    invoice_day: Option<i8>,
+    /// Minutes after a billing day ends before it is billed; default 30.
+    #[arg(long, env = "BILLCENTER_RUN_DELAY_MINUTES")]
+    run_delay_minutes: Option<i64>,
+    /// Seconds between scheduler ticks; default 60; 0 turns the scheduler off.
+    #[arg(long, env = "BILLCENTER_SCHEDULER_INTERVAL_SECS")]
+    scheduler_interval_secs: Option<u64>,
+    /// Log format: text (default) or json.
+    #[arg(long, env = "BILLCENTER_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct ServeFile {
+    listen: Option<String>,
+    test_clock: Option<bool>,
+    invoice_day: Option<i8>,
+    run_delay_minutes: Option<i64>,
+    scheduler_interval_secs: Option<u64>,
+    log_format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -413,7 +472,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             }
         }
         Command::Run { invoice_day, batch } => {
-            let options = RunOptions { batch_accounts: *batch as usize, invoice_day: *invoice_day };
+            let options = RunOptions { batch_accounts: *batch as usize, invoice_day: *invoice_day, ..RunOptions::default() };
             let r = app.run(now, options, &mut |_, _| {}).await?;
             if json {
                 print_json(
@@ -467,6 +526,16 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 return Err(anyhow!("verify found differences"));
             }
         }
+        Command::Key { command: KeyCommand::Create { operator: _, account } } => {
+            let key = app.create_key(now, account.as_deref()).await?;
+            if json {
+                print_json(out, serde_json::json!({"key": key, "account": account}))?;
+            } else {
+                writeln!(out, "{key}")?;
+                writeln!(out, "(shown once: billcenter stores only its hash)")?;
+            }
+        }
+        Command::Serve(args) => serve(app.clone(), args, cwd, out).await?,
         Command::Demo { no_serve, days, seed } => {
             crate::demo::run(app, cwd, now, *days, *seed, out).await?;
             let report = app.verify().await?;
@@ -540,4 +609,41 @@ async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
         ListKind::Balances => vec![app.balances(now, &a.account).await?],
         ListKind::Events => vec![app.list_events(&a.account).await?],
     })
+}
+
+/// Runs the HTTP server, the scheduler and webhook delivery until SIGINT or SIGTERM, then
+/// finishes requests in flight and the scheduler's current tick before returning.
+async fn serve(app: App, args: &ServeArgs, cwd: &Path, out: &mut dyn Write) -> Result<()> {
+    let file: ServeFile = match &args.config {
+        Some(path) => toml::from_str(&read_file(cwd, path)?).map_err(|e| AppError::invalid("config", e.to_string()))?,
+        None => ServeFile::default(),
+    };
+    let listen = args.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let test_clock = args.test_clock || file.test_clock.unwrap_or(false);
+    let invoice_day = args.invoice_day.or(file.invoice_day).unwrap_or(3);
+    if !(1..=28).contains(&invoice_day) {
+        return Err(AppError::invalid("invoice_day", "must be 1 to 28").into());
+    }
+    let delay = args.run_delay_minutes.or(file.run_delay_minutes).unwrap_or(30);
+    let interval = args.scheduler_interval_secs.or(file.scheduler_interval_secs).unwrap_or(60);
+    let log_format = args.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BILLCENTER_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let _ = match log_format.as_str() {
+        "json" => tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init(),
+        _ => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init(),
+    };
+    let config = billcenter_http::ServeConfig {
+        listen,
+        test_clock,
+        invoice_day,
+        run_delay: jiff::SignedDuration::from_mins(delay),
+        scheduler_interval: (interval > 0).then(|| std::time::Duration::from_secs(interval)),
+    };
+    let mut announce = |address: std::net::SocketAddr| {
+        let _ = writeln!(out, "listening on http://{address} (API docs at http://{address}/api/v1/docs)");
+        let _ = out.flush();
+    };
+    billcenter_http::serve(app, config, &mut announce).await.map_err(|e| AppError::invalid("listen", e.to_string()))?;
+    writeln!(out, "stopped")?;
+    Ok(())
 }

@@ -38,6 +38,30 @@ impl Table {
         Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() }
     }
 
+    /// Machine names of the columns: the title without its parenthesised note, in snake case
+    /// (`gross (CNY)` is `gross`, `billing day (Asia/Shanghai)` is `billing_day`).
+    pub fn keys(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|c| {
+                let bare = c.split(" (").next().unwrap_or(c);
+                bare.trim().to_lowercase().replace([' ', '-'], "_")
+            })
+            .collect()
+    }
+
+    /// The rows as JSON objects keyed by [`Table::keys`], every value a string.
+    pub fn json_rows(&self) -> Vec<serde_json::Value> {
+        let keys = self.keys();
+        self.rows
+            .iter()
+            .map(|row| {
+                let map = keys.iter().zip(row).map(|(k, v)| (k.clone(), serde_json::Value::String(v.as_str().to_owned()))).collect();
+                serde_json::Value::Object(map)
+            })
+            .collect()
+    }
+
     pub fn push(&mut self, row: Vec<Cell>) {
         assert_eq!(row.len(), self.columns.len(), "a row has one cell per column");
         self.rows.push(row);

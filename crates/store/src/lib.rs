@@ -6,6 +6,7 @@
 //! integers scaled by 10^6, rounding discounts integers scaled by 10^8, dates ISO text and
 //! instants microseconds since the epoch. No floating point is ever read or written.
 
+mod operator;
 mod rows;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
+pub use operator::*;
 pub use rows::*;
 
 /// The database the store runs on. SQL text is kept portable (`$n` placeholders,
@@ -48,13 +50,13 @@ pub struct Store {
 }
 
 fn migrator() -> Migrator {
-    let migrations = vec![Migration::new(
-        1,
-        "schema".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_schema.sql").into_sql_str(),
-        false,
-    )];
+    let migration = |version, name: &'static str, sql: &'static str| {
+        Migration::new(version, name.into(), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let migrations = vec![
+        migration(1, "schema", include_str!("../migrations/sqlite/0001_schema.sql")),
+        migration(2, "operator", include_str!("../migrations/sqlite/0002_operator.sql")),
+    ];
     Migrator::with_migrations(migrations)
 }
 

@@ -1,0 +1,186 @@
+//! billcenter over HTTP: the operator and customer JSON API under `/api/v1` (described by the
+//! OpenAPI document it serves), the nightly scheduler and webhook delivery. This is the only
+//! crate that knows HTTP and JSON; handlers translate requests into use cases of `app`.
+
+mod error;
+mod routes;
+pub mod scheduler;
+pub mod webhooks;
+
+use std::time::Duration;
+
+use app::App;
+use app::operator::Caller;
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, ERROR_CODES};
+pub use routes::LISTS;
+
+/// Largest request body accepted (the NDJSON bulk route streams past it).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Records in one JSON usage batch.
+pub const MAX_JSON_RECORDS: usize = 10_000;
+/// Records in one NDJSON usage body.
+pub const MAX_NDJSON_RECORDS: usize = 1_000_000;
+/// Rows per page of a list unless `limit` says otherwise (at most 1,000).
+pub const DEFAULT_PAGE: usize = 100;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: App,
+    /// When set, a request may act at the moment named in its `Billcenter-Now` header and
+    /// `POST /api/v1/run` is available.
+    pub test_clock: bool,
+    pub invoice_day: i8,
+}
+
+impl ApiState {
+    /// The moment a request acts at: the real clock, or the test clock's header.
+    fn now(&self, headers: &HeaderMap) -> Result<Timestamp, ApiError> {
+        match headers.get("billcenter-now") {
+            Some(v) if self.test_clock => {
+                let text = v.to_str().unwrap_or_default();
+                text.parse().map_err(|_| ApiError::invalid("Billcenter-Now", format!("`{text}` is not an RFC 3339 timestamp")))
+            }
+            _ => Ok(Timestamp::now()),
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<ApiState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorized)?;
+        match state.app.authenticate(token.trim()).await? {
+            Some(caller) => Ok(Auth(caller)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl Auth {
+    /// Operations only the operator may perform.
+    pub fn operator(&self) -> Result<(), ApiError> {
+        match &self.0 {
+            Caller::Operator { .. } => Ok(()),
+            Caller::Account { .. } => Err(ApiError::forbidden()),
+        }
+    }
+
+    /// Objects of one account: an account key sees only its own, and another account's
+    /// objects do not exist for it.
+    pub fn account(&self, account_id: &str) -> Result<(), ApiError> {
+        match &self.0 {
+            Caller::Operator { .. } => Ok(()),
+            Caller::Account { account_id: own, .. } if own == account_id => Ok(()),
+            Caller::Account { .. } => Err(ApiError::not_found("billing account")),
+        }
+    }
+}
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        let codes: Vec<String> = ERROR_CODES.iter().map(|(code, status, what)| format!("- `{code}` ({status}): {what}")).collect();
+        openapi.info.title = "billcenter API".into();
+        openapi.info.description = Some(format!(
+            "The operator and customer API of billcenter. Amounts are decimal strings in the account currency; times are RFC 3339. \
+             Every POST that moves money accepts an `Idempotency-Key` header. Lists page with `limit` and `cursor`.\n\nError codes:\n{}",
+            codes.join("\n")
+        ));
+    }
+}
+
+/// The router with every route of the API, and the OpenAPI document generated from it.
+pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
+    let (api_router, mut api) = routes::api().split_for_parts();
+    utoipa::Modify::modify(&SecurityAddon, &mut api);
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = api_router
+        .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", api.clone()))
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(300)))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state);
+    (router, api)
+}
+
+/// Answers a JSON value with a status.
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+pub(crate) type St = State<ApiState>;
+
+/// How `serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub test_clock: bool,
+    pub invoice_day: i8,
+    /// How long after a billing day ends the scheduler bills it.
+    pub run_delay: jiff::SignedDuration,
+    /// Scheduler tick interval; `None` turns the scheduler off.
+    pub scheduler_interval: Option<Duration>,
+}
+
+/// Serves the API, the scheduler and webhook delivery until SIGINT or SIGTERM; then finishes
+/// the requests in flight and the scheduler's current tick. `announce` hears the bound address.
+pub async fn serve(app: App, config: ServeConfig, announce: &mut dyn FnMut(std::net::SocketAddr)) -> std::io::Result<()> {
+    let state = ApiState { app: app.clone(), test_clock: config.test_clock, invoice_day: config.invoice_day };
+    let (router, _) = router(state);
+    let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+    let address = listener.local_addr()?;
+    announce(address);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    if let Some(interval) = config.scheduler_interval {
+        let scheduler = scheduler::SchedulerConfig {
+            interval,
+            delay: config.run_delay,
+            invoice_day: config.invoice_day,
+            holder: format!("{}-{}", address, std::process::id()),
+            lease: jiff::SignedDuration::from_mins(15),
+        };
+        workers.push(tokio::spawn(scheduler::run(app.clone(), scheduler, stopped.clone())));
+    }
+    workers.push(tokio::spawn(webhooks::run(app.clone(), stopped.clone())));
+    let shutdown = async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: finishing requests and jobs in flight");
+    };
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    let _ = stop.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
+}
