@@ -6,7 +6,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
+    // Unlocked handles: the server's log writes to stderr from other threads.
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
     ExitCode::from(runtime.block_on(billcenter::cli::main(args, &cwd, &mut stdout, &mut stderr)))
 }

@@ -634,6 +634,9 @@ async fn tables(
     list: &str,
     q: &ListQuery,
 ) -> ApiResult<(export::Table, Option<export::Table>)> {
+    if !LISTS.contains(&list) {
+        return Err(ApiError::not_found(&format!("list `{list}` (one of {})", LISTS.join(", "))));
+    }
     Ok(match list {
         "invoices" => (st.app.list_invoices(account, &InvoiceFilter { from: q.from.clone(), to: q.to.clone() }).await?, None),
         "expenses" => {
