@@ -88,6 +88,9 @@ async fn keys_stay_inside_their_scope_on_every_route() {
     assert_eq!(status, 200);
 }
 
+/// (method, route, concrete path, body, expected status, expected error code)
+type Case<'a> = (&'a str, &'a str, String, String, u16, Option<&'a str>);
+
 /// One call per route that succeeds and one that fails, with the status and error code each
 /// must answer. The set of routes exercised must equal the router's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,8 +99,7 @@ async fn every_route_answers_its_success_and_its_errors() {
     let op = server.operator.clone();
     let mut exercised: BTreeSet<(String, String)> = BTreeSet::new();
     let usage = |id: &str, ts: &str, q: &str| json!({"record_id": id, "workspace": "acme-ws", "item": "log_events", "timestamp": ts, "quantity": q, "dimensions": {"retention_days": "7"}});
-    // (method, route, concrete path, body, expected status, expected error code)
-    let cases: Vec<(&str, &str, String, String, u16, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("POST", "/api/v1/catalog", "/api/v1/catalog".into(), "currency = 1".into(), 422, Some("invalid_input")),
         ("POST", "/api/v1/catalog", "/api/v1/catalog".into(), CATALOG.into(), 200, None),
         ("GET", "/api/v1/catalog", "/api/v1/catalog".into(), String::new(), 200, None),
