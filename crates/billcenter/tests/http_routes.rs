@@ -434,3 +434,27 @@ async fn requests_carry_ids_and_the_docs_page_is_served() {
     assert!(ok);
     assert!(out.contains("stopped"), "{out}");
 }
+
+/// The scheduler inside `serve` bills ended days by the real clock without being asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_in_serve_bills_ended_days_by_itself() {
+    let server = Server::start(&["--scheduler-interval-secs", "1"]);
+    let past = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(72)).to_string();
+    let (status, _) = server.raw("POST", "/api/v1/catalog", Some(&server.operator), Some(&past), Some(CATALOG.into()), &[]).await;
+    assert_eq!(status, 200);
+    server.ok("POST", "/api/v1/accounts", &past, json!({"id": "acme", "name": "Acme", "time_zone": "UTC"})).await;
+    let mut billed = Value::Null;
+    for _ in 0..100 {
+        let (_, account) = server.call("GET", "/api/v1/accounts/acme", Some(&server.operator), None, None).await;
+        billed = account["billed_through"].clone();
+        if !billed.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Created three days ago: at least the two days that ended more than 30 minutes ago are billed.
+    let billed: jiff::civil::Date = billed.as_str().expect("the scheduler billed the account").parse().unwrap();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    assert!(billed >= today.checked_sub(jiff::ToSpan::days(2)).unwrap(), "billed through {billed}");
+    assert!(billed < today);
+}
