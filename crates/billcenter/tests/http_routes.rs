@@ -423,6 +423,22 @@ async fn idempotency_keys_replay_and_refuse_other_bodies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framework_rejections_keep_the_error_shape() {
+    let server = Server::start(&["--scheduler-interval-secs", "0"]);
+    let op = server.operator.clone();
+    let huge = format!("{{\"records\": [\"{}\"]}}", "x".repeat(17 * 1024 * 1024));
+    let (status, body) = server.call("POST", "/api/v1/usage", Some(&op), None, Some(huge)).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    let (status, body) = server.call("PATCH", "/api/v1/accounts", Some(&op), None, None).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    let (status, body) = server.call("GET", "/api/v1/nothing-here", Some(&op), None, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_carry_ids_and_the_docs_page_is_served() {
     let server = Server::start(&["--scheduler-interval-secs", "0"]);
     let resp = server.http.get(format!("{}/api/v1/accounts", server.base)).send().await.unwrap();

@@ -9,12 +9,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// The error codes the API answers with; stable across versions.
-pub const ERROR_CODES: [(&str, u16, &str); 10] = [
+pub const ERROR_CODES: [(&str, u16, &str); 11] = [
     ("invalid_input", 422, "a field is malformed or out of range; `field` names it"),
     ("malformed_json", 400, "the body is not the JSON the route expects"),
     ("unauthorized", 401, "no key, or a key that does not exist"),
     ("forbidden", 403, "the key may not perform this operation"),
     ("not_found", 404, "no such object, or one the key may not see"),
+    ("method_not_allowed", 405, "the route exists but not with this method"),
     ("already_exists", 409, "an object with this id exists"),
     ("insufficient_funds", 409, "the account's funds cannot pay for this"),
     ("idempotency_conflict", 422, "the Idempotency-Key was used with another request, or is still in progress"),

@@ -121,12 +121,34 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
     let router = api_router
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", api.clone()))
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::map_response(error_shape))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(300)))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %request.method(), uri = %request.uri())
+        }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state);
     (router, api)
+}
+
+/// Gives the framework's own rejections (body over the limit, wrong method) the API's error
+/// shape, so every error a client sees is `{"error": {...}}`.
+async fn error_shape(response: Response) -> Response {
+    let is_json = response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || response.status().is_success() || response.status().is_redirection() {
+        return response;
+    }
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(format!("the body is over the {MAX_BODY_BYTES}-byte limit")).into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route has no such method").into_response()
+        }
+        status if status.is_client_error() => ApiError::new(status, "malformed_json", "the request could not be read").into_response(),
+        _ => response,
+    }
 }
 
 /// Answers a JSON value with a status.
