@@ -39,6 +39,16 @@ fn charge() -> impl Strategy<Value = (i32, u8, i64, bool)> {
     (0..10i32, 0..3u8, 0..5_000i64, any::<bool>())
 }
 
+/// Instruments of one account: ids are unique (coupons and cards share one sequence).
+fn instruments(max: usize) -> impl Strategy<Value = Vec<Instrument>> {
+    prop::collection::vec(instrument(), 0..max).prop_map(|mut v| {
+        for (i, x) in v.iter_mut().enumerate() {
+            x.id = x.id * 100 + i as i64;
+        }
+        v
+    })
+}
+
 const ITEMS: [&str; 3] = ["log_events", "sms", "time_series"];
 
 proptest! {
@@ -47,7 +57,7 @@ proptest! {
     /// validity, and what left the funds is exactly what the lines were paid with.
     #[test]
     fn waterfall_pays_exactly_and_never_overdraws(
-        instruments in prop::collection::vec(instrument(), 0..8),
+        instruments in instruments(8),
         cash in -1_000..5_000i64,
         charges in prop::collection::vec(charge(), 1..12),
     ) {
@@ -88,7 +98,7 @@ proptest! {
 
     /// Deduction is deterministic: the same funds and charges give the same result.
     #[test]
-    fn waterfall_is_deterministic(instruments in prop::collection::vec(instrument(), 0..8), cash in 0..5_000i64, amount in 0..20_000i64) {
+    fn waterfall_is_deterministic(instruments in instruments(8), cash in 0..5_000i64, amount in 0..20_000i64) {
         let charge = Charge { day: base(), item: "log_events", coupon_eligible: true, amount: Amount(amount) };
         let mut a = Funds { instruments: instruments.clone(), cash: Amount(cash) };
         let mut reversed = instruments.clone();
@@ -101,7 +111,7 @@ proptest! {
 
     /// A purchase that may not create arrears either pays in full without arrears or changes nothing.
     #[test]
-    fn no_arrears_purchases_are_all_or_nothing(instruments in prop::collection::vec(instrument(), 0..6), cash in -500..5_000i64, amount in 0..20_000i64) {
+    fn no_arrears_purchases_are_all_or_nothing(instruments in instruments(6), cash in -500..5_000i64, amount in 0..20_000i64) {
         let mut funds = Funds { instruments, cash: Amount(cash) };
         let before = funds.clone();
         let charge = Charge { day: base(), item: "starter", coupon_eligible: true, amount: Amount(amount) };
