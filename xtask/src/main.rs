@@ -15,12 +15,43 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Runs the test suite, echoing its output, and ends with one plain line that sums every test
-/// binary's result: `tests: N passed, N failed`.
+/// Starts the private PostgreSQL server of the tests (installing it when missing) and returns
+/// its admin URL.
+fn start_postgres() -> Result<String> {
+    eprintln!("$ scripts/pg.sh start");
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh"))
+        .arg("start")
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run scripts/pg.sh")?;
+    if !out.status.success() {
+        bail!("scripts/pg.sh start failed");
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+fn stop_postgres() {
+    let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh")).arg("stop").status();
+}
+
+/// Runs the test suite against SQLite and a real PostgreSQL server, echoing its output, and
+/// ends with one plain line that sums every test binary's result: `tests: N passed, N failed`.
 fn test() -> Result<()> {
+    let url = start_postgres()?;
+    let result = run_tests(&url);
+    stop_postgres();
+    result
+}
+
+fn run_tests(pg_url: &str) -> Result<()> {
     let args = ["test", "--workspace", "--locked"];
-    eprintln!("$ cargo {}", args.join(" "));
-    let mut child = Command::new(env!("CARGO")).args(args).stdout(Stdio::piped()).spawn().context("cannot run cargo test")?;
+    eprintln!("$ BILLCENTER_TEST_PG={pg_url} cargo {}", args.join(" "));
+    let mut child = Command::new(env!("CARGO"))
+        .args(args)
+        .env("BILLCENTER_TEST_PG", pg_url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
     let (mut passed, mut failed) = (0u64, 0u64);
     for line in BufReader::new(child.stdout.take().expect("piped stdout")).lines() {
         let line = line?;

@@ -23,6 +23,16 @@ impl App {
         Ok(App { store: Store::open(path).await? })
     }
 
+    /// Connects to a PostgreSQL store (`postgres://...`).
+    pub async fn connect(url: &str, settings: &store::PgSettings) -> Result<App> {
+        Ok(App { store: Store::connect(url, settings).await? })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn dialect(&self) -> &'static str {
+        self.store.dialect()
+    }
+
     pub async fn close(self) {
         self.store.close().await;
     }

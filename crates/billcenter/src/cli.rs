@@ -18,6 +18,18 @@ pub struct Cli {
     /// The SQLite database file.
     #[arg(long, global = true, default_value = "billcenter.db", env = "BILLCENTER_DB")]
     db: PathBuf,
+    /// A PostgreSQL store (`postgres://user@host/db`) in place of the SQLite file.
+    #[arg(long, global = true, env = "BILLCENTER_DATABASE_URL")]
+    database_url: Option<String>,
+    /// PostgreSQL: connections in the pool.
+    #[arg(long, global = true, env = "BILLCENTER_PG_POOL", default_value_t = 8)]
+    pg_pool: u32,
+    /// PostgreSQL: statement timeout in milliseconds (0: none).
+    #[arg(long, global = true, env = "BILLCENTER_PG_STATEMENT_TIMEOUT_MS", default_value_t = 300_000)]
+    pg_statement_timeout_ms: u64,
+    /// PostgreSQL: lock timeout in milliseconds (0: none).
+    #[arg(long, global = true, env = "BILLCENTER_PG_LOCK_TIMEOUT_MS", default_value_t = 30_000)]
+    pg_lock_timeout_ms: u64,
     /// Act as if the clock read this moment (RFC 3339); default: the real clock.
     #[arg(long, global = true, env = "BILLCENTER_NOW")]
     now: Option<String>,
@@ -346,8 +358,20 @@ pub async fn execute(cli: Cli, cwd: &Path, out: &mut dyn Write) -> Result<()> {
         Some(text) => text.parse::<Timestamp>().map_err(|_| anyhow!("--now: `{text}` is not an RFC 3339 timestamp"))?,
         None => Timestamp::now(),
     };
-    let db = cwd.join(&cli.db);
-    let app = App::open(&db).await.with_context(|| format!("--db: cannot open {}", db.display()))?;
+    let app = match &cli.database_url {
+        Some(url) => {
+            let settings = store::PgSettings {
+                max_connections: cli.pg_pool,
+                statement_timeout_ms: cli.pg_statement_timeout_ms,
+                lock_timeout_ms: cli.pg_lock_timeout_ms,
+            };
+            App::connect(url, &settings).await.context("--database-url: cannot connect")?
+        }
+        None => {
+            let db = cwd.join(&cli.db);
+            App::open(&db).await.with_context(|| format!("--db: cannot open {}", db.display()))?
+        }
+    };
     let result = command(&app, &cli, cwd, now, out).await;
     app.close().await;
     result

@@ -8,7 +8,9 @@
 //! - `$ ARGS`: runs `billcenter ARGS`; the lines after it are the output it must print
 //!   (standard output, then standard error, then `[exit N]` when N is not 0).
 //!
-//! `UPDATE_SCENARIOS=1 cargo test --test scenarios` rewrites the expected outputs.
+//! Every scenario runs twice: on a SQLite file and on a fresh PostgreSQL database, against the
+//! same expected output. `UPDATE_SCENARIOS=1 cargo test --test scenarios` rewrites the
+//! expected outputs (from the SQLite run).
 
 use std::path::{Path, PathBuf};
 
@@ -59,12 +61,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn check(name: &str) {
+async fn check(name: &str, postgres: bool) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(format!("{name}.scn"));
     let text = std::fs::read_to_string(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&root.join("catalog"), &dir.path().join("catalog"));
+    let database: Vec<String> = if postgres {
+        vec!["--database-url".into(), store::testing::fresh_pg_database().await]
+    } else {
+        vec!["--db".into(), "test.db".into()]
+    };
     let mut now: Option<String> = None;
     let mut rewritten = Vec::new();
     let mut failures = Vec::new();
@@ -81,7 +88,8 @@ async fn check(name: &str) {
                 rewritten.push(t);
             }
             Block::Command { line, expected } => {
-                let mut args = vec!["billcenter".to_owned(), "--db".to_owned(), "test.db".to_owned()];
+                let mut args = vec!["billcenter".to_owned()];
+                args.extend(database.iter().cloned());
                 if let Some(n) = now.as_ref().filter(|_| !line.contains("--now")) {
                     args.extend(["--now".to_owned(), n.clone()]);
                 }
@@ -104,7 +112,7 @@ async fn check(name: &str) {
             }
         }
     }
-    if std::env::var_os("UPDATE_SCENARIOS").is_some() {
+    if std::env::var_os("UPDATE_SCENARIOS").is_some() && !postgres {
         std::fs::write(&path, rewritten.join("\n") + "\n").unwrap();
         return;
     }
@@ -116,9 +124,18 @@ macro_rules! scenarios {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                check(stringify!($name)).await;
+                check(stringify!($name), false).await;
             }
         )*
+        /// The same scenarios, with the same expected output, on PostgreSQL.
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::check(stringify!($name), true).await;
+                }
+            )*
+        }
         /// Every scenario file has a test, so a new file cannot be forgotten.
         #[test]
         fn every_scenario_file_is_listed() {

@@ -8,6 +8,7 @@
 
 mod operator;
 mod rows;
+pub mod testing;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,12 +23,8 @@ use sqlx::{QueryBuilder, Row, SqlSafeStr};
 pub use operator::*;
 pub use rows::*;
 
-/// The database the store runs on. SQL text is kept portable (`$n` placeholders,
-/// `ON CONFLICT`, no dialect functions) so a second dialect can share it.
-pub type Db = sqlx::Sqlite;
-type DbRow = sqlx::sqlite::SqliteRow;
-
-/// Rows per multi-row INSERT: well under SQLite's 32,766 bound variables at 20 columns.
+/// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
+/// variables at 20 columns.
 const INSERT_CHUNK: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,21 +39,65 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-
-#[derive(Clone)]
-pub struct Store {
-    pool: sqlx::Pool<Db>,
+impl StoreError {
+    /// A failure another attempt of the same transaction may not hit: a serialization
+    /// failure, a deadlock, or SQLite's busy lock.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03" | "5" | "517" | "6"))
+            }
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            _ => false,
+        }
+    }
 }
 
-fn migrator() -> Migrator {
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Settings of the PostgreSQL store.
+#[derive(Clone, Debug)]
+pub struct PgSettings {
+    pub max_connections: u32,
+    /// `statement_timeout` of every session, in milliseconds (0: none).
+    pub statement_timeout_ms: u64,
+    /// `lock_timeout` of every session, in milliseconds (0: none).
+    pub lock_timeout_ms: u64,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        PgSettings { max_connections: 8, statement_timeout_ms: 300_000, lock_timeout_ms: 30_000 }
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// One store over either database: the embedded SQLite file or a PostgreSQL server. The SQL
+/// text is shared; each statement is compiled for both drivers.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+fn migrator(dialect: &str) -> Migrator {
     let migration = |version, name: &'static str, sql: &'static str| {
         Migration::new(version, name.into(), MigrationType::Simple, sql.into_sql_str(), false)
     };
-    let migrations = vec![
-        migration(1, "schema", include_str!("../migrations/sqlite/0001_schema.sql")),
-        migration(2, "operator", include_str!("../migrations/sqlite/0002_operator.sql")),
-    ];
+    let migrations = match dialect {
+        "sqlite" => vec![
+            migration(1, "schema", include_str!("../migrations/sqlite/0001_schema.sql")),
+            migration(2, "operator", include_str!("../migrations/sqlite/0002_operator.sql")),
+        ],
+        _ => vec![
+            migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
+            migration(2, "operator", include_str!("../migrations/postgres/0002_operator.sql")),
+        ],
+    };
     Migrator::with_migrations(migrations)
 }
 
@@ -71,30 +112,134 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        migrator().run(&pool).await?;
-        Ok(Store { pool })
+        migrator("sqlite").run(&pool).await?;
+        Ok(Store { pool: Pool::Sqlite(pool) })
     }
 
-    /// Begins a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), so
-    /// a transaction that reads before it writes never fails to upgrade.
+    /// Connects to PostgreSQL (`postgres://...`) and applies the embedded migrations.
+    pub async fn connect(url: &str, settings: &PgSettings) -> Result<Store> {
+        let statement = settings.statement_timeout_ms;
+        let lock = settings.lock_timeout_ms;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute(sqlx::AssertSqlSafe(format!("SET statement_timeout = {statement}; SET lock_timeout = {lock}"))).await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        migrator("postgres").run(&pool).await?;
+        Ok(Store { pool: Pool::Postgres(pool) })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn dialect(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Begins a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`);
+    /// on PostgreSQL the accounts a transaction reads are locked (`FOR UPDATE`) instead.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx { inner: self.pool.begin_with("BEGIN IMMEDIATE").await? })
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx { inner: TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), write: true },
+            Pool::Postgres(p) => Tx { inner: TxInner::Postgres(p.begin().await?), write: true },
+        })
     }
 
     /// Begins a read-only transaction: a consistent snapshot that takes no write lock.
     pub async fn read(&self) -> Result<Tx> {
-        Ok(Tx { inner: self.pool.begin().await? })
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx { inner: TxInner::Sqlite(p.begin().await?), write: false },
+            Pool::Postgres(p) => {
+                Tx { inner: TxInner::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?), write: false }
+            }
+        })
     }
 
     pub async fn close(self) {
-        self.pool.close().await;
+        match self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
+}
+
+enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// One database transaction; every use case runs in exactly one.
 pub struct Tx {
-    inner: sqlx::Transaction<'static, Db>,
+    inner: TxInner,
+    write: bool,
 }
+
+/// Runs a block once per driver: inside it, `Db` is that driver's database type and `$c` the
+/// connection of the transaction. The same SQL text is compiled for both.
+macro_rules! on {
+    ($self:ident, $c:ident => $body:block) => {
+        match &mut $self.inner {
+            crate::TxInner::Sqlite(tx) => {
+                #[allow(unused)]
+                type Db = sqlx::Sqlite;
+                let $c = &mut **tx;
+                $body
+            }
+            crate::TxInner::Postgres(tx) => {
+                #[allow(unused)]
+                type Db = sqlx::Postgres;
+                let $c = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+/// Typed column access shared by both drivers' rows.
+pub(crate) trait Col<T> {
+    fn col(&self, i: usize) -> T;
+}
+
+impl<T> Col<T> for sqlx::sqlite::SqliteRow
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    fn col(&self, i: usize) -> T {
+        self.get(i)
+    }
+}
+
+impl<T> Col<T> for sqlx::postgres::PgRow
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    fn col(&self, i: usize) -> T {
+        self.get(i)
+    }
+}
+
+/// A row of either driver, read by column position.
+pub(crate) trait Cols: Col<String> + Col<i64> + Col<Option<String>> + Col<Option<i64>> {
+    fn text(&self, i: usize) -> String {
+        Col::<String>::col(self, i)
+    }
+    fn int(&self, i: usize) -> i64 {
+        Col::<i64>::col(self, i)
+    }
+    fn opt_int(&self, i: usize) -> Option<i64> {
+        Col::<Option<i64>>::col(self, i)
+    }
+}
+
+impl<R: Col<String> + Col<i64> + Col<Option<String>> + Col<Option<i64>>> Cols for R {}
 
 fn micros(at: Timestamp) -> i64 {
     at.as_microsecond()
@@ -122,721 +267,801 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 impl Tx {
     pub async fn commit(self) -> Result<()> {
-        self.inner.commit().await?;
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
         Ok(())
+    }
+
+    /// `FOR UPDATE` where a write transaction on PostgreSQL must lock the accounts it reads
+    /// (SQLite's write transactions already hold the database's write lock).
+    fn lock_clause(&self) -> &'static str {
+        match (&self.inner, self.write) {
+            (TxInner::Postgres(_), true) => " FOR UPDATE",
+            _ => "",
+        }
     }
 
     // ---- catalog -------------------------------------------------------------------------
 
     pub async fn latest_catalog(&mut self) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT source FROM catalog_version ORDER BY version DESC LIMIT 1").fetch_optional(&mut *self.inner).await?;
-        Ok(row.map(|r| r.get(0)))
+        on!(self, conn => {
+            let row = sqlx::query::<Db>("SELECT source FROM catalog_version ORDER BY version DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+            Ok(row.map(|r| r.get(0)))
+        })
     }
 
     pub async fn insert_catalog(&mut self, source: &str, at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO catalog_version (version, source, imported_at) SELECT COALESCE(MAX(version), 0) + 1, $1, $2 FROM catalog_version",
-        )
-        .bind(source)
-        .bind(micros(at))
-        .execute(&mut *self.inner)
-        .await?;
-        Ok(())
+        on!(self, conn => {
+            sqlx::query::<Db>(
+                "INSERT INTO catalog_version (version, source, imported_at) SELECT COALESCE(MAX(version), 0) + 1, $1, $2 FROM catalog_version",
+            )
+            .bind(source)
+            .bind(micros(at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
     }
 
     /// The latest billing day billed for any account, which bounds catalog changes.
     pub async fn max_billed_through(&mut self) -> Result<Option<Date>> {
-        let row = sqlx::query("SELECT MAX(billed_through) FROM billing_account").fetch_one(&mut *self.inner).await?;
-        opt_day(row.get(0))
+        on!(self, conn => {
+            let row = sqlx::query::<Db>("SELECT MAX(billed_through) FROM billing_account").fetch_one(&mut *conn).await?;
+            opt_day(row.get(0))
+        })
     }
 
     // ---- accounts and workspaces -----------------------------------------------------------
 
     pub async fn insert_account(&mut self, a: &AccountRow) -> Result<()> {
-        let result = sqlx::query(
-            "INSERT INTO billing_account (account_id, name, currency, time_zone, created_at, first_day) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&a.account_id)
-        .bind(&a.name)
-        .bind(&a.currency)
-        .bind(&a.time_zone)
-        .bind(micros(a.created_at))
-        .bind(day_text(a.first_day))
-        .execute(&mut *self.inner)
-        .await;
-        match result {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "billing account", key: a.account_id.clone() }),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        on!(self, conn => {
+            let result = sqlx::query::<Db>(
+                "INSERT INTO billing_account (account_id, name, currency, time_zone, created_at, first_day) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&a.account_id)
+            .bind(&a.name)
+            .bind(&a.currency)
+            .bind(&a.time_zone)
+            .bind(micros(a.created_at))
+            .bind(day_text(a.first_day))
+            .execute(&mut *conn)
+            .await;
+            match result {
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "billing account", key: a.account_id.clone() }),
+                other => other.map(|_| ()).map_err(Into::into),
+            }
+        })
     }
 
     const ACCOUNT_COLUMNS: &'static str = "account_id, name, currency, time_zone, created_at, first_day, billed_through, cash, state, overdue_since, next_line, next_tx, next_instrument, next_invoice, next_event, next_package";
 
-    fn account_row(r: &DbRow) -> Result<AccountRow> {
+    fn account_row(r: &impl Cols) -> Result<AccountRow> {
         Ok(AccountRow {
-            account_id: r.get(0),
-            name: r.get(1),
-            currency: r.get(2),
-            time_zone: r.get(3),
-            created_at: from_micros(r.get(4))?,
-            first_day: parse_day(&r.get::<String, _>(5))?,
-            billed_through: opt_day(r.get(6))?,
-            cash: r.get(7),
-            state: r.get(8),
-            overdue_since: opt_day(r.get(9))?,
+            account_id: r.col(0),
+            name: r.col(1),
+            currency: r.col(2),
+            time_zone: r.col(3),
+            created_at: from_micros(r.col(4))?,
+            first_day: parse_day(&r.text(5))?,
+            billed_through: opt_day(r.col(6))?,
+            cash: r.col(7),
+            state: r.col(8),
+            overdue_since: opt_day(r.col(9))?,
             counters: Counters {
-                next_line: r.get(10),
-                next_tx: r.get(11),
-                next_instrument: r.get(12),
-                next_invoice: r.get(13),
-                next_event: r.get(14),
-                next_package: r.get(15),
+                next_line: r.col(10),
+                next_tx: r.col(11),
+                next_instrument: r.col(12),
+                next_invoice: r.col(13),
+                next_event: r.col(14),
+                next_package: r.col(15),
             },
         })
     }
 
     pub async fn account(&mut self, account_id: &str) -> Result<Option<AccountRow>> {
-        let sql = format!("SELECT {} FROM billing_account WHERE account_id = $1", Self::ACCOUNT_COLUMNS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_optional(&mut *self.inner).await?;
-        row.as_ref().map(Self::account_row).transpose()
+        let lock = self.lock_clause();
+        on!(self, conn => {
+            let sql = format!("SELECT {} FROM billing_account WHERE account_id = $1{lock}", Self::ACCOUNT_COLUMNS);
+            let row = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_optional(&mut *conn).await?;
+            row.as_ref().map(Self::account_row).transpose()
+        })
     }
 
     /// The next batch of accounts in id order after `after` (keyset pagination).
     pub async fn accounts_after(&mut self, after: &str, limit: i64) -> Result<Vec<AccountRow>> {
-        let sql = format!("SELECT {} FROM billing_account WHERE account_id > $1 ORDER BY account_id LIMIT $2", Self::ACCOUNT_COLUMNS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(&mut *self.inner).await?;
-        rows.iter().map(Self::account_row).collect()
+        let lock = self.lock_clause();
+        on!(self, conn => {
+            let sql = format!("SELECT {} FROM billing_account WHERE account_id > $1 ORDER BY account_id LIMIT $2{lock}", Self::ACCOUNT_COLUMNS);
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(&mut *conn).await?;
+            rows.iter().map(Self::account_row).collect()
+        })
     }
 
     /// Writes back an account's balances, standing, billing progress and counters.
     pub async fn update_account(&mut self, a: &AccountRow) -> Result<()> {
-        let c = &a.counters;
-        sqlx::query(
-            "UPDATE billing_account SET billed_through = $2, cash = $3, state = $4, overdue_since = $5, next_line = $6, next_tx = $7, \
-             next_instrument = $8, next_invoice = $9, next_event = $10, next_package = $11 WHERE account_id = $1",
-        )
-        .bind(&a.account_id)
-        .bind(a.billed_through.map(day_text))
-        .bind(a.cash)
-        .bind(&a.state)
-        .bind(a.overdue_since.map(day_text))
-        .bind(c.next_line)
-        .bind(c.next_tx)
-        .bind(c.next_instrument)
-        .bind(c.next_invoice)
-        .bind(c.next_event)
-        .bind(c.next_package)
-        .execute(&mut *self.inner)
-        .await?;
-        Ok(())
+        on!(self, conn => {
+            let c = &a.counters;
+            sqlx::query::<Db>(
+                "UPDATE billing_account SET billed_through = $2, cash = $3, state = $4, overdue_since = $5, next_line = $6, next_tx = $7, \
+                 next_instrument = $8, next_invoice = $9, next_event = $10, next_package = $11 WHERE account_id = $1",
+            )
+            .bind(&a.account_id)
+            .bind(a.billed_through.map(day_text))
+            .bind(a.cash)
+            .bind(&a.state)
+            .bind(a.overdue_since.map(day_text))
+            .bind(c.next_line)
+            .bind(c.next_tx)
+            .bind(c.next_instrument)
+            .bind(c.next_invoice)
+            .bind(c.next_event)
+            .bind(c.next_package)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Writes back many accounts at once (one statement per chunk), as the nightly run does.
     pub async fn update_accounts(&mut self, accounts: &[AccountRow]) -> Result<()> {
-        for chunk in accounts.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new(
-                "UPDATE billing_account SET billed_through = v.column2, cash = v.column3, state = v.column4, overdue_since = v.column5, \
-                 next_line = v.column6, next_tx = v.column7, next_instrument = v.column8, next_invoice = v.column9, next_event = v.column10, \
-                 next_package = v.column11 FROM (",
-            );
-            q.push_values(chunk, |mut b, a| {
-                let c = &a.counters;
-                b.push_bind(a.account_id.clone())
-                    .push_bind(a.billed_through.map(day_text))
-                    .push_bind(a.cash)
-                    .push_bind(a.state.clone())
-                    .push_bind(a.overdue_since.map(day_text))
-                    .push_bind(c.next_line)
-                    .push_bind(c.next_tx)
-                    .push_bind(c.next_instrument)
-                    .push_bind(c.next_invoice)
-                    .push_bind(c.next_event)
-                    .push_bind(c.next_package);
-            });
-            q.push(") AS v WHERE billing_account.account_id = v.column1");
-            q.build().execute(&mut *self.inner).await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            for chunk in accounts.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "UPDATE billing_account SET billed_through = v.column2, cash = v.column3, state = v.column4, overdue_since = v.column5, \
+                     next_line = v.column6, next_tx = v.column7, next_instrument = v.column8, next_invoice = v.column9, next_event = v.column10, \
+                     next_package = v.column11 FROM (",
+                );
+                q.push_values(chunk, |mut b, a| {
+                    let c = &a.counters;
+                    b.push_bind(a.account_id.clone())
+                        .push_bind(a.billed_through.map(day_text))
+                        .push_bind(a.cash)
+                        .push_bind(a.state.clone())
+                        .push_bind(a.overdue_since.map(day_text))
+                        .push_bind(c.next_line)
+                        .push_bind(c.next_tx)
+                        .push_bind(c.next_instrument)
+                        .push_bind(c.next_invoice)
+                        .push_bind(c.next_event)
+                        .push_bind(c.next_package);
+                });
+                q.push(") AS v WHERE billing_account.account_id = v.column1");
+                q.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
     }
 
     pub async fn insert_workspace(&mut self, w: &WorkspaceRow) -> Result<()> {
-        let result = sqlx::query("INSERT INTO workspace (workspace_id, account_id, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&w.workspace_id)
-            .bind(&w.account_id)
-            .bind(&w.name)
-            .bind(micros(w.created_at))
-            .execute(&mut *self.inner)
-            .await;
-        match result {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "workspace", key: w.workspace_id.clone() }),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        on!(self, conn => {
+            let result = sqlx::query::<Db>("INSERT INTO workspace (workspace_id, account_id, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&w.workspace_id)
+                .bind(&w.account_id)
+                .bind(&w.name)
+                .bind(micros(w.created_at))
+                .execute(&mut *conn)
+                .await;
+            match result {
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "workspace", key: w.workspace_id.clone() }),
+                other => other.map(|_| ()).map_err(Into::into),
+            }
+        })
     }
 
     pub async fn workspaces(&mut self, account_id: &str) -> Result<Vec<WorkspaceRow>> {
-        let rows =
-            sqlx::query("SELECT workspace_id, account_id, name, created_at FROM workspace WHERE account_id = $1 ORDER BY workspace_id")
-                .bind(account_id)
-                .fetch_all(&mut *self.inner)
-                .await?;
-        rows.iter()
-            .map(|r| Ok(WorkspaceRow { workspace_id: r.get(0), account_id: r.get(1), name: r.get(2), created_at: from_micros(r.get(3))? }))
-            .collect()
+        on!(self, conn => {
+            let rows =
+                sqlx::query::<Db>("SELECT workspace_id, account_id, name, created_at FROM workspace WHERE account_id = $1 ORDER BY workspace_id")
+                    .bind(account_id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            rows.iter()
+                .map(|r| Ok(WorkspaceRow { workspace_id: r.get(0), account_id: r.get(1), name: r.get(2), created_at: from_micros(r.get(3))? }))
+                .collect()
+        })
     }
 
     /// The workspace directory: workspace id to account id, for every workspace.
     pub async fn workspace_directory(&mut self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT workspace_id, account_id FROM workspace").fetch_all(&mut *self.inner).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>("SELECT workspace_id, account_id FROM workspace").fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
     }
 
     // ---- usage -----------------------------------------------------------------------------
 
     /// The stored records among `record_ids` of one account.
     pub async fn usage_records(&mut self, account_id: &str, record_ids: &[&str]) -> Result<Vec<UsageRecordRow>> {
-        let mut found = Vec::new();
-        for chunk in record_ids.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new(
-                "SELECT account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day FROM usage_record WHERE account_id = ",
-            );
-            q.push_bind(account_id).push(" AND record_id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.to_string());
+        on!(self, conn => {
+            let mut found = Vec::new();
+            for chunk in record_ids.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day FROM usage_record WHERE account_id = ",
+                );
+                q.push_bind(account_id).push(" AND record_id IN (");
+                let mut sep = q.separated(", ");
+                for id in chunk {
+                    sep.push_bind(id.to_string());
+                }
+                q.push(")");
+                for r in q.build().fetch_all(&mut *conn).await? {
+                    found.push(UsageRecordRow {
+                        account_id: r.get(0),
+                        record_id: r.get(1),
+                        workspace_id: r.get(2),
+                        item: r.get(3),
+                        dims: r.get(4),
+                        recorded_at: from_micros(r.get(5))?,
+                        quantity: r.get(6),
+                        billing_day: parse_day(&r.get::<String, _>(7))?,
+                    });
+                }
             }
-            q.push(")");
-            for r in q.build().fetch_all(&mut *self.inner).await? {
-                found.push(UsageRecordRow {
-                    account_id: r.get(0),
-                    record_id: r.get(1),
-                    workspace_id: r.get(2),
-                    item: r.get(3),
-                    dims: r.get(4),
-                    recorded_at: from_micros(r.get(5))?,
-                    quantity: r.get(6),
-                    billing_day: parse_day(&r.get::<String, _>(7))?,
-                });
-            }
-        }
-        Ok(found)
+            Ok(found)
+        })
     }
 
     pub async fn insert_usage_records(&mut self, records: &[UsageRecordRow]) -> Result<()> {
-        for chunk in records.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new(
-                "INSERT INTO usage_record (account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.account_id.clone())
-                    .push_bind(r.record_id.clone())
-                    .push_bind(r.workspace_id.clone())
-                    .push_bind(r.item.clone())
-                    .push_bind(r.dims.clone())
-                    .push_bind(micros(r.recorded_at))
-                    .push_bind(r.quantity)
-                    .push_bind(day_text(r.billing_day));
-            });
-            q.build().execute(&mut *self.inner).await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            for chunk in records.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO usage_record (account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.account_id.clone())
+                        .push_bind(r.record_id.clone())
+                        .push_bind(r.workspace_id.clone())
+                        .push_bind(r.item.clone())
+                        .push_bind(r.dims.clone())
+                        .push_bind(micros(r.recorded_at))
+                        .push_bind(r.quantity)
+                        .push_bind(day_text(r.billing_day));
+                });
+                q.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
     }
 
     /// Folds a batch's aggregates of one kind into the daily usage: for `max` items the larger
     /// peak wins, otherwise quantities add. A row sent with `late` (its day is already billed)
     /// marks the key late when it changes the stored quantity.
     pub async fn merge_usage_daily(&mut self, rows: &[UsageDailyRow], max: bool) -> Result<()> {
-        let conflict = if max {
-            " ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
-             late = CASE WHEN excluded.late = 1 AND excluded.quantity > usage_daily.quantity THEN 1 ELSE usage_daily.late END, \
-             quantity = CASE WHEN excluded.quantity > usage_daily.quantity THEN excluded.quantity ELSE usage_daily.quantity END"
-        } else {
-            " ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
-             late = CASE WHEN excluded.late = 1 AND excluded.quantity > 0 THEN 1 ELSE usage_daily.late END, \
-             quantity = usage_daily.quantity + excluded.quantity"
-        };
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut q =
-                QueryBuilder::<Db>::new("INSERT INTO usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late) ");
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.account_id.clone())
-                    .push_bind(day_text(r.billing_day))
-                    .push_bind(r.workspace_id.clone())
-                    .push_bind(r.item.clone())
-                    .push_bind(r.dims.clone())
-                    .push_bind(r.quantity)
-                    .push_bind(i64::from(r.late));
-            });
-            q.push(conflict);
-            q.build().execute(&mut *self.inner).await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            let conflict = if max {
+                " ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
+                 late = CASE WHEN excluded.late = 1 AND excluded.quantity > usage_daily.quantity THEN 1 ELSE usage_daily.late END, \
+                 quantity = CASE WHEN excluded.quantity > usage_daily.quantity THEN excluded.quantity ELSE usage_daily.quantity END"
+            } else {
+                " ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
+                 late = CASE WHEN excluded.late = 1 AND excluded.quantity > 0 THEN 1 ELSE usage_daily.late END, \
+                 quantity = usage_daily.quantity + excluded.quantity"
+            };
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let mut q =
+                    QueryBuilder::<Db>::new("INSERT INTO usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late) ");
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.account_id.clone())
+                        .push_bind(day_text(r.billing_day))
+                        .push_bind(r.workspace_id.clone())
+                        .push_bind(r.item.clone())
+                        .push_bind(r.dims.clone())
+                        .push_bind(r.quantity)
+                        .push_bind(i64::from(r.late));
+                });
+                q.push(conflict);
+                q.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
     }
 
     /// Daily usage of a batch of accounts `[first, last]` for days in `(after, through]`.
     pub async fn usage_daily_between(&mut self, first: &str, last: &str, after: Option<Date>, through: Date) -> Result<Vec<UsageDailyRow>> {
-        let rows = sqlx::query(
-            "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
-             WHERE account_id >= $1 AND account_id <= $2 AND billing_day > $3 AND billing_day <= $4 \
-             ORDER BY account_id, billing_day, workspace_id, item, dims",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(after.map(day_text).unwrap_or_default())
-        .bind(day_text(through))
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter().map(usage_daily_row).collect()
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
+                 WHERE account_id >= $1 AND account_id <= $2 AND billing_day > $3 AND billing_day <= $4 \
+                 ORDER BY account_id, billing_day, workspace_id, item, dims",
+            )
+            .bind(first)
+            .bind(last)
+            .bind(after.map(day_text).unwrap_or_default())
+            .bind(day_text(through))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(usage_daily_row).collect()
+        })
     }
 
     /// Keys of a batch of accounts that changed after their day was billed.
     pub async fn late_usage(&mut self, first: &str, last: &str) -> Result<Vec<UsageDailyRow>> {
-        let rows = sqlx::query(
-            "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
-             WHERE account_id >= $1 AND account_id <= $2 AND late = 1 ORDER BY account_id, billing_day, workspace_id, item, dims",
-        )
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter().map(usage_daily_row).collect()
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
+                 WHERE account_id >= $1 AND account_id <= $2 AND late = 1 ORDER BY account_id, billing_day, workspace_id, item, dims",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(usage_daily_row).collect()
+        })
     }
 
     pub async fn clear_late(&mut self, account_id: &str, day: Date) -> Result<()> {
-        sqlx::query("UPDATE usage_daily SET late = 0 WHERE account_id = $1 AND billing_day = $2 AND late = 1")
-            .bind(account_id)
-            .bind(day_text(day))
-            .execute(&mut *self.inner)
-            .await?;
-        Ok(())
+        on!(self, conn => {
+            sqlx::query::<Db>("UPDATE usage_daily SET late = 0 WHERE account_id = $1 AND billing_day = $2 AND late = 1")
+                .bind(account_id)
+                .bind(day_text(day))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
     }
 
     /// What the lines of one usage day billed so far, per workspace × item × dimensions.
     pub async fn billed_usage(&mut self, account_id: &str, usage_day: Date) -> Result<Vec<BilledUsageRow>> {
-        let rows = sqlx::query(
-            "SELECT workspace_id, item, dims, SUM(quantity), SUM(covered), SUM(chargeable) FROM expense_line \
-             WHERE account_id = $1 AND usage_day = $2 AND charge_type <> 'annual_package' GROUP BY workspace_id, item, dims",
-        )
-        .bind(account_id)
-        .bind(day_text(usage_day))
-        .fetch_all(&mut *self.inner)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| BilledUsageRow {
-                workspace_id: r.get(0),
-                item: r.get(1),
-                dims: r.get(2),
-                quantity: r.get(3),
-                covered: r.get(4),
-                chargeable: r.get(5),
-            })
-            .collect())
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT workspace_id, item, dims, CAST(SUM(quantity) AS BIGINT), CAST(SUM(covered) AS BIGINT), CAST(SUM(chargeable) AS BIGINT) FROM expense_line \
+                 WHERE account_id = $1 AND usage_day = $2 AND charge_type <> 'annual_package' GROUP BY workspace_id, item, dims",
+            )
+            .bind(account_id)
+            .bind(day_text(usage_day))
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| BilledUsageRow {
+                    workspace_id: r.get(0),
+                    item: r.get(1),
+                    dims: r.get(2),
+                    quantity: r.get(3),
+                    covered: r.get(4),
+                    chargeable: r.get(5),
+                })
+                .collect())
+        })
     }
 
     // ---- bills, lines, ledger --------------------------------------------------------------
 
     pub async fn insert_daily_bills(&mut self, bills: &[DailyBillRow]) -> Result<()> {
-        for chunk in bills.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new("INSERT INTO daily_bill (account_id, billing_day, settled_at, line_count, total) ");
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.account_id.clone())
-                    .push_bind(day_text(r.billing_day))
-                    .push_bind(micros(r.settled_at))
-                    .push_bind(r.line_count)
-                    .push_bind(r.total);
-            });
-            q.build().execute(&mut *self.inner).await.map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Duplicate { what: "daily bill", key: format!("{}/{}", chunk[0].account_id, chunk[0].billing_day) }
-                } else {
-                    e.into()
-                }
-            })?;
-        }
-        Ok(())
+        on!(self, conn => {
+            for chunk in bills.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO daily_bill (account_id, billing_day, settled_at, line_count, total) ");
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.account_id.clone())
+                        .push_bind(day_text(r.billing_day))
+                        .push_bind(micros(r.settled_at))
+                        .push_bind(r.line_count)
+                        .push_bind(r.total);
+                });
+                q.build().execute(&mut *conn).await.map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Duplicate { what: "daily bill", key: format!("{}/{}", chunk[0].account_id, chunk[0].billing_day) }
+                    } else {
+                        e.into()
+                    }
+                })?;
+            }
+            Ok(())
+        })
     }
 
     pub async fn insert_lines(&mut self, lines: &[ExpenseLineRow]) -> Result<()> {
-        for chunk in lines.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new(
-                "INSERT INTO expense_line (account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, \
-                 covered, chargeable, priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document) ",
-            );
-            q.push_values(chunk, |mut b, l| {
-                b.push_bind(l.account_id.clone())
-                    .push_bind(l.line_no)
-                    .push_bind(day_text(l.billing_day))
-                    .push_bind(day_text(l.usage_day))
-                    .push_bind(l.workspace_id.clone())
-                    .push_bind(l.item.clone())
-                    .push_bind(l.dims.clone())
-                    .push_bind(l.charge_type.clone())
-                    .push_bind(l.quantity)
-                    .push_bind(l.covered)
-                    .push_bind(l.chargeable)
-                    .push_bind(l.priced_dims.clone())
-                    .push_bind(l.unit_price)
-                    .push_bind(l.gross)
-                    .push_bind(l.rounding_discount)
-                    .push_bind(l.coupon)
-                    .push_bind(l.card)
-                    .push_bind(l.cash)
-                    .push_bind(l.arrears)
-                    .push_bind(l.document.clone());
-            });
-            q.build().execute(&mut *self.inner).await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            for chunk in lines.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO expense_line (account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, \
+                     covered, chargeable, priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document) ",
+                );
+                q.push_values(chunk, |mut b, l| {
+                    b.push_bind(l.account_id.clone())
+                        .push_bind(l.line_no)
+                        .push_bind(day_text(l.billing_day))
+                        .push_bind(day_text(l.usage_day))
+                        .push_bind(l.workspace_id.clone())
+                        .push_bind(l.item.clone())
+                        .push_bind(l.dims.clone())
+                        .push_bind(l.charge_type.clone())
+                        .push_bind(l.quantity)
+                        .push_bind(l.covered)
+                        .push_bind(l.chargeable)
+                        .push_bind(l.priced_dims.clone())
+                        .push_bind(l.unit_price)
+                        .push_bind(l.gross)
+                        .push_bind(l.rounding_discount)
+                        .push_bind(l.coupon)
+                        .push_bind(l.card)
+                        .push_bind(l.cash)
+                        .push_bind(l.arrears)
+                        .push_bind(l.document.clone());
+                });
+                q.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
     }
 
     pub async fn insert_ledger(&mut self, txs: &[LedgerTxRow], entries: &[LedgerEntryRow]) -> Result<()> {
-        for chunk in txs.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new("INSERT INTO ledger_tx (account_id, tx_no, kind, posted_at, document, remark) ");
-            q.push_values(chunk, |mut b, t| {
-                b.push_bind(t.account_id.clone())
-                    .push_bind(t.tx_no)
-                    .push_bind(t.kind.clone())
-                    .push_bind(micros(t.posted_at))
-                    .push_bind(t.document.clone())
-                    .push_bind(t.remark.clone());
-            });
-            q.build().execute(&mut *self.inner).await?;
-        }
-        for chunk in entries.chunks(INSERT_CHUNK) {
-            let mut q =
-                QueryBuilder::<Db>::new("INSERT INTO ledger_entry (account_id, tx_no, entry_no, book, fund_id, amount, balance_after) ");
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(e.account_id.clone())
-                    .push_bind(e.tx_no)
-                    .push_bind(e.entry_no)
-                    .push_bind(e.book.clone())
-                    .push_bind(e.fund_id)
-                    .push_bind(e.amount)
-                    .push_bind(e.balance_after);
-            });
-            q.build().execute(&mut *self.inner).await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            for chunk in txs.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO ledger_tx (account_id, tx_no, kind, posted_at, document, remark) ");
+                q.push_values(chunk, |mut b, t| {
+                    b.push_bind(t.account_id.clone())
+                        .push_bind(t.tx_no)
+                        .push_bind(t.kind.clone())
+                        .push_bind(micros(t.posted_at))
+                        .push_bind(t.document.clone())
+                        .push_bind(t.remark.clone());
+                });
+                q.build().execute(&mut *conn).await?;
+            }
+            for chunk in entries.chunks(INSERT_CHUNK) {
+                let mut q =
+                    QueryBuilder::<Db>::new("INSERT INTO ledger_entry (account_id, tx_no, entry_no, book, fund_id, amount, balance_after) ");
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.account_id.clone())
+                        .push_bind(e.tx_no)
+                        .push_bind(e.entry_no)
+                        .push_bind(e.book.clone())
+                        .push_bind(e.fund_id)
+                        .push_bind(e.amount)
+                        .push_bind(e.balance_after);
+                });
+                q.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
     }
 
     // ---- instruments and packages ------------------------------------------------------------
 
     pub async fn insert_instrument(&mut self, i: &InstrumentRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO instrument (account_id, instrument_id, kind, origin, code, face_value, balance, valid_from, valid_until, scope, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&i.account_id)
-        .bind(i.instrument_id)
-        .bind(&i.kind)
-        .bind(&i.origin)
-        .bind(&i.code)
-        .bind(i.face_value)
-        .bind(i.balance)
-        .bind(day_text(i.valid_from))
-        .bind(day_text(i.valid_until))
-        .bind(&i.scope)
-        .bind(i64::from(i.active))
-        .bind(micros(i.created_at))
-        .execute(&mut *self.inner)
-        .await?;
-        Ok(())
+        on!(self, conn => {
+            sqlx::query::<Db>(
+                "INSERT INTO instrument (account_id, instrument_id, kind, origin, code, face_value, balance, valid_from, valid_until, scope, active, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&i.account_id)
+            .bind(i.instrument_id)
+            .bind(&i.kind)
+            .bind(&i.origin)
+            .bind(&i.code)
+            .bind(i.face_value)
+            .bind(i.balance)
+            .bind(day_text(i.valid_from))
+            .bind(day_text(i.valid_until))
+            .bind(&i.scope)
+            .bind(i64::from(i.active))
+            .bind(micros(i.created_at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
     }
 
     const INSTRUMENT_COLUMNS: &'static str =
         "account_id, instrument_id, kind, origin, code, face_value, balance, valid_from, valid_until, scope, active, created_at";
 
-    fn instrument_row(r: &DbRow) -> Result<InstrumentRow> {
+    fn instrument_row(r: &impl Cols) -> Result<InstrumentRow> {
         Ok(InstrumentRow {
-            account_id: r.get(0),
-            instrument_id: r.get(1),
-            kind: r.get(2),
-            origin: r.get(3),
-            code: r.get(4),
-            face_value: r.get(5),
-            balance: r.get(6),
-            valid_from: parse_day(&r.get::<String, _>(7))?,
-            valid_until: parse_day(&r.get::<String, _>(8))?,
-            scope: r.get(9),
-            active: r.get::<i64, _>(10) != 0,
-            created_at: from_micros(r.get(11))?,
+            account_id: r.col(0),
+            instrument_id: r.col(1),
+            kind: r.col(2),
+            origin: r.col(3),
+            code: r.col(4),
+            face_value: r.col(5),
+            balance: r.col(6),
+            valid_from: parse_day(&r.text(7))?,
+            valid_until: parse_day(&r.text(8))?,
+            scope: r.col(9),
+            active: r.int(10) != 0,
+            created_at: from_micros(r.col(11))?,
         })
     }
 
     /// Active instruments of a batch of accounts `[first, last]`.
     pub async fn active_instruments(&mut self, first: &str, last: &str) -> Result<Vec<InstrumentRow>> {
-        let sql = format!(
-            "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND active = 1 ORDER BY account_id, instrument_id",
-            Self::INSTRUMENT_COLUMNS
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *self.inner).await?;
-        rows.iter().map(Self::instrument_row).collect()
+        on!(self, conn => {
+            let sql = format!(
+                "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND active = 1 ORDER BY account_id, instrument_id",
+                Self::INSTRUMENT_COLUMNS
+            );
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *conn).await?;
+            rows.iter().map(Self::instrument_row).collect()
+        })
     }
 
     /// Every instrument of one account, oldest first.
     pub async fn instruments(&mut self, account_id: &str) -> Result<Vec<InstrumentRow>> {
-        let sql = format!("SELECT {} FROM instrument WHERE account_id = $1 ORDER BY instrument_id", Self::INSTRUMENT_COLUMNS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(&mut *self.inner).await?;
-        rows.iter().map(Self::instrument_row).collect()
+        on!(self, conn => {
+            let sql = format!("SELECT {} FROM instrument WHERE account_id = $1 ORDER BY instrument_id", Self::INSTRUMENT_COLUMNS);
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(&mut *conn).await?;
+            rows.iter().map(Self::instrument_row).collect()
+        })
     }
 
     pub async fn update_instrument(&mut self, account_id: &str, instrument_id: i64, balance: i64, active: bool) -> Result<()> {
-        sqlx::query("UPDATE instrument SET balance = $3, active = $4 WHERE account_id = $1 AND instrument_id = $2")
-            .bind(account_id)
-            .bind(instrument_id)
-            .bind(balance)
-            .bind(i64::from(active))
-            .execute(&mut *self.inner)
-            .await?;
-        Ok(())
+        on!(self, conn => {
+            sqlx::query::<Db>("UPDATE instrument SET balance = $3, active = $4 WHERE account_id = $1 AND instrument_id = $2")
+                .bind(account_id)
+                .bind(instrument_id)
+                .bind(balance)
+                .bind(i64::from(active))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn insert_package(&mut self, p: &PackageRow) -> Result<()> {
-        sqlx::query("INSERT INTO package (account_id, package_no, plan, start_day, end_day, price, purchased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(&p.account_id)
-            .bind(p.package_no)
-            .bind(&p.plan)
-            .bind(day_text(p.start_day))
-            .bind(day_text(p.end_day))
-            .bind(p.price)
-            .bind(micros(p.purchased_at))
-            .execute(&mut *self.inner)
-            .await?;
-        Ok(())
+        on!(self, conn => {
+            sqlx::query::<Db>("INSERT INTO package (account_id, package_no, plan, start_day, end_day, price, purchased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&p.account_id)
+                .bind(p.package_no)
+                .bind(&p.plan)
+                .bind(day_text(p.start_day))
+                .bind(day_text(p.end_day))
+                .bind(p.price)
+                .bind(micros(p.purchased_at))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Packages of a batch of accounts `[first, last]`.
     pub async fn packages_between(&mut self, first: &str, last: &str) -> Result<Vec<PackageRow>> {
-        let rows = sqlx::query(
-            "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at FROM package \
-             WHERE account_id >= $1 AND account_id <= $2 ORDER BY account_id, package_no",
-        )
-        .bind(first)
-        .bind(last)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PackageRow {
-                    account_id: r.get(0),
-                    package_no: r.get(1),
-                    plan: r.get(2),
-                    start_day: parse_day(&r.get::<String, _>(3))?,
-                    end_day: parse_day(&r.get::<String, _>(4))?,
-                    price: r.get(5),
-                    purchased_at: from_micros(r.get(6))?,
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at FROM package \
+                 WHERE account_id >= $1 AND account_id <= $2 ORDER BY account_id, package_no",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(PackageRow {
+                        account_id: r.get(0),
+                        package_no: r.get(1),
+                        plan: r.get(2),
+                        start_day: parse_day(&r.get::<String, _>(3))?,
+                        end_day: parse_day(&r.get::<String, _>(4))?,
+                        price: r.get(5),
+                        purchased_at: from_micros(r.get(6))?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     // ---- invoices and events -----------------------------------------------------------------
 
     pub async fn insert_invoice(&mut self, inv: &InvoiceRow, lines: &[InvoiceLineRow], cards: &[InvoiceCardRow]) -> Result<()> {
-        let t = &inv.totals;
-        let result = sqlx::query(
-            "INSERT INTO invoice (account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&inv.account_id)
-        .bind(&inv.month)
-        .bind(&inv.invoice_no)
-        .bind(micros(inv.issued_at))
-        .bind(t.gross)
-        .bind(t.rounding_discount)
-        .bind(t.coupon)
-        .bind(t.card)
-        .bind(t.cash)
-        .bind(t.arrears)
-        .bind(inv.cards_total)
-        .bind(inv.invoiceable)
-        .execute(&mut *self.inner)
-        .await;
-        if let Err(e) = result {
-            return Err(if is_unique_violation(&e) {
-                StoreError::Duplicate { what: "invoice", key: format!("{}/{}", inv.account_id, inv.month) }
-            } else {
-                e.into()
-            });
-        }
-        for chunk in lines.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new(
-                "INSERT INTO invoice_line (account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears) ",
-            );
-            q.push_values(chunk, |mut b, l| {
-                b.push_bind(l.account_id.clone())
-                    .push_bind(l.month.clone())
-                    .push_bind(l.workspace_id.clone())
-                    .push_bind(l.item.clone())
-                    .push_bind(l.charge_type.clone())
-                    .push_bind(l.totals.gross)
-                    .push_bind(l.totals.rounding_discount)
-                    .push_bind(l.totals.coupon)
-                    .push_bind(l.totals.card)
-                    .push_bind(l.totals.cash)
-                    .push_bind(l.totals.arrears);
-            });
-            q.build().execute(&mut *self.inner).await?;
-        }
-        for c in cards {
-            sqlx::query("INSERT INTO invoice_card (account_id, month, instrument_id, face_value) VALUES ($1, $2, $3, $4)")
-                .bind(&c.account_id)
-                .bind(&c.month)
-                .bind(c.instrument_id)
-                .bind(c.face_value)
-                .execute(&mut *self.inner)
-                .await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            let t = &inv.totals;
+            let result = sqlx::query::<Db>(
+                "INSERT INTO invoice (account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&inv.account_id)
+            .bind(&inv.month)
+            .bind(&inv.invoice_no)
+            .bind(micros(inv.issued_at))
+            .bind(t.gross)
+            .bind(t.rounding_discount)
+            .bind(t.coupon)
+            .bind(t.card)
+            .bind(t.cash)
+            .bind(t.arrears)
+            .bind(inv.cards_total)
+            .bind(inv.invoiceable)
+            .execute(&mut *conn)
+            .await;
+            if let Err(e) = result {
+                return Err(if is_unique_violation(&e) {
+                    StoreError::Duplicate { what: "invoice", key: format!("{}/{}", inv.account_id, inv.month) }
+                } else {
+                    e.into()
+                });
+            }
+            for chunk in lines.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO invoice_line (account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears) ",
+                );
+                q.push_values(chunk, |mut b, l| {
+                    b.push_bind(l.account_id.clone())
+                        .push_bind(l.month.clone())
+                        .push_bind(l.workspace_id.clone())
+                        .push_bind(l.item.clone())
+                        .push_bind(l.charge_type.clone())
+                        .push_bind(l.totals.gross)
+                        .push_bind(l.totals.rounding_discount)
+                        .push_bind(l.totals.coupon)
+                        .push_bind(l.totals.card)
+                        .push_bind(l.totals.cash)
+                        .push_bind(l.totals.arrears);
+                });
+                q.build().execute(&mut *conn).await?;
+            }
+            for c in cards {
+                sqlx::query::<Db>("INSERT INTO invoice_card (account_id, month, instrument_id, face_value) VALUES ($1, $2, $3, $4)")
+                    .bind(&c.account_id)
+                    .bind(&c.month)
+                    .bind(c.instrument_id)
+                    .bind(c.face_value)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        })
     }
 
     pub async fn invoice_exists(&mut self, account_id: &str, month: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM invoice WHERE account_id = $1 AND month = $2")
-            .bind(account_id)
-            .bind(month)
-            .fetch_optional(&mut *self.inner)
-            .await?;
-        Ok(row.is_some())
+        on!(self, conn => {
+            let row = sqlx::query::<Db>("SELECT 1 FROM invoice WHERE account_id = $1 AND month = $2")
+                .bind(account_id)
+                .bind(month)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok(row.is_some())
+        })
     }
 
     /// A month's expense lines summed per workspace × item × charge type.
     pub async fn month_line_totals(&mut self, account_id: &str, first: Date, end: Date) -> Result<Vec<InvoiceLineRow>> {
-        let rows = sqlx::query(
-            "SELECT workspace_id, item, charge_type, SUM(gross), SUM(rounding_discount), SUM(coupon), SUM(card), SUM(cash), SUM(arrears) \
-             FROM expense_line WHERE account_id = $1 AND billing_day >= $2 AND billing_day < $3 \
-             GROUP BY workspace_id, item, charge_type ORDER BY workspace_id, item, charge_type",
-        )
-        .bind(account_id)
-        .bind(day_text(first))
-        .bind(day_text(end))
-        .fetch_all(&mut *self.inner)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| InvoiceLineRow {
-                account_id: account_id.to_owned(),
-                month: String::new(),
-                workspace_id: r.get(0),
-                item: r.get(1),
-                charge_type: r.get(2),
-                totals: TotalsRow {
-                    gross: r.get(3),
-                    rounding_discount: r.get(4),
-                    coupon: r.get(5),
-                    card: r.get(6),
-                    cash: r.get(7),
-                    arrears: r.get(8),
-                },
-            })
-            .collect())
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT workspace_id, item, charge_type, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
+                 FROM expense_line WHERE account_id = $1 AND billing_day >= $2 AND billing_day < $3 \
+                 GROUP BY workspace_id, item, charge_type ORDER BY workspace_id, item, charge_type",
+            )
+            .bind(account_id)
+            .bind(day_text(first))
+            .bind(day_text(end))
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| InvoiceLineRow {
+                    account_id: account_id.to_owned(),
+                    month: String::new(),
+                    workspace_id: r.get(0),
+                    item: r.get(1),
+                    charge_type: r.get(2),
+                    totals: TotalsRow {
+                        gross: r.get(3),
+                        rounding_discount: r.get(4),
+                        coupon: r.get(5),
+                        card: r.get(6),
+                        cash: r.get(7),
+                        arrears: r.get(8),
+                    },
+                })
+                .collect())
+        })
     }
 
     pub async fn invoices(&mut self, account_id: &str) -> Result<Vec<InvoiceRow>> {
-        let rows = sqlx::query(
-            "SELECT account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable \
-             FROM invoice WHERE account_id = $1 ORDER BY month",
-        )
-        .bind(account_id)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(InvoiceRow {
-                    account_id: r.get(0),
-                    month: r.get(1),
-                    invoice_no: r.get(2),
-                    issued_at: from_micros(r.get(3))?,
-                    totals: TotalsRow {
-                        gross: r.get(4),
-                        rounding_discount: r.get(5),
-                        coupon: r.get(6),
-                        card: r.get(7),
-                        cash: r.get(8),
-                        arrears: r.get(9),
-                    },
-                    cards_total: r.get(10),
-                    invoiceable: r.get(11),
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable \
+                 FROM invoice WHERE account_id = $1 ORDER BY month",
+            )
+            .bind(account_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(InvoiceRow {
+                        account_id: r.get(0),
+                        month: r.get(1),
+                        invoice_no: r.get(2),
+                        issued_at: from_micros(r.get(3))?,
+                        totals: TotalsRow {
+                            gross: r.get(4),
+                            rounding_discount: r.get(5),
+                            coupon: r.get(6),
+                            card: r.get(7),
+                            cash: r.get(8),
+                            arrears: r.get(9),
+                        },
+                        cards_total: r.get(10),
+                        invoiceable: r.get(11),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Expense line totals per month (`YYYY-MM` of the billing day), oldest first.
     pub async fn monthly_line_totals(&mut self, account_id: &str) -> Result<Vec<(String, TotalsRow)>> {
-        let rows = sqlx::query(
-            "SELECT SUBSTR(billing_day, 1, 7) AS month, SUM(gross), SUM(rounding_discount), SUM(coupon), SUM(card), SUM(cash), SUM(arrears) \
-             FROM expense_line WHERE account_id = $1 GROUP BY SUBSTR(billing_day, 1, 7) ORDER BY month",
-        )
-        .bind(account_id)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let totals = TotalsRow {
-                    gross: r.get(1),
-                    rounding_discount: r.get(2),
-                    coupon: r.get(3),
-                    card: r.get(4),
-                    cash: r.get(5),
-                    arrears: r.get(6),
-                };
-                (r.get(0), totals)
-            })
-            .collect())
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT SUBSTR(billing_day, 1, 7) AS month, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
+                 FROM expense_line WHERE account_id = $1 GROUP BY SUBSTR(billing_day, 1, 7) ORDER BY month",
+            )
+            .bind(account_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    let totals = TotalsRow {
+                        gross: r.get(1),
+                        rounding_discount: r.get(2),
+                        coupon: r.get(3),
+                        card: r.get(4),
+                        cash: r.get(5),
+                        arrears: r.get(6),
+                    };
+                    (r.get(0), totals)
+                })
+                .collect())
+        })
     }
 
     /// Expense lines of one account with billing day in `[from, to)` and optional filters,
     /// in billing day and line order.
     pub async fn expense_lines(&mut self, account_id: &str, filter: &LineFilter) -> Result<Vec<ExpenseLineRow>> {
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, covered, chargeable, \
-             priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document FROM expense_line WHERE account_id = ",
-        );
-        q.push_bind(account_id.to_owned());
-        if let Some(from) = filter.from {
-            q.push(" AND billing_day >= ").push_bind(day_text(from));
-        }
-        if let Some(to) = filter.to {
-            q.push(" AND billing_day < ").push_bind(day_text(to));
-        }
-        if let Some(w) = &filter.workspace {
-            q.push(" AND workspace_id = ").push_bind(w.clone());
-        }
-        if let Some(i) = &filter.item {
-            q.push(" AND item = ").push_bind(i.clone());
-        }
-        if let Some(c) = &filter.charge_type {
-            q.push(" AND charge_type = ").push_bind(c.clone());
-        }
-        q.push(" ORDER BY billing_day, line_no");
-        let rows = q.build().fetch_all(&mut *self.inner).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ExpenseLineRow {
-                    account_id: r.get(0),
-                    line_no: r.get(1),
-                    billing_day: parse_day(&r.get::<String, _>(2))?,
-                    usage_day: parse_day(&r.get::<String, _>(3))?,
-                    workspace_id: r.get(4),
-                    item: r.get(5),
-                    dims: r.get(6),
-                    charge_type: r.get(7),
-                    quantity: r.get(8),
-                    covered: r.get(9),
-                    chargeable: r.get(10),
-                    priced_dims: r.get(11),
-                    unit_price: r.get(12),
-                    gross: r.get(13),
-                    rounding_discount: r.get(14),
-                    coupon: r.get(15),
-                    card: r.get(16),
-                    cash: r.get(17),
-                    arrears: r.get(18),
-                    document: r.get(19),
+        on!(self, conn => {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, covered, chargeable, \
+                 priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document FROM expense_line WHERE account_id = ",
+            );
+            q.push_bind(account_id.to_owned());
+            if let Some(from) = filter.from {
+                q.push(" AND billing_day >= ").push_bind(day_text(from));
+            }
+            if let Some(to) = filter.to {
+                q.push(" AND billing_day < ").push_bind(day_text(to));
+            }
+            if let Some(w) = &filter.workspace {
+                q.push(" AND workspace_id = ").push_bind(w.clone());
+            }
+            if let Some(i) = &filter.item {
+                q.push(" AND item = ").push_bind(i.clone());
+            }
+            if let Some(c) = &filter.charge_type {
+                q.push(" AND charge_type = ").push_bind(c.clone());
+            }
+            q.push(" ORDER BY billing_day, line_no");
+            let rows = q.build().fetch_all(&mut *conn).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ExpenseLineRow {
+                        account_id: r.get(0),
+                        line_no: r.get(1),
+                        billing_day: parse_day(&r.get::<String, _>(2))?,
+                        usage_day: parse_day(&r.get::<String, _>(3))?,
+                        workspace_id: r.get(4),
+                        item: r.get(5),
+                        dims: r.get(6),
+                        charge_type: r.get(7),
+                        quantity: r.get(8),
+                        covered: r.get(9),
+                        chargeable: r.get(10),
+                        priced_dims: r.get(11),
+                        unit_price: r.get(12),
+                        gross: r.get(13),
+                        rounding_discount: r.get(14),
+                        coupon: r.get(15),
+                        card: r.get(16),
+                        cash: r.get(17),
+                        arrears: r.get(18),
+                        document: r.get(19),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Ledger entries of one account with their transaction, posted in `[from, to)`, oldest
@@ -848,149 +1073,163 @@ impl Tx {
         to: Option<Timestamp>,
         funds_only: bool,
     ) -> Result<Vec<(LedgerTxRow, LedgerEntryRow)>> {
-        let mut q = QueryBuilder::<Db>::new(
-            "SELECT t.account_id, t.tx_no, t.kind, t.posted_at, t.document, t.remark, e.entry_no, e.book, e.fund_id, e.amount, e.balance_after \
-             FROM ledger_tx t JOIN ledger_entry e ON e.account_id = t.account_id AND e.tx_no = t.tx_no WHERE t.account_id = ",
-        );
-        q.push_bind(account_id.to_owned());
-        if let Some(from) = from {
-            q.push(" AND t.posted_at >= ").push_bind(micros(from));
-        }
-        if let Some(to) = to {
-            q.push(" AND t.posted_at < ").push_bind(micros(to));
-        }
-        if funds_only {
-            q.push(" AND e.book IN ('cash', 'coupon', 'card')");
-        }
-        q.push(" ORDER BY t.tx_no, e.entry_no");
-        let rows = q.build().fetch_all(&mut *self.inner).await?;
-        rows.iter()
-            .map(|r| {
-                let tx = LedgerTxRow {
-                    account_id: r.get(0),
-                    tx_no: r.get(1),
-                    kind: r.get(2),
-                    posted_at: from_micros(r.get(3))?,
-                    document: r.get(4),
-                    remark: r.get(5),
-                };
-                let entry = LedgerEntryRow {
-                    account_id: tx.account_id.clone(),
-                    tx_no: tx.tx_no,
-                    entry_no: r.get(6),
-                    book: r.get(7),
-                    fund_id: r.get(8),
-                    amount: r.get(9),
-                    balance_after: r.get(10),
-                };
-                Ok((tx, entry))
-            })
-            .collect()
+        on!(self, conn => {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT t.account_id, t.tx_no, t.kind, t.posted_at, t.document, t.remark, e.entry_no, e.book, e.fund_id, e.amount, e.balance_after \
+                 FROM ledger_tx t JOIN ledger_entry e ON e.account_id = t.account_id AND e.tx_no = t.tx_no WHERE t.account_id = ",
+            );
+            q.push_bind(account_id.to_owned());
+            if let Some(from) = from {
+                q.push(" AND t.posted_at >= ").push_bind(micros(from));
+            }
+            if let Some(to) = to {
+                q.push(" AND t.posted_at < ").push_bind(micros(to));
+            }
+            if funds_only {
+                q.push(" AND e.book IN ('cash', 'coupon', 'card')");
+            }
+            q.push(" ORDER BY t.tx_no, e.entry_no");
+            let rows = q.build().fetch_all(&mut *conn).await?;
+            rows.iter()
+                .map(|r| {
+                    let tx = LedgerTxRow {
+                        account_id: r.get(0),
+                        tx_no: r.get(1),
+                        kind: r.get(2),
+                        posted_at: from_micros(r.get(3))?,
+                        document: r.get(4),
+                        remark: r.get(5),
+                    };
+                    let entry = LedgerEntryRow {
+                        account_id: tx.account_id.clone(),
+                        tx_no: tx.tx_no,
+                        entry_no: r.get(6),
+                        book: r.get(7),
+                        fund_id: r.get(8),
+                        amount: r.get(9),
+                        balance_after: r.get(10),
+                    };
+                    Ok((tx, entry))
+                })
+                .collect()
+        })
     }
 
     pub async fn events(&mut self, account_id: &str) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query(
-            "SELECT account_id, event_no, kind, happened_on, created_at, detail FROM account_event WHERE account_id = $1 ORDER BY event_no",
-        )
-        .bind(account_id)
-        .fetch_all(&mut *self.inner)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    account_id: r.get(0),
-                    event_no: r.get(1),
-                    kind: r.get(2),
-                    happened_on: parse_day(&r.get::<String, _>(3))?,
-                    created_at: from_micros(r.get(4))?,
-                    detail: r.get(5),
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, event_no, kind, happened_on, created_at, detail FROM account_event WHERE account_id = $1 ORDER BY event_no",
+            )
+            .bind(account_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(EventRow {
+                        account_id: r.get(0),
+                        event_no: r.get(1),
+                        kind: r.get(2),
+                        happened_on: parse_day(&r.get::<String, _>(3))?,
+                        created_at: from_micros(r.get(4))?,
+                        detail: r.get(5),
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     // ---- whole-store checks (verify) ---------------------------------------------------------
 
     /// Transactions whose postings do not sum to zero, and how many transactions there are.
     pub async fn unbalanced_transactions(&mut self) -> Result<(i64, Vec<(String, i64, i64)>)> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM ledger_tx").fetch_one(&mut *self.inner).await?.get(0);
-        let rows =
-            sqlx::query("SELECT account_id, tx_no, SUM(amount) FROM ledger_entry GROUP BY account_id, tx_no HAVING SUM(amount) <> 0")
-                .fetch_all(&mut *self.inner)
-                .await?;
-        Ok((count, rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
+        on!(self, conn => {
+            let count: i64 = sqlx::query::<Db>("SELECT COUNT(*) FROM ledger_tx").fetch_one(&mut *conn).await?.get(0);
+            let rows =
+                sqlx::query::<Db>("SELECT account_id, tx_no, CAST(SUM(amount) AS BIGINT) FROM ledger_entry GROUP BY account_id, tx_no HAVING CAST(SUM(amount) AS BIGINT) <> 0")
+                    .fetch_all(&mut *conn)
+                    .await?;
+            Ok((count, rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()))
+        })
     }
 
     /// Every fund entry in posting order per fund: (account, book, fund id, amount, balance after).
     pub async fn fund_entries(&mut self) -> Result<Vec<(String, String, i64, i64, Option<i64>)>> {
-        let rows = sqlx::query(
-            "SELECT account_id, book, fund_id, amount, balance_after FROM ledger_entry WHERE book IN ('cash', 'coupon', 'card') \
-             ORDER BY account_id, book, fund_id, tx_no, entry_no",
-        )
-        .fetch_all(&mut *self.inner)
-        .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect())
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, book, fund_id, amount, balance_after FROM ledger_entry WHERE book IN ('cash', 'coupon', 'card') \
+                 ORDER BY account_id, book, fund_id, tx_no, entry_no",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect())
+        })
     }
 
     /// Every account's stored cash.
     pub async fn all_cash(&mut self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT account_id, cash FROM billing_account ORDER BY account_id").fetch_all(&mut *self.inner).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>("SELECT account_id, cash FROM billing_account ORDER BY account_id").fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
     }
 
     /// Every instrument of every account.
     pub async fn all_instruments(&mut self) -> Result<Vec<InstrumentRow>> {
-        let sql = format!("SELECT {} FROM instrument ORDER BY account_id, instrument_id", Self::INSTRUMENT_COLUMNS);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *self.inner).await?;
-        rows.iter().map(Self::instrument_row).collect()
+        on!(self, conn => {
+            let sql = format!("SELECT {} FROM instrument ORDER BY account_id, instrument_id", Self::INSTRUMENT_COLUMNS);
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+            rows.iter().map(Self::instrument_row).collect()
+        })
     }
 
     /// Lines whose amount differs from their deductions plus arrears, and how many lines there are.
     pub async fn unsettled_lines(&mut self) -> Result<(i64, Vec<(String, i64)>)> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM expense_line").fetch_one(&mut *self.inner).await?.get(0);
-        let rows = sqlx::query("SELECT account_id, line_no FROM expense_line WHERE gross <> coupon + card + cash + arrears")
-            .fetch_all(&mut *self.inner)
-            .await?;
-        Ok((count, rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+        on!(self, conn => {
+            let count: i64 = sqlx::query::<Db>("SELECT COUNT(*) FROM expense_line").fetch_one(&mut *conn).await?.get(0);
+            let rows = sqlx::query::<Db>("SELECT account_id, line_no FROM expense_line WHERE gross <> coupon + card + cash + arrears")
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok((count, rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+        })
     }
 
     /// Expense line totals per account and month, and invoice line totals per account and month.
     pub async fn month_totals_everywhere(&mut self) -> Result<(Vec<(String, String, TotalsRow)>, Vec<(String, String, TotalsRow)>)> {
-        let totals = |r: &DbRow| TotalsRow {
-            gross: r.get(2),
-            rounding_discount: r.get(3),
-            coupon: r.get(4),
-            card: r.get(5),
-            cash: r.get(6),
-            arrears: r.get(7),
-        };
-        let lines = sqlx::query(
-            "SELECT account_id, SUBSTR(billing_day, 1, 7), SUM(gross), SUM(rounding_discount), SUM(coupon), SUM(card), SUM(cash), SUM(arrears) \
-             FROM expense_line GROUP BY account_id, SUBSTR(billing_day, 1, 7)",
-        )
-        .fetch_all(&mut *self.inner)
-        .await?;
-        let invoiced = sqlx::query(
-            "SELECT account_id, month, SUM(gross), SUM(rounding_discount), SUM(coupon), SUM(card), SUM(cash), SUM(arrears) \
-             FROM invoice_line GROUP BY account_id, month",
-        )
-        .fetch_all(&mut *self.inner)
-        .await?;
-        Ok((
-            lines.iter().map(|r| (r.get(0), r.get(1), totals(r))).collect(),
-            invoiced.iter().map(|r| (r.get(0), r.get(1), totals(r))).collect(),
-        ))
+        on!(self, conn => {
+            let totals = |r: &<Db as sqlx::Database>::Row| TotalsRow {
+                gross: r.get(2),
+                rounding_discount: r.get(3),
+                coupon: r.get(4),
+                card: r.get(5),
+                cash: r.get(6),
+                arrears: r.get(7),
+            };
+            let lines = sqlx::query::<Db>(
+                "SELECT account_id, SUBSTR(billing_day, 1, 7), CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
+                 FROM expense_line GROUP BY account_id, SUBSTR(billing_day, 1, 7)",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let invoiced = sqlx::query::<Db>(
+                "SELECT account_id, month, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
+                 FROM invoice_line GROUP BY account_id, month",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok((
+                lines.iter().map(|r| (r.get(0), r.get(1), totals(r))).collect(),
+                invoiced.iter().map(|r| (r.get(0), r.get(1), totals(r))).collect(),
+            ))
+        })
     }
 
     /// Every invoice of every account.
     pub async fn all_invoices(&mut self) -> Result<Vec<InvoiceRow>> {
+        let ids: Vec<String> = on!(self, conn => {
+            let rows = sqlx::query::<Db>("SELECT DISTINCT account_id FROM invoice ORDER BY account_id").fetch_all(&mut *conn).await?;
+            rows.iter().map(|r| r.get(0)).collect()
+        });
         let mut all = Vec::new();
-        let ids: Vec<String> = sqlx::query("SELECT DISTINCT account_id FROM invoice ORDER BY account_id")
-            .fetch_all(&mut *self.inner)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
         for id in ids {
             all.extend(self.invoices(&id).await?);
         }
@@ -999,47 +1238,53 @@ impl Tx {
 
     /// Daily bills whose total differs from the sum of the lines they settled.
     pub async fn mismatched_daily_bills(&mut self) -> Result<(i64, Vec<(String, String)>)> {
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM daily_bill").fetch_one(&mut *self.inner).await?.get(0);
-        let rows = sqlx::query(
-            "SELECT b.account_id, b.billing_day FROM daily_bill b WHERE b.total <> (SELECT COALESCE(SUM(l.gross), 0) FROM expense_line l \
-             WHERE l.account_id = b.account_id AND l.document = 'DB-' || REPLACE(b.billing_day, '-', ''))",
-        )
-        .fetch_all(&mut *self.inner)
-        .await?;
-        Ok((count, rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+        on!(self, conn => {
+            let count: i64 = sqlx::query::<Db>("SELECT COUNT(*) FROM daily_bill").fetch_one(&mut *conn).await?.get(0);
+            let rows = sqlx::query::<Db>(
+                "SELECT b.account_id, b.billing_day FROM daily_bill b WHERE b.total <> (SELECT COALESCE(CAST(SUM(l.gross) AS BIGINT), 0) FROM expense_line l \
+                 WHERE l.account_id = b.account_id AND l.document = 'DB-' || REPLACE(b.billing_day, '-', ''))",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok((count, rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+        })
     }
 
     pub async fn count_accounts(&mut self) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM billing_account").fetch_one(&mut *self.inner).await?;
-        Ok(row.get(0))
+        on!(self, conn => {
+            let row = sqlx::query::<Db>("SELECT COUNT(*) FROM billing_account").fetch_one(&mut *conn).await?;
+            Ok(row.get(0))
+        })
     }
 
     pub async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
-        for e in events {
-            sqlx::query(
-                "INSERT INTO account_event (account_id, event_no, kind, happened_on, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&e.account_id)
-            .bind(e.event_no)
-            .bind(&e.kind)
-            .bind(day_text(e.happened_on))
-            .bind(micros(e.created_at))
-            .bind(&e.detail)
-            .execute(&mut *self.inner)
-            .await?;
-        }
-        Ok(())
+        on!(self, conn => {
+            for e in events {
+                sqlx::query::<Db>(
+                    "INSERT INTO account_event (account_id, event_no, kind, happened_on, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&e.account_id)
+                .bind(e.event_no)
+                .bind(&e.kind)
+                .bind(day_text(e.happened_on))
+                .bind(micros(e.created_at))
+                .bind(&e.detail)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        })
     }
 }
 
-fn usage_daily_row(r: &DbRow) -> Result<UsageDailyRow> {
+fn usage_daily_row(r: &impl Cols) -> Result<UsageDailyRow> {
     Ok(UsageDailyRow {
-        account_id: r.get(0),
-        billing_day: parse_day(&r.get::<String, _>(1))?,
-        workspace_id: r.get(2),
-        item: r.get(3),
-        dims: r.get(4),
-        quantity: r.get(5),
-        late: r.get::<i64, _>(6) != 0,
+        account_id: r.col(0),
+        billing_day: parse_day(&r.text(1))?,
+        workspace_id: r.col(2),
+        item: r.col(3),
+        dims: r.col(4),
+        quantity: r.col(5),
+        late: r.int(6) != 0,
     })
 }

@@ -1,0 +1,202 @@
+//! The store contract: the same tests, unchanged, against the SQLite file and PostgreSQL.
+
+use jiff::Timestamp;
+use jiff::civil::date;
+use store::{AccountRow, Counters, Idempotency, Store, StoreError, UsageDailyRow, UsageRecordRow, WorkspaceRow};
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Store::open(&dir.path().join("c.db")).await.unwrap(), dir)
+}
+
+async fn postgres() -> (Store, tempfile::TempDir) {
+    let url = store::testing::fresh_pg_database().await;
+    (Store::connect(&url, &store::PgSettings::default()).await.unwrap(), tempfile::tempdir().unwrap())
+}
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn account(id: &str) -> AccountRow {
+    AccountRow {
+        account_id: id.into(),
+        name: format!("{id} Ltd"),
+        currency: "CNY".into(),
+        time_zone: "Asia/Shanghai".into(),
+        created_at: t("2026-10-01T01:00:00Z"),
+        first_day: date(2026, 10, 1),
+        billed_through: None,
+        cash: 0,
+        state: "active".into(),
+        overdue_since: None,
+        counters: Counters::START,
+    }
+}
+
+fn daily(account: &str, quantity: i64, late: bool) -> UsageDailyRow {
+    UsageDailyRow {
+        account_id: account.into(),
+        billing_day: date(2026, 10, 2),
+        workspace_id: "w".into(),
+        item: "sms".into(),
+        dims: String::new(),
+        quantity,
+        late,
+    }
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $name() { let (store, _dir) = super::sqlite().await; super::$name(store).await; })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $name() { let (store, _dir) = super::postgres().await; super::$name(store).await; })*
+        }
+    };
+}
+
+contract!(
+    accounts_round_trip_and_batch_updates,
+    duplicates_are_named,
+    uncommitted_work_is_gone,
+    daily_usage_merges_sums_maxima_and_late,
+    idempotency_states,
+    leases_expire,
+    sums_are_integers
+);
+
+async fn accounts_round_trip_and_batch_updates(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    for id in ["a1", "a2", "a3"] {
+        tx.insert_account(&account(id)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let mut rows = tx.accounts_after("a1", 10).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.account_id.as_str()).collect::<Vec<_>>(), ["a2", "a3"]);
+    for r in &mut rows {
+        r.cash = -1234;
+        r.billed_through = Some(date(2026, 10, 5));
+        r.state = "overdue".into();
+        r.counters.next_line = 42;
+    }
+    tx.update_accounts(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let a2 = tx.account("a2").await.unwrap().unwrap();
+    assert_eq!((a2.cash, a2.billed_through, a2.state.as_str(), a2.counters.next_line), (-1234, Some(date(2026, 10, 5)), "overdue", 42));
+    assert_eq!(tx.account("a1").await.unwrap().unwrap(), account("a1"));
+    assert!(tx.account("zz").await.unwrap().is_none());
+    assert_eq!(tx.max_billed_through().await.unwrap(), Some(date(2026, 10, 5)));
+    tx.commit().await.unwrap();
+}
+
+async fn duplicates_are_named(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account("a1")).await.unwrap();
+    let w = WorkspaceRow { workspace_id: "w".into(), account_id: "a1".into(), name: "w".into(), created_at: t("2026-10-01T00:00:00Z") };
+    tx.insert_workspace(&w).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(matches!(tx.insert_account(&account("a1")).await, Err(StoreError::Duplicate { what: "billing account", .. })));
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert!(matches!(tx.insert_workspace(&w).await, Err(StoreError::Duplicate { what: "workspace", .. })));
+}
+
+async fn uncommitted_work_is_gone(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account("a1")).await.unwrap();
+    drop(tx);
+    let mut tx = store.read().await.unwrap();
+    assert!(tx.account("a1").await.unwrap().is_none());
+}
+
+async fn daily_usage_merges_sums_maxima_and_late(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.merge_usage_daily(&[daily("a", 5, false)], false).await.unwrap();
+    tx.merge_usage_daily(&[daily("a", 7, false)], false).await.unwrap();
+    tx.merge_usage_daily(&[daily("m", 5, false)], true).await.unwrap();
+    tx.merge_usage_daily(&[daily("m", 3, true)], true).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let rows = tx.usage_daily_between("a", "m", None, date(2026, 10, 31)).await.unwrap();
+    assert_eq!(rows.iter().map(|r| (r.account_id.as_str(), r.quantity, r.late)).collect::<Vec<_>>(), [("a", 12, false), ("m", 5, false)]);
+    // A late sample below the peak changes nothing; above it, it marks the key late.
+    tx.merge_usage_daily(&[daily("m", 9, true)], true).await.unwrap();
+    tx.merge_usage_daily(&[daily("a", 1, true)], false).await.unwrap();
+    let late = tx.late_usage("a", "m").await.unwrap();
+    assert_eq!(late.iter().map(|r| (r.account_id.as_str(), r.quantity)).collect::<Vec<_>>(), [("a", 13), ("m", 9)]);
+    tx.clear_late("a", date(2026, 10, 2)).await.unwrap();
+    assert_eq!(tx.late_usage("a", "m").await.unwrap().len(), 1);
+    let record = UsageRecordRow {
+        account_id: "a".into(),
+        record_id: "r1".into(),
+        workspace_id: "w".into(),
+        item: "sms".into(),
+        dims: String::new(),
+        recorded_at: t("2026-10-02T01:00:00Z"),
+        quantity: 1,
+        billing_day: date(2026, 10, 2),
+    };
+    tx.insert_usage_records(std::slice::from_ref(&record)).await.unwrap();
+    assert_eq!(tx.usage_records("a", &["r1", "r2"]).await.unwrap(), vec![record]);
+    tx.commit().await.unwrap();
+}
+
+async fn idempotency_states(store: Store) {
+    let at = t("2026-10-01T00:00:00Z");
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.idempotency_begin("k1", "pay", "h1", at).await.unwrap(), Idempotency::New);
+    assert_eq!(tx.idempotency_begin("k1", "pay", "h1", at).await.unwrap(), Idempotency::InProgress);
+    assert_eq!(tx.idempotency_begin("k1", "pay", "h2", at).await.unwrap(), Idempotency::Mismatch);
+    tx.idempotency_finish("k1", "pay", 201, "{}").await.unwrap();
+    assert_eq!(tx.idempotency_begin("k1", "pay", "h1", at).await.unwrap(), Idempotency::Replay { status: 201, response: "{}".into() });
+    assert_eq!(tx.idempotency_begin("k2", "pay", "h9", at).await.unwrap(), Idempotency::New, "keys are per caller");
+    tx.commit().await.unwrap();
+}
+
+async fn leases_expire(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.acquire_lease("job", "a", t("2026-10-01T00:00:00Z"), t("2026-10-01T00:10:00Z")).await.unwrap());
+    assert!(!tx.acquire_lease("job", "b", t("2026-10-01T00:05:00Z"), t("2026-10-01T00:15:00Z")).await.unwrap());
+    assert!(tx.acquire_lease("job", "a", t("2026-10-01T00:05:00Z"), t("2026-10-01T00:15:00Z")).await.unwrap(), "the holder renews");
+    assert!(tx.acquire_lease("job", "b", t("2026-10-01T00:15:00Z"), t("2026-10-01T00:25:00Z")).await.unwrap(), "expired: another takes it");
+    tx.commit().await.unwrap();
+}
+
+async fn sums_are_integers(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account("a1")).await.unwrap();
+    let line = |no: i64, gross: i64| store::ExpenseLineRow {
+        account_id: "a1".into(),
+        line_no: no,
+        billing_day: date(2026, 10, 2),
+        usage_day: date(2026, 10, 2),
+        workspace_id: "w".into(),
+        item: "sms".into(),
+        dims: String::new(),
+        charge_type: "pay_as_you_go".into(),
+        quantity: 1,
+        covered: 0,
+        chargeable: 1,
+        priced_dims: String::new(),
+        unit_price: Some(1_000_000),
+        gross,
+        rounding_discount: 12_345_678,
+        coupon: 0,
+        card: 0,
+        cash: gross,
+        arrears: 0,
+        document: "DB-20261002".into(),
+    };
+    tx.insert_lines(&[line(1, 4_000_000_000_000), line(2, 5_000_000_000_000)]).await.unwrap();
+    let totals = tx.month_line_totals("a1", date(2026, 10, 1), date(2026, 11, 1)).await.unwrap();
+    assert_eq!(totals[0].totals.gross, 9_000_000_000_000);
+    assert_eq!(totals[0].totals.rounding_discount, 24_691_356);
+    let monthly = tx.monthly_line_totals("a1").await.unwrap();
+    assert_eq!(monthly, vec![("2026-10".to_owned(), totals[0].totals)]);
+    tx.commit().await.unwrap();
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# A private PostgreSQL server for the tests: `scripts/pg.sh start` installs the distribution's
+# server when it is missing, creates a data directory under target/pg, starts it on a free
+# loopback port and prints the admin URL; `scripts/pg.sh stop` stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir="$PWD/target/pg"
+
+bindir() {
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+case "${1:-}" in
+start)
+    if [ -z "$(bindir)" ] || [ ! -x "$(bindir)/initdb" ]; then
+        echo "installing PostgreSQL from the distribution" >&2
+        apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    fi
+    bin="$(bindir)"
+    if [ -f "$dir/url" ] && "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        cat "$dir/url"
+        exit 0
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    run=()
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres:postgres "$dir"
+        run=(runuser -u postgres --)
+    fi
+    "${run[@]}" "$bin/initdb" -D "$dir/data" --auth=trust --username=postgres --encoding=UTF8 >"$dir/initdb.log"
+    "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >&2
+    echo "postgres://postgres@127.0.0.1:$port/postgres" | tee "$dir/url"
+    ;;
+stop)
+    bin="$(bindir)"
+    if [ -n "$bin" ] && [ -d "$dir/data" ]; then
+        run=()
+        [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+        "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop >&2 || true
+    fi
+    ;;
+*)
+    echo "usage: scripts/pg.sh start|stop" >&2
+    exit 2
+    ;;
+esac
