@@ -117,10 +117,14 @@ impl App {
             tx.commit().await?;
             usize::try_from(n).unwrap_or(0)
         };
+        // No zone ends a day earlier than UTC+14: an account billed through that zone's last
+        // ended day has nothing due, whatever its own zone.
+        let earliest_zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(14));
+        let due_before = last_ended_day(now - options.delay, &earliest_zone);
         let mut after = String::new();
         loop {
             let mut tx = self.store.begin().await?;
-            let batch = tx.accounts_after(&after, options.batch_accounts as i64).await?;
+            let batch = tx.claim_accounts(&after, due_before, options.batch_accounts as i64).await?;
             let Some(last) = batch.last() else {
                 tx.commit().await?;
                 break;
@@ -132,6 +136,31 @@ impl App {
             progress(report.accounts_seen, total);
         }
         Ok(report)
+    }
+
+    /// How many accounts have a billing day due at `now` (claimed by a worker or not). A
+    /// worker that finds nothing to bill waits for this to reach zero before it calls the
+    /// night done, so accounts freed by a worker that died are never left behind.
+    pub async fn pending_accounts(&self, now: Timestamp, delay: jiff::SignedDuration) -> Result<usize> {
+        let earliest_zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(14));
+        let due_before = last_ended_day(now - delay, &earliest_zone);
+        let mut tx = self.store.read().await?;
+        let mut pending = 0;
+        let mut after = String::new();
+        loop {
+            let batch = tx.claim_accounts(&after, due_before, 5_000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.account_id.clone();
+            for row in batch {
+                let account = Account::from_row(row)?;
+                let from = account.row.billed_through.map(next_day).unwrap_or(account.row.first_day);
+                if from <= last_ended_day(now - delay, &account.tz) {
+                    pending += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(pending)
     }
 
     async fn run_batch(

@@ -50,37 +50,79 @@ impl App {
     }
 
     pub async fn create_account(&self, now: Timestamp, id: &str, name: &str, currency: &str, time_zone: &str) -> Result<Account> {
-        check_id("id", id)?;
-        if name.trim().is_empty() {
-            return Err(AppError::invalid("name", "must not be empty"));
-        }
-        let currency = Currency::parse(currency).map_err(|e| AppError::invalid("currency", e.to_string()))?;
-        let tz = TimeZone::get(time_zone).map_err(|_| AppError::invalid("tz", format!("`{time_zone}` is not an IANA time zone")))?;
         let mut tx = self.store.begin().await?;
-        if let Some(source) = tx.latest_catalog().await? {
-            let catalog = catalog_file::parse(&source)?;
-            if catalog.currency != currency {
-                return Err(AppError::invalid("currency", format!("the catalog prices in {}, not {currency}", catalog.currency)));
-            }
-        }
-        let row = AccountRow {
-            account_id: id.to_owned(),
-            name: name.trim().to_owned(),
-            currency: currency.code().to_owned(),
-            time_zone: time_zone.to_owned(),
-            created_at: now,
-            first_day: billing::period::billing_day(now, &tz),
-            billed_through: None,
-            cash: 0,
-            state: billing::AccountState::Active.as_str().to_owned(),
-            overdue_since: None,
-            counters: Counters::START,
+        let catalog = match tx.latest_catalog().await? {
+            Some(source) => Some(catalog_file::parse(&source)?),
+            None => None,
         };
+        let row = new_account(catalog.as_ref(), now, id, name, currency, time_zone)?;
         tx.insert_account(&row).await?;
         tx.commit().await?;
         Account::from_row(row)
     }
 
+    /// Creates many accounts with their workspaces in one transaction: all or none. Each
+    /// entry is (id, name, currency, time zone, workspace ids).
+    pub async fn import_accounts(&self, now: Timestamp, accounts: &[(String, String, String, String, Vec<String>)]) -> Result<usize> {
+        let mut tx = self.store.begin().await?;
+        let catalog = match tx.latest_catalog().await? {
+            Some(source) => Some(catalog_file::parse(&source)?),
+            None => None,
+        };
+        for (n, (id, name, currency, zone, workspaces)) in accounts.iter().enumerate() {
+            let at_line = |e: AppError| match e {
+                AppError::Invalid { field, reason } => AppError::Invalid { field: format!("line {}: {field}", n + 2), reason },
+                other => other,
+            };
+            let row = new_account(catalog.as_ref(), now, id, name, currency, zone).map_err(at_line)?;
+            tx.insert_account(&row).await?;
+            for w in workspaces {
+                check_id("workspace", w).map_err(at_line)?;
+                tx.insert_workspace(&WorkspaceRow { workspace_id: w.clone(), account_id: id.clone(), name: w.clone(), created_at: now })
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(accounts.len())
+    }
+}
+
+/// Validates a new account and builds its row.
+fn new_account(
+    catalog: Option<&billing::Catalog>,
+    now: Timestamp,
+    id: &str,
+    name: &str,
+    currency: &str,
+    time_zone: &str,
+) -> Result<AccountRow> {
+    check_id("id", id)?;
+    if name.trim().is_empty() {
+        return Err(AppError::invalid("name", "must not be empty"));
+    }
+    let currency = Currency::parse(currency).map_err(|e| AppError::invalid("currency", e.to_string()))?;
+    let tz = TimeZone::get(time_zone).map_err(|_| AppError::invalid("tz", format!("`{time_zone}` is not an IANA time zone")))?;
+    if let Some(catalog) = catalog
+        && catalog.currency != currency
+    {
+        return Err(AppError::invalid("currency", format!("the catalog prices in {}, not {currency}", catalog.currency)));
+    }
+    Ok(AccountRow {
+        account_id: id.to_owned(),
+        name: name.trim().to_owned(),
+        currency: currency.code().to_owned(),
+        time_zone: time_zone.to_owned(),
+        created_at: now,
+        first_day: billing::period::billing_day(now, &tz),
+        billed_through: None,
+        cash: 0,
+        state: billing::AccountState::Active.as_str().to_owned(),
+        overdue_since: None,
+        counters: Counters::START,
+    })
+}
+
+impl App {
     pub async fn create_workspace(&self, now: Timestamp, account_id: &str, id: &str, name: Option<&str>) -> Result<WorkspaceRow> {
         check_id("id", id)?;
         let mut tx = self.store.begin().await?;

@@ -109,6 +109,24 @@ enum Command {
     },
     /// Recompute every balance and total from the ledger and the lines; fail on any difference.
     Verify,
+    /// A billing worker: runs the nightly job in passes, sharing the accounts with any other
+    /// workers on the same database (each batch of accounts is claimed in the database).
+    Worker {
+        /// Seconds between passes when nothing is due.
+        #[arg(long, default_value_t = 30)]
+        interval_secs: u64,
+        /// Exit once every due account-day is billed (by this worker or another).
+        #[arg(long)]
+        once: bool,
+        /// Minutes after a billing day ends before it is billed (0 with --now in tests).
+        #[arg(long, default_value_t = 30)]
+        run_delay_minutes: i64,
+        /// Accounts per batch (one transaction).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i8).range(1..=28))]
+        invoice_day: i8,
+    },
     /// Serve the HTTP API with the nightly scheduler and webhook delivery.
     Serve(ServeArgs),
     /// API keys.
@@ -188,6 +206,9 @@ enum CatalogCommand {
 
 #[derive(Subcommand, Debug)]
 enum AccountCommand {
+    /// Create many accounts from a CSV file with the header
+    /// `id,name,currency,time_zone,workspaces` (workspace ids separated by `;`), all or none.
+    Import { file: PathBuf },
     Create {
         #[arg(long)]
         id: String,
@@ -419,6 +440,62 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                     a.row.currency,
                     a.row.time_zone,
                     a.row.first_day
+                )?;
+            }
+        }
+        Command::Account { command: AccountCommand::Import { file } } => {
+            let text = read_file(cwd, file)?;
+            let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+            let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+            if header != ["id", "name", "currency", "time_zone", "workspaces"] {
+                return Err(AppError::invalid("file", "the CSV header must be id,name,currency,time_zone,workspaces").into());
+            }
+            let mut rows = Vec::new();
+            for (n, record) in reader.records().enumerate() {
+                let r = record.map_err(|e| AppError::invalid("file", format!("line {}: {e}", n + 2)))?;
+                let workspaces = r[4].split(';').filter(|w| !w.is_empty()).map(str::to_owned).collect();
+                rows.push((r[0].to_owned(), r[1].to_owned(), r[2].to_owned(), r[3].to_owned(), workspaces));
+            }
+            let n = app.import_accounts(now, &rows).await?;
+            if json {
+                print_json(out, serde_json::json!({"accounts": n}))?;
+            } else {
+                writeln!(out, "created {n} billing accounts")?;
+            }
+        }
+        Command::Worker { interval_secs, once, run_delay_minutes, batch, invoice_day } => {
+            let options = RunOptions {
+                batch_accounts: *batch as usize,
+                invoice_day: *invoice_day,
+                delay: jiff::SignedDuration::from_mins(*run_delay_minutes),
+            };
+            let fixed = cli.now.is_some();
+            let mut total = app::run::RunReport::default();
+            loop {
+                let at = if fixed { now } else { Timestamp::now() };
+                let r = app.run(at, options, &mut |_, _| {}).await?;
+                total.days_billed += r.days_billed;
+                total.lines += r.lines;
+                total.invoices_issued += r.invoices_issued;
+                if r.days_billed > 0 {
+                    continue;
+                }
+                if *once && app.pending_accounts(at, options.delay).await? == 0 {
+                    break;
+                }
+                let pause = if *once { 200 } else { interval_secs * 1000 };
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"days": total.days_billed, "lines": total.lines, "invoices_issued": total.invoices_issued}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "worker billed {} account-days: {} lines, {} invoices issued",
+                    total.days_billed, total.lines, total.invoices_issued
                 )?;
             }
         }

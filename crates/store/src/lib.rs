@@ -379,6 +379,24 @@ impl Tx {
         })
     }
 
+    /// Claims the next batch of accounts in id order after `after` that may have days to
+    /// bill (never billed, or billed before `due_before`). On PostgreSQL the rows are locked
+    /// and rows another worker holds are skipped (`FOR UPDATE SKIP LOCKED`): the claim lasts
+    /// as long as the transaction, and a worker that dies releases it with its connection.
+    /// On SQLite the write transaction itself is the claim.
+    pub async fn claim_accounts(&mut self, after: &str, due_before: Date, limit: i64) -> Result<Vec<AccountRow>> {
+        let lock = if self.lock_clause().is_empty() { "" } else { " FOR UPDATE SKIP LOCKED" };
+        on!(self, conn => {
+            let sql = format!(
+                "SELECT {} FROM billing_account WHERE account_id > $1 AND (billed_through IS NULL OR billed_through < $3) \
+                 ORDER BY account_id LIMIT $2{lock}",
+                Self::ACCOUNT_COLUMNS
+            );
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).bind(day_text(due_before)).fetch_all(&mut *conn).await?;
+            rows.iter().map(Self::account_row).collect()
+        })
+    }
+
     /// Writes back an account's balances, standing, billing progress and counters.
     pub async fn update_account(&mut self, a: &AccountRow) -> Result<()> {
         on!(self, conn => {

@@ -28,3 +28,50 @@ pub async fn fresh_pg_database() -> String {
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
     format!("{base}/{name}")
 }
+
+/// The account tables with the columns and order that make a dump of them comparable
+/// between two stores.
+pub const ACCOUNT_TABLES: [(&str, &str, &str); 10] = [
+    (
+        "billing_account",
+        "account_id, billed_through, cash, state, overdue_since, next_line, next_tx, next_instrument, next_invoice, next_event",
+        "account_id",
+    ),
+    ("daily_bill", "account_id, billing_day, line_count, total, settled_at", "account_id, billing_day"),
+    (
+        "expense_line",
+        "account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, covered, chargeable, priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document",
+        "account_id, line_no",
+    ),
+    ("ledger_tx", "account_id, tx_no, kind, posted_at, document, remark", "account_id, tx_no"),
+    ("ledger_entry", "account_id, tx_no, entry_no, book, fund_id, amount, balance_after", "account_id, tx_no, entry_no"),
+    ("instrument", "account_id, instrument_id, kind, balance, active", "account_id, instrument_id"),
+    (
+        "invoice",
+        "account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable",
+        "account_id, month",
+    ),
+    (
+        "invoice_line",
+        "account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears",
+        "account_id, month, workspace_id, item, charge_type",
+    ),
+    ("account_event", "account_id, event_no, kind, happened_on, detail", "account_id, event_no"),
+    (
+        "usage_daily",
+        "account_id, billing_day, workspace_id, item, dims, quantity, late",
+        "account_id, billing_day, workspace_id, item, dims",
+    ),
+];
+
+impl crate::Tx {
+    /// Every row of a table as one text line, in a fixed order: for comparing two stores.
+    pub async fn dump(&mut self, table: &str, columns: &str, order: &str) -> crate::Result<Vec<String>> {
+        let expr = columns.split(',').map(|c| format!("COALESCE(CAST({} AS TEXT), '-')", c.trim())).collect::<Vec<_>>().join(" || '|' || ");
+        let sql = format!("SELECT {expr} FROM {table} ORDER BY {order}");
+        crate::on!(self, conn => {
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+            Ok(rows.iter().map(|r| sqlx::Row::get::<String, _>(r, 0)).collect())
+        })
+    }
+}
