@@ -44,6 +44,11 @@ impl Default for RunOptions {
     }
 }
 
+/// Backoff before another attempt of a transaction: 10 ms, doubling per attempt.
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(10u64 << attempt.min(6))).await;
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
     pub accounts_seen: usize,
@@ -54,6 +59,19 @@ pub struct RunReport {
     pub instruments_expired: usize,
     pub invoices_issued: usize,
     pub state_changes: usize,
+}
+
+impl RunReport {
+    fn add(&mut self, other: &RunReport) {
+        self.accounts_seen += other.accounts_seen;
+        self.accounts_billed += other.accounts_billed;
+        self.days_billed += other.days_billed;
+        self.lines += other.lines;
+        self.adjustment_lines += other.adjustment_lines;
+        self.instruments_expired += other.instruments_expired;
+        self.invoices_issued += other.invoices_issued;
+        self.state_changes += other.state_changes;
+    }
 }
 
 /// Rows a batch writes, gathered in memory and written in bulk.
@@ -123,19 +141,47 @@ impl App {
         let due_before = last_ended_day(now - options.delay, &earliest_zone);
         let mut after = String::new();
         loop {
-            let mut tx = self.store.begin().await?;
-            let batch = tx.claim_accounts(&after, due_before, options.batch_accounts as i64).await?;
-            let Some(last) = batch.last() else {
-                tx.commit().await?;
-                break;
+            // A batch that fails transiently (serialization failure, deadlock, lock timeout) is
+            // rolled back whole and tried again; its report counts only once it commits.
+            let mut attempt = 0u32;
+            let outcome = loop {
+                let mut batch_report = RunReport::default();
+                match self.run_one_batch(now, options, &after, due_before, &mut batch_report).await {
+                    Err(crate::AppError::Store(e)) if e.is_transient() && attempt < 5 => {
+                        attempt += 1;
+                        backoff(attempt).await;
+                    }
+                    other => break other.map(|last| (last, batch_report)),
+                }
             };
-            after = last.account_id.clone();
-            report.accounts_seen += batch.len();
-            self.run_batch(&mut tx, now, options, batch, &mut report).await?;
-            tx.commit().await?;
+            let (Some(last), batch_report) = outcome? else { break };
+            after = last;
+            report.add(&batch_report);
             progress(report.accounts_seen, total);
         }
         Ok(report)
+    }
+
+    /// Claims and bills one batch in one transaction; the last account id claimed, or `None`
+    /// when nothing was left.
+    async fn run_one_batch(
+        &self,
+        now: Timestamp,
+        options: RunOptions,
+        after: &str,
+        due_before: Date,
+        report: &mut RunReport,
+    ) -> Result<Option<String>> {
+        let mut tx = self.store.begin().await?;
+        let batch = tx.claim_accounts(after, due_before, options.batch_accounts as i64).await?;
+        let Some(last) = batch.last().map(|a| a.account_id.clone()) else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        report.accounts_seen += batch.len();
+        self.run_batch(&mut tx, now, options, batch, report).await?;
+        tx.commit().await?;
+        Ok(Some(last))
     }
 
     /// How many accounts have a billing day due at `now` (claimed by a worker or not). A

@@ -202,7 +202,18 @@ impl App {
     pub async fn ingest(&self, now: Timestamp, batch: &[(usize, UsageInput)]) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         for chunk in batch.chunks(IMPORT_BATCH) {
-            report.absorb(self.ingest_chunk(now, chunk).await?);
+            // A chunk that fails transiently is rolled back whole and tried again.
+            let mut attempt = 0u32;
+            let chunk_report = loop {
+                match self.ingest_chunk(now, chunk).await {
+                    Err(AppError::Store(e)) if e.is_transient() && attempt < 5 => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(10u64 << attempt)).await;
+                    }
+                    other => break other?,
+                }
+            };
+            report.absorb(chunk_report);
         }
         Ok(report)
     }
