@@ -18,6 +18,9 @@ start)
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
     fi
     bin="$(bindir)"
+    if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+        useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+    fi
     if [ -f "$dir/url" ] && "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         cat "$dir/url"
         exit 0

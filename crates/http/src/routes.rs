@@ -102,6 +102,30 @@ where
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
+/// A POST on one account that moves money: scope checks (`operator_only` for the operator's
+/// operations), the request clock, the body parsed as `T`, all under the Idempotency-Key.
+async fn money_post<T, F, Fut>(
+    st: &ApiState,
+    auth: &Auth,
+    headers: &HeaderMap,
+    account: &str,
+    body: &Bytes,
+    operator_only: bool,
+    op: F,
+) -> ApiResult<Response>
+where
+    T: for<'de> Deserialize<'de>,
+    F: FnOnce(jiff::Timestamp, T) -> Fut,
+    Fut: Future<Output = ApiResult<(StatusCode, serde_json::Value)>>,
+{
+    auth.account(account)?;
+    if operator_only {
+        auth.operator()?;
+    }
+    let now = st.now(headers)?;
+    Ok(idempotent(st, auth, headers, body, async move { op(now, parse::<T>(body)?).await }).await)
+}
+
 // ---- catalog -----------------------------------------------------------------------------
 
 #[derive(Serialize, ToSchema)]
@@ -425,15 +449,12 @@ struct TopUp {
     params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = TopUp,
     responses((status = 201, body = serde_json::Value), (status = 422, body = ErrorBody)))]
 async fn top_up(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
-    auth.account(&account)?;
-    auth.operator()?;
-    let now = st.now(&headers)?;
-    Ok(idempotent(&st, &auth, &headers, &body, async {
-        let req: TopUp = parse(&body)?;
-        let r = st.app.top_up(now, &account, &req.amount, req.channel.as_deref().unwrap_or("bank_transfer")).await?;
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, true, move |now, req: TopUp| async move {
+        let r = app.top_up(now, id, &req.amount, req.channel.as_deref().unwrap_or("bank_transfer")).await?;
         Ok((StatusCode::CREATED, j!({"document": r.document, "amount": r.amount, "cash": r.cash_after, "state": r.state})))
     })
-    .await)
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -474,15 +495,12 @@ fn instrument_view(i: &NewInstrument) -> serde_json::Value {
     params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CouponBody,
     responses((status = 201, body = serde_json::Value), (status = 422, body = ErrorBody)))]
 async fn issue_coupon(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
-    auth.account(&account)?;
-    auth.operator()?;
-    let now = st.now(&headers)?;
-    Ok(idempotent(&st, &auth, &headers, &body, async {
-        let req: CouponBody = parse(&body)?;
-        let c = st.app.issue_coupon(now, &account, req.request()).await?;
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, true, move |now, req: CouponBody| async move {
+        let c = app.issue_coupon(now, id, req.request()).await?;
         Ok((StatusCode::CREATED, instrument_view(&c)))
     })
-    .await)
+    .await
 }
 
 /// Create a coupon activation code that one customer may redeem.
@@ -513,14 +531,12 @@ async fn redeem_coupon_code(
     Path(account): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    auth.account(&account)?;
-    let now = st.now(&headers)?;
-    Ok(idempotent(&st, &auth, &headers, &body, async {
-        let req: Redeem = parse(&body)?;
-        let c = st.app.redeem_coupon_code(now, &account, &req.code).await?;
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, false, move |now, req: Redeem| async move {
+        let c = app.redeem_coupon_code(now, id, &req.code).await?;
         Ok((StatusCode::CREATED, instrument_view(&c)))
     })
-    .await)
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -539,16 +555,13 @@ struct CardBody {
     params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CardBody,
     responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_card(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
-    auth.account(&account)?;
-    auth.operator()?;
-    let now = st.now(&headers)?;
-    Ok(idempotent(&st, &auth, &headers, &body, async {
-        let req: CardBody = parse(&body)?;
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, true, move |now, req: CardBody| async move {
         let r = CardRequest { amount: req.amount, valid_from: req.valid_from, valid_until: req.valid_until, purchase: req.purchase };
-        let c = st.app.add_card(now, &account, r).await?;
+        let c = app.add_card(now, id, r).await?;
         Ok((StatusCode::CREATED, instrument_view(&c)))
     })
-    .await)
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -564,16 +577,13 @@ struct PackageBody {
     params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PackageBody,
     responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn buy_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
-    auth.account(&account)?;
-    auth.operator()?;
-    let now = st.now(&headers)?;
-    Ok(idempotent(&st, &auth, &headers, &body, async {
-        let req: PackageBody = parse(&body)?;
-        let p = st.app.buy_package(now, &account, &req.package, &req.start).await?;
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, true, move |now, req: PackageBody| async move {
+        let p = app.buy_package(now, id, &req.package, &req.start).await?;
         let until = billing::period::previous_day(p.end_day);
         Ok((StatusCode::CREATED, j!({"number": format!("PKG-{}", p.package_no), "package": p.plan, "start": p.start_day.to_string(), "until": until.to_string()})))
     })
-    .await)
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]

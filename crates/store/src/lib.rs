@@ -265,6 +265,27 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// The result of an insert, with a unique-key violation named as the duplicate it is.
+fn inserted<T>(result: std::result::Result<T, sqlx::Error>, what: &'static str, key: impl FnOnce() -> String) -> Result<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what, key: key() }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An `account_event` row from `account_id, event_no, kind, happened_on, created_at, detail`.
+fn event_row(r: &impl Cols) -> Result<EventRow> {
+    Ok(EventRow {
+        account_id: r.text(0),
+        event_no: r.int(1),
+        kind: r.text(2),
+        happened_on: parse_day(&r.text(3))?,
+        created_at: from_micros(r.int(4))?,
+        detail: r.text(5),
+    })
+}
+
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self.inner {
@@ -328,10 +349,7 @@ impl Tx {
             .bind(day_text(a.first_day))
             .execute(&mut *conn)
             .await;
-            match result {
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "billing account", key: a.account_id.clone() }),
-                other => other.map(|_| ()).map_err(Into::into),
-            }
+            inserted(result, "billing account", || a.account_id.clone())
         })
     }
 
@@ -461,10 +479,7 @@ impl Tx {
                 .bind(micros(w.created_at))
                 .execute(&mut *conn)
                 .await;
-            match result {
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "workspace", key: w.workspace_id.clone() }),
-                other => other.map(|_| ()).map_err(Into::into),
-            }
+            inserted(result, "workspace", || w.workspace_id.clone())
         })
     }
 
@@ -1141,18 +1156,7 @@ impl Tx {
             .bind(account_id)
             .fetch_all(&mut *conn)
             .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(EventRow {
-                        account_id: r.get(0),
-                        event_no: r.get(1),
-                        kind: r.get(2),
-                        happened_on: parse_day(&r.get::<String, _>(3))?,
-                        created_at: from_micros(r.get(4))?,
-                        detail: r.get(5),
-                    })
-                })
-                .collect()
+            rows.iter().map(event_row).collect()
         })
     }
 
@@ -1305,4 +1309,30 @@ fn usage_daily_row(r: &impl Cols) -> Result<UsageDailyRow> {
         quantity: r.col(5),
         late: r.int(6) != 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT: the
+    /// two dialects cannot drift apart unnoticed.
+    #[test]
+    fn dialect_migrations_say_the_same() {
+        let pairs = [
+            (include_str!("../migrations/sqlite/0001_schema.sql"), include_str!("../migrations/postgres/0001_schema.sql")),
+            (include_str!("../migrations/sqlite/0002_operator.sql"), include_str!("../migrations/postgres/0002_operator.sql")),
+        ];
+        let normal = |sql: &str| -> Vec<String> {
+            sql.lines()
+                .filter(|l| !l.starts_with("--"))
+                .map(|l| l.replace("INTEGER", "BIGINT").split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        for (sqlite, postgres) in pairs {
+            assert_eq!(normal(sqlite), normal(postgres));
+            assert!(
+                !postgres.lines().filter(|l| !l.starts_with("--")).any(|l| l.contains("INTEGER")),
+                "PostgreSQL reads INTEGER as int4, not i64"
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use sqlx::Row;
 
-use crate::{Cols, EventRow, Result, StoreError, Tx, from_micros, is_unique_violation, micros, on, parse_day};
+use crate::{Cols, EventRow, Result, Tx, event_row, from_micros, inserted, micros, on};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKeyRow {
@@ -167,10 +167,7 @@ impl Tx {
             .bind(micros(c.created_at))
             .execute(&mut *conn)
             .await;
-            match result {
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate { what: "coupon code", key: c.code.clone() }),
-                other => other.map(|_| ()).map_err(Into::into),
-            }
+            inserted(result, "coupon code", || c.code.clone())
         })
     }
 
@@ -258,18 +255,7 @@ impl Tx {
             .bind(limit)
             .fetch_all(&mut *conn)
             .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(EventRow {
-                        account_id: r.get(0),
-                        event_no: r.get(1),
-                        kind: r.get(2),
-                        happened_on: parse_day(&r.get::<String, _>(3))?,
-                        created_at: from_micros(r.get(4))?,
-                        detail: r.get(5),
-                    })
-                })
-                .collect()
+            rows.iter().map(event_row).collect()
         })
     }
 
@@ -352,17 +338,7 @@ impl Tx {
             .bind(event_no)
             .fetch_optional(&mut *conn)
             .await?;
-            row.map(|r| {
-                Ok(EventRow {
-                    account_id: r.get(0),
-                    event_no: r.get(1),
-                    kind: r.get(2),
-                    happened_on: parse_day(&r.get::<String, _>(3))?,
-                    created_at: from_micros(r.get(4))?,
-                    detail: r.get(5),
-                })
-            })
-            .transpose()
+            row.as_ref().map(event_row).transpose()
         })
     }
 
