@@ -1,6 +1,8 @@
 //! Project automation: `cargo xtask ci` runs the format check, clippy with warnings as errors
 //! and every test, exactly as CI does.
 
+mod bench;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -17,7 +19,7 @@ fn cargo(args: &[&str]) -> Result<()> {
 
 /// Starts the private PostgreSQL server of the tests (installing it when missing) and returns
 /// its admin URL.
-fn start_postgres() -> Result<String> {
+pub(crate) fn start_postgres() -> Result<String> {
     eprintln!("$ scripts/pg.sh start");
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh"))
         .arg("start")
@@ -30,7 +32,7 @@ fn start_postgres() -> Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
-fn stop_postgres() {
+pub(crate) fn stop_postgres() {
     let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh")).arg("stop").status();
 }
 
@@ -85,6 +87,7 @@ fn main() -> Result<()> {
             cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
             test()
         }
-        _ => bail!("usage: cargo xtask ci"),
+        Some("bench") => bench::bench(&args[1..]),
+        _ => bail!("usage: cargo xtask ci | cargo xtask bench [--accounts N] [--runs R]"),
     }
 }

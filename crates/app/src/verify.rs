@@ -146,3 +146,30 @@ impl App {
         Ok(out)
     }
 }
+
+impl App {
+    /// An account's funds as the waterfall sees them now.
+    pub async fn funds_snapshot(&self, account_id: &str) -> Result<billing::Funds> {
+        let mut tx = self.store.read().await?;
+        let account = crate::context::load_account(&mut tx, account_id).await?;
+        let instruments: Vec<store::InstrumentRow> = tx.instruments(account_id).await?.into_iter().filter(|i| i.active).collect();
+        tx.commit().await?;
+        crate::context::funds_of(account.row.cash, &instruments)
+    }
+
+    /// Whether an annual package covers the account on a day.
+    pub async fn has_package_on(&self, account_id: &str, day: jiff::civil::Date) -> Result<bool> {
+        let mut tx = self.store.read().await?;
+        let packages = tx.packages_between(account_id, account_id).await?;
+        tx.commit().await?;
+        Ok(packages.iter().any(|p| p.start_day <= day && day < p.end_day))
+    }
+
+    /// Every account's daily bill total (minor units) for one billing day.
+    pub async fn day_totals(&self, day: jiff::civil::Date) -> Result<std::collections::HashMap<String, i64>> {
+        let mut tx = self.store.read().await?;
+        let totals = tx.daily_bill_totals(day).await?;
+        tx.commit().await?;
+        Ok(totals.into_iter().collect())
+    }
+}

@@ -134,6 +134,12 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Benchmark workload and jobs (used by `cargo xtask bench`).
+    #[command(hide = true)]
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Fill the database with a realistic demo.
     Demo {
         /// Only fill the database; do not serve the Billing Center.
@@ -144,6 +150,24 @@ enum Command {
         days: u16,
         #[arg(long, default_value_t = 20261126)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Create the accounts and their funds, and write one day of usage as NDJSON.
+    Setup {
+        #[arg(long, default_value_t = 2000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long)]
+        usage: PathBuf,
+    },
+    /// Time the floor and the engine over the day's records, after the nightly run.
+    Job {
+        #[arg(long)]
+        usage: PathBuf,
     },
 }
 
@@ -637,6 +661,19 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             }
         }
         Command::Serve(args) => serve(app.clone(), args, cwd, out).await?,
+        Command::Bench { command: BenchCommand::Setup { accounts, seed, usage } } => {
+            let n = crate::bench::setup(app, *accounts, *seed, &cwd.join(usage)).await?;
+            print_json(out, serde_json::json!({"accounts": accounts, "records": n}))?;
+        }
+        Command::Bench { command: BenchCommand::Job { usage } } => {
+            let r = crate::bench::job(app, &cwd.join(usage)).await?;
+            print_json(
+                out,
+                serde_json::json!({"records": r.records, "floor_s": r.floor_s, "engine_s": r.engine_s, "engine_total_minor": r.engine_total_minor,
+                    "floor_checksum": r.floor_checksum, "matches_nightly_run": r.matches_nightly_run,
+                    "peak_rss_mib": crate::bench::peak_rss_mib()}),
+            )?;
+        }
         Command::Demo { no_serve, days, seed } => {
             crate::demo::run(app, cwd, now, *days, *seed, out).await?;
             let report = app.verify().await?;

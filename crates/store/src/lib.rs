@@ -1272,6 +1272,17 @@ impl Tx {
         })
     }
 
+    /// Every account's daily bill total for one billing day.
+    pub async fn daily_bill_totals(&mut self, day: Date) -> Result<Vec<(String, i64)>> {
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>("SELECT account_id, total FROM daily_bill WHERE billing_day = $1 ORDER BY account_id")
+                .bind(day_text(day))
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
     pub async fn count_accounts(&mut self) -> Result<i64> {
         on!(self, conn => {
             let row = sqlx::query::<Db>("SELECT COUNT(*) FROM billing_account").fetch_one(&mut *conn).await?;
