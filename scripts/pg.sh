@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A private PostgreSQL server for the tests: `scripts/pg.sh start` installs the distribution's
-# server when it is missing, creates a data directory under target/pg, starts it on a free
-# loopback port and prints the admin URL; `scripts/pg.sh stop` stops it.
+# server when it is missing, creates a data directory, starts it on a free loopback port and
+# prints the admin URL; `scripts/pg.sh stop` stops it. The data directory lives under /tmp
+# (one per checkout), where the postgres user can reach it wherever the checkout is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir="$PWD/target/pg"
+dir="${TMPDIR:-/tmp}/billcenter-pg-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)"
 
 bindir() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
