@@ -68,6 +68,7 @@ fn json_field(text: &str, key: &str) -> Option<String> {
 struct Figures {
     records: usize,
     ingest_s: Vec<f64>,
+    ingest_http_s: Vec<f64>,
     run_s: Vec<f64>,
     run_pg_s: Vec<f64>,
     floor_s: Vec<f64>,
@@ -92,6 +93,7 @@ pub fn bench(args: &[String]) -> Result<()> {
     let mut f = Figures {
         records: 0,
         ingest_s: vec![],
+        ingest_http_s: vec![],
         run_s: vec![],
         run_pg_s: vec![],
         floor_s: vec![],
@@ -113,6 +115,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         f.engine_s.push(json_field(&job, "engine_s").context("engine_s")?.parse()?);
         f.totals_match &= json_field(&job, "matches_nightly_run").as_deref() == Some("true");
         f.peak_rss_mib = f.peak_rss_mib.max(json_field(&job, "peak_rss_mib").and_then(|v| v.parse().ok()).unwrap_or(0.0));
+        f.ingest_http_s.push(http_ingest(&bin, &dir, run, a.accounts, &usage)?);
         if let Some(url) = &pg {
             let database = create_database(url, &format!("bench_{}_{run}", std::process::id()))?;
             billcenter(
@@ -132,6 +135,53 @@ pub fn bench(args: &[String]) -> Result<()> {
         bail!("the engine's per-account totals differ from the nightly run's: no figure counts");
     }
     Ok(())
+}
+
+/// Ingests the day through `POST /api/v1/usage/ndjson` of a server on a fresh database, in
+/// bodies of 500,000 records (the route takes up to 1,000,000); returns the seconds spent.
+fn http_ingest(bin: &Path, dir: &Path, run: usize, accounts: usize, usage: &Path) -> Result<f64> {
+    let db = dir.join(format!("http{run}.db")).display().to_string();
+    let usage_arg = usage.display().to_string();
+    billcenter(bin, &["--db", &db, "bench", "setup", "--accounts", &accounts.to_string(), "--usage", &usage_arg])?;
+    let (key, _) = billcenter(bin, &["--db", &db, "key", "create", "--operator"])?;
+    let key = key.lines().next().context("a key")?.to_owned();
+    let text = std::fs::read_to_string(usage)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let total = lines.len();
+    let mut parts = Vec::new();
+    for (n, chunk) in lines.chunks(500_000).enumerate() {
+        let part = dir.join(format!("part{n}.ndjson"));
+        std::fs::write(&part, chunk.join("\n") + "\n")?;
+        parts.push(part);
+    }
+    let mut server = Command::new(bin)
+        .args(["--db", &db, "serve", "--listen", "127.0.0.1:0", "--test-clock", "--scheduler-interval-secs", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.as_mut().context("stdout")?), &mut line)?;
+    let address = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).context("server address")?.to_owned();
+    let start = Instant::now();
+    let mut accepted = 0usize;
+    for part in &parts {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "-H", &format!("Authorization: Bearer {key}"), "-H", "Billcenter-Now: 2026-11-02T00:10:00+08:00"])
+            .args(["-H", "Content-Type: application/x-ndjson", "--data-binary", &format!("@{}", part.display())])
+            .arg(format!("http://{address}/api/v1/usage/ndjson"))
+            .output()?;
+        if !out.status.success() {
+            bail!("HTTP ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        accepted += json_field(&String::from_utf8_lossy(&out.stdout), "accepted").context("accepted")?.parse::<usize>()?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = server.kill();
+    let _ = server.wait();
+    if accepted != total {
+        bail!("HTTP ingest accepted {accepted} of {total} records");
+    }
+    Ok(secs)
 }
 
 fn create_database(admin: &str, name: &str) -> Result<String> {
@@ -166,12 +216,13 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let run_pg = (!f.run_pg_s.is_empty()).then(|| median(f.run_pg_s.clone()));
     let num = |v: Option<f64>| v.map_or("null".to_owned(), |x| format!("{x:.6}"));
     let json = format!(
-        "{{\n  \"accounts\": {},\n  \"records_per_day\": {},\n  \"runs\": {},\n  \"totals_match\": {},\n  \"ingest_bulk_records_per_s\": {:.0},\n  \"ingest_http_records_per_s\": null,\n  \"nightly_run_sqlite_s\": {:.6},\n  \"nightly_run_postgres_s\": {},\n  \"nightly_run_1m_accounts_s\": null,\n  \"invoice_month_s\": null,\n  \"engine_job_s\": {:.6},\n  \"duckdb_job_s\": null,\n  \"postgres_sql_job_s\": null,\n  \"floor_s\": {:.6},\n  \"engine_over_floor\": {:.2},\n  \"peak_rss_mib\": {:.1},\n  \"commit\": \"{commit}\",\n  \"date\": \"{date}\"\n}}\n",
+        "{{\n  \"accounts\": {},\n  \"records_per_day\": {},\n  \"runs\": {},\n  \"totals_match\": {},\n  \"ingest_bulk_records_per_s\": {:.0},\n  \"ingest_http_records_per_s\": {:.0},\n  \"nightly_run_sqlite_s\": {:.6},\n  \"nightly_run_postgres_s\": {},\n  \"nightly_run_1m_accounts_s\": null,\n  \"invoice_month_s\": null,\n  \"engine_job_s\": {:.6},\n  \"duckdb_job_s\": null,\n  \"postgres_sql_job_s\": null,\n  \"floor_s\": {:.6},\n  \"engine_over_floor\": {:.2},\n  \"peak_rss_mib\": {:.1},\n  \"commit\": \"{commit}\",\n  \"date\": \"{date}\"\n}}\n",
         a.accounts,
         f.records,
         a.runs,
         f.totals_match,
         f.records as f64 / ingest,
+        f.records as f64 / median(f.ingest_http_s.clone()),
         run,
         num(run_pg),
         engine,
@@ -185,6 +236,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
          Workload: {} accounts, {} usage records for one day (fixed seed); {} runs, median (min–max).\n\n\
          | figure | value | spread |\n|---|---|---|\n\
          | bulk ingest through the CLI (SQLite) | {:.0} records/s | {} s |\n\
+         | ingest through HTTP NDJSON (SQLite) | {:.0} records/s | {} s |\n\
          | nightly run, end to end, durable (SQLite) | {:.3} s | {} s |\n\
          | nightly run, end to end (PostgreSQL) | {} s | {} |\n\
          | engine job: aggregate, rate, deduct (in memory) | {:.4} s | {} s |\n\
@@ -192,13 +244,15 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
          | engine / floor | {:.1}× | |\n\
          | engine totals equal the nightly run's | {} | |\n\
          | peak RSS of the job process | {:.0} MiB | |\n\n\
-         Not measured yet (null in latest.json): HTTP NDJSON ingest, the 1,000,000-account night, a month's invoices, \
+         Not measured yet (null in latest.json): the 1,000,000-account night, a month's invoices, \
          and the DuckDB and PostgreSQL-SQL versions of the job.\n",
         a.accounts,
         f.records,
         a.runs,
         f.records as f64 / ingest,
         spread(&f.ingest_s),
+        f.records as f64 / median(f.ingest_http_s.clone()),
+        spread(&f.ingest_http_s),
         run,
         spread(&f.run_s),
         num(run_pg),
