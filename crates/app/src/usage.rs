@@ -222,12 +222,13 @@ impl App {
         let mut tx = self.store.begin().await?;
         let catalog = load_catalog(&mut tx).await?;
         let directory: HashMap<String, String> = tx.workspace_directory().await?.into_iter().collect();
+        // Accounts are read (and on PostgreSQL locked) in id order, as the nightly run locks
+        // them, so concurrent ingestion and billing never wait on each other in a cycle.
+        let ids: std::collections::BTreeSet<&String> = batch.iter().filter_map(|(_, i)| directory.get(&i.workspace)).collect();
         let mut accounts: HashMap<String, Account> = HashMap::new();
-        for account_id in batch.iter().filter_map(|(_, i)| directory.get(&i.workspace)) {
-            if !accounts.contains_key(account_id) {
-                let row = tx.account(account_id).await?.expect("workspace directory points at an account");
-                accounts.insert(account_id.clone(), Account::from_row(row)?);
-            }
+        for account_id in ids {
+            let row = tx.account(account_id).await?.expect("workspace directory points at an account");
+            accounts.insert(account_id.clone(), Account::from_row(row)?);
         }
         let mut report = IngestReport::default();
         let mut valid: Vec<Valid> = Vec::new();
