@@ -41,3 +41,22 @@ async fn demo_tells_its_stories() {
     let (code, out) = cli(dir.path(), &["verify"]).await;
     assert_eq!(code, 0, "{out}");
 }
+
+/// The demo and verify work on PostgreSQL as on the SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = store::testing::fresh_pg_database().await;
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut all = vec!["billcenter", "--database-url", &url, "--now", "2026-11-26T04:00:00Z"];
+        all.extend_from_slice(extra);
+        all.iter().map(|s| s.to_string()).collect()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = billcenter::cli::main(args(&["demo", "--no-serve", "--days", "20"]), dir.path(), &mut out, &mut err).await;
+    let text = String::from_utf8_lossy(&out).to_string() + &String::from_utf8_lossy(&err);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("verify: clean"), "{text}");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    assert_eq!(billcenter::cli::main(args(&["verify"]), dir.path(), &mut out, &mut err).await, 0);
+}
