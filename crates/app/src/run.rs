@@ -467,11 +467,8 @@ async fn bill_account(
         }
         row.cash = funds.cash.minor();
         set_standing(row, standing);
-        if day.day() == options.invoice_day {
-            pending.flush(tx).await?;
-            if issue_invoice(tx, account, Month::of(day).previous(), day, now, pending).await? {
-                report.invoices_issued += 1;
-            }
+        if day.day() == options.invoice_day && issue_invoice(tx, account, Month::of(day).previous(), day, now, pending).await? {
+            report.invoices_issued += 1;
         }
         report.days_billed += 1;
         day = next_day(day);
@@ -531,7 +528,26 @@ async fn issue_invoice(
         return Ok(false);
     }
     let days = month.days();
-    let groups = tx.month_line_totals(account.id(), days.start, days.end).await?;
+    // The month's lines: those stored by earlier runs, and this account's lines of this run
+    // that are still waiting in the batch's buffer.
+    let stored = tx.month_line_totals(account.id(), days.start, days.end).await?;
+    let unwritten =
+        pending.lines.iter().filter(|l| l.account_id == account.row.account_id && days.contains(l.billing_day)).map(|l| InvoiceLineRow {
+            account_id: l.account_id.clone(),
+            month: String::new(),
+            workspace_id: l.workspace_id.clone(),
+            item: l.item.clone(),
+            charge_type: l.charge_type.clone(),
+            totals: TotalsRow {
+                gross: l.gross,
+                rounding_discount: l.rounding_discount,
+                coupon: l.coupon,
+                card: l.card,
+                cash: l.cash,
+                arrears: l.arrears,
+            },
+        });
+    let groups: Vec<InvoiceLineRow> = stored.into_iter().chain(unwritten).collect();
     let cards: Vec<billing::invoice::CardBought> = tx
         .instruments(account.id())
         .await?
