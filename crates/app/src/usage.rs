@@ -243,51 +243,57 @@ impl App {
         for v in &valid {
             by_account.entry(&v.row.account_id).or_default().push(&v.row.record_id);
         }
-        let mut seen: HashMap<(String, String), UsageRecordRow> = HashMap::new();
+        // Records stored before, by account and record id.
+        let mut seen: HashMap<String, HashMap<String, UsageRecordRow>> = HashMap::new();
         for (account_id, ids) in by_account {
             for row in tx.usage_records(account_id, &ids).await? {
-                seen.insert((row.account_id.clone(), row.record_id.clone()), row);
+                seen.entry(row.account_id.clone()).or_default().insert(row.record_id.clone(), row);
             }
         }
-        let mut fresh: Vec<UsageRecordRow> = Vec::new();
-        // The batch's aggregates per account × day × workspace × item × dimensions.
-        type DailyKey = (String, jiff::civil::Date, String, String, String);
-        let mut daily: BTreeMap<DailyKey, (Aggregation, Decimal)> = BTreeMap::new();
-        for v in valid {
-            let key = (v.row.account_id.clone(), v.row.record_id.clone());
-            if let Some(existing) = seen.get(&key) {
-                if same_content(existing, &v.row) {
-                    report.duplicate += 1;
-                } else {
-                    report.rejected.push(Rejected {
-                        position: v.position,
-                        field: "record_id".into(),
-                        reason: format!("`{}` was already ingested with other content", v.row.record_id),
-                    });
+        // First decide each record's fate, borrowing from the batch (no copies on the hot
+        // path): new, a duplicate, or a conflict with a stored or earlier record.
+        let mut first_in_batch: HashMap<(&str, &str), usize> = HashMap::with_capacity(valid.len());
+        let mut keep = vec![false; valid.len()];
+        for (n, v) in valid.iter().enumerate() {
+            let key = (v.row.account_id.as_str(), v.row.record_id.as_str());
+            let stored = seen.get(key.0).and_then(|records| records.get(key.1));
+            let earlier = stored.or_else(|| first_in_batch.get(&key).map(|&i| &valid[i].row));
+            match earlier {
+                Some(existing) if same_content(existing, &v.row) => report.duplicate += 1,
+                Some(_) => report.rejected.push(Rejected {
+                    position: v.position,
+                    field: "record_id".into(),
+                    reason: format!("`{}` was already ingested with other content", v.row.record_id),
+                }),
+                None => {
+                    first_in_batch.insert(key, n);
+                    keep[n] = true;
+                    report.accepted += 1;
                 }
-                continue;
             }
-            let r = &v.row;
-            let quantity = billing::money::from_scaled(r.quantity, QUANTITY_SCALE);
-            let entry = daily
-                .entry((r.account_id.clone(), r.billing_day, r.workspace_id.clone(), r.item.clone(), r.dims.clone()))
-                .or_insert((v.aggregation, Decimal::ZERO));
-            entry.1 = v.aggregation.fold(entry.1, quantity);
-            seen.insert(key, v.row.clone());
-            fresh.push(v.row);
-            report.accepted += 1;
         }
-        tx.insert_usage_records(&fresh).await?;
+        // The batch's aggregates per account × day × workspace × item × dimensions, in scaled
+        // integer quantities.
+        type DailyKey<'a> = (&'a str, jiff::civil::Date, &'a str, &'a str, &'a str);
+        let mut daily: BTreeMap<DailyKey, (Aggregation, i64)> = BTreeMap::new();
+        for (v, _) in valid.iter().zip(&keep).filter(|(_, k)| **k) {
+            let r = &v.row;
+            let entry = daily.entry((&r.account_id, r.billing_day, &r.workspace_id, &r.item, &r.dims)).or_insert((v.aggregation, 0));
+            entry.1 = match v.aggregation {
+                Aggregation::Sum => entry.1.checked_add(r.quantity).expect("daily sums stay within i64 at six decimals"),
+                Aggregation::Max => entry.1.max(r.quantity),
+            };
+        }
         let (mut sums, mut maxes) = (Vec::new(), Vec::new());
         for ((account_id, day, workspace_id, item, dims), (aggregation, quantity)) in daily {
-            let late = accounts[&account_id].row.billed_through.is_some_and(|through| day <= through);
+            let late = accounts[account_id].row.billed_through.is_some_and(|through| day <= through);
             let row = UsageDailyRow {
-                account_id,
+                account_id: account_id.to_owned(),
                 billing_day: day,
-                workspace_id,
-                item,
-                dims,
-                quantity: to_scaled(quantity, QUANTITY_SCALE).expect("sum of scaled quantities stays scaled"),
+                workspace_id: workspace_id.to_owned(),
+                item: item.to_owned(),
+                dims: dims.to_owned(),
+                quantity,
                 late,
             };
             match aggregation {
@@ -295,6 +301,8 @@ impl App {
                 Aggregation::Max => maxes.push(row),
             }
         }
+        let fresh: Vec<UsageRecordRow> = valid.into_iter().zip(keep).filter(|(_, k)| *k).map(|(v, _)| v.row).collect();
+        tx.insert_usage_records(&fresh).await?;
         tx.merge_usage_daily(&sums, false).await?;
         tx.merge_usage_daily(&maxes, true).await?;
         tx.commit().await?;
