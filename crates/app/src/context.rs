@@ -28,11 +28,6 @@ impl App {
         Ok(App { store: Store::connect(url, settings).await? })
     }
 
-    /// `sqlite` or `postgres`.
-    pub fn dialect(&self) -> &'static str {
-        self.store.dialect()
-    }
-
     pub async fn close(self) {
         self.store.close().await;
     }

@@ -279,10 +279,7 @@ impl App {
         for (v, _) in valid.iter().zip(&keep).filter(|(_, k)| **k) {
             let r = &v.row;
             let entry = daily.entry((&r.account_id, r.billing_day, &r.workspace_id, &r.item, &r.dims)).or_insert((v.aggregation, 0));
-            entry.1 = match v.aggregation {
-                Aggregation::Sum => entry.1.checked_add(r.quantity).expect("daily sums stay within i64 at six decimals"),
-                Aggregation::Max => entry.1.max(r.quantity),
-            };
+            entry.1 = v.aggregation.fold(entry.1, r.quantity);
         }
         let (mut sums, mut maxes) = (Vec::new(), Vec::new());
         for ((account_id, day, workspace_id, item, dims), (aggregation, quantity)) in daily {

@@ -195,12 +195,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
         while i < records.len() && records[i].account == account {
             let r = &records[i];
             match agg.iter_mut().find(|(k, _)| *k == r.key) {
-                Some((_, q)) => {
-                    *q = match aggregation[r.key as usize] {
-                        Aggregation::Sum => *q + r.quantity,
-                        Aggregation::Max => (*q).max(r.quantity),
-                    }
-                }
+                Some((_, q)) => *q = aggregation[r.key as usize].fold(*q, r.quantity),
                 None => agg.push((r.key, r.quantity)),
             }
             i += 1;

@@ -25,10 +25,11 @@ impl Aggregation {
             Aggregation::Max => "max",
         }
     }
-    /// Folds one more sample into a running daily aggregate.
-    pub fn fold(self, running: Decimal, sample: Decimal) -> Decimal {
+    /// Folds one more sample into a running daily aggregate. Quantities are integers at a
+    /// fixed scale (six decimals in storage), so the fold is exact.
+    pub fn fold(self, running: i64, sample: i64) -> i64 {
         match self {
-            Aggregation::Sum => running + sample,
+            Aggregation::Sum => running.checked_add(sample).expect("a day's quantity fits i64 at six decimals"),
             Aggregation::Max => running.max(sample),
         }
     }

@@ -129,10 +129,6 @@ impl Funds {
         assert!(allow_arrears || deduction.arrears.is_zero());
         Ok(deduction)
     }
-
-    pub fn instrument_mut(&mut self, kind_is_card: bool, id: i64) -> Option<&mut Instrument> {
-        self.instruments.iter_mut().find(|i| (i.kind == InstrumentKind::PrepaidCard) == kind_is_card && i.id == id)
-    }
 }
 
 #[cfg(test)]

@@ -46,19 +46,6 @@ impl Book {
         }
     }
 
-    pub fn from_parts(kind: &str, fund_id: i64) -> Option<Book> {
-        Some(match kind {
-            "cash" => Book::Cash,
-            "coupon" => Book::Coupon(fund_id),
-            "card" => Book::Card(fund_id),
-            "revenue" => Book::Revenue,
-            "receipts" => Book::Receipts,
-            "promotion" => Book::Promotion,
-            "breakage" => Book::Breakage,
-            _ => return None,
-        })
-    }
-
     /// Whether the book is one of the customer's funds.
     pub fn is_fund(self) -> bool {
         matches!(self, Book::Cash | Book::Coupon(_) | Book::Card(_))
@@ -146,10 +133,6 @@ impl Transaction {
 
     pub fn postings(&self) -> &[Posting] {
         &self.postings
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.postings.is_empty()
     }
 
     pub fn top_up(amount: Amount) -> Transaction {

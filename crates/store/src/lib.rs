@@ -135,14 +135,6 @@ impl Store {
         Ok(Store { pool: Pool::Postgres(pool) })
     }
 
-    /// `sqlite` or `postgres`.
-    pub fn dialect(&self) -> &'static str {
-        match self.pool {
-            Pool::Sqlite(_) => "sqlite",
-            Pool::Postgres(_) => "postgres",
-        }
-    }
-
     /// Begins a write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`);
     /// on PostgreSQL the accounts a transaction reads are locked (`FOR UPDATE`) instead.
     pub async fn begin(&self) -> Result<Tx> {
