@@ -73,6 +73,13 @@ struct Figures {
     run_pg_s: Vec<f64>,
     floor_s: Vec<f64>,
     engine_s: Vec<f64>,
+    duckdb_s: Vec<f64>,
+    duckdb_version: String,
+    pg_sql_s: Vec<f64>,
+    run_1m_s: Vec<f64>,
+    aggregates_1m: usize,
+    peak_rss_1m_mib: Option<f64>,
+    invoice_s: Vec<f64>,
     totals_match: bool,
     peak_rss_mib: f64,
 }
@@ -98,6 +105,13 @@ pub fn bench(args: &[String]) -> Result<()> {
         run_pg_s: vec![],
         floor_s: vec![],
         engine_s: vec![],
+        duckdb_s: vec![],
+        duckdb_version: String::new(),
+        pg_sql_s: vec![],
+        run_1m_s: vec![],
+        aggregates_1m: 0,
+        peak_rss_1m_mib: None,
+        invoice_s: vec![],
         totals_match: true,
         peak_rss_mib: 0.0,
     };
@@ -107,14 +121,23 @@ pub fn bench(args: &[String]) -> Result<()> {
         let (setup, _) = billcenter(&bin, &["--db", &db, "bench", "setup", "--accounts", &a.accounts.to_string(), "--usage", &usage_arg])?;
         f.records = json_field(&setup, "records").context("setup reports records")?.parse()?;
         let (_, ingest) = billcenter(&bin, &["--db", &db, "--now", "2026-11-02T00:10:00+08:00", "usage", "import", &usage_arg])?;
-        let (_, nightly) = billcenter(&bin, &["--db", &db, "--now", "2026-11-02T00:30:00+08:00", "run"])?;
         let (job, _) = billcenter(&bin, &["--db", &db, "bench", "job", "--usage", &usage_arg])?;
+        let (_, nightly) = billcenter(&bin, &["--db", &db, "--now", "2026-11-02T00:30:00+08:00", "run"])?;
+        let (check, _) = billcenter(&bin, &["--db", &db, "bench", "check", "--usage", &usage_arg])?;
         f.ingest_s.push(ingest);
         f.run_s.push(nightly);
         f.floor_s.push(json_field(&job, "floor_s").context("floor_s")?.parse()?);
         f.engine_s.push(json_field(&job, "engine_s").context("engine_s")?.parse()?);
-        f.totals_match &= json_field(&job, "matches_nightly_run").as_deref() == Some("true");
+        f.totals_match &= json_field(&check, "matches_nightly_run").as_deref() == Some("true");
         f.peak_rss_mib = f.peak_rss_mib.max(json_field(&job, "peak_rss_mib").and_then(|v| v.parse().ok()).unwrap_or(0.0));
+        let (duck_s, duck_version) = duckdb_job(&dir)?;
+        f.duckdb_s.push(duck_s);
+        f.duckdb_version = duck_version;
+        f.totals_match &= same_answer(&dir, "duckdb.csv")?;
+        if let Some(url) = &pg {
+            f.pg_sql_s.push(postgres_sql_job(url, &dir, run)?);
+            f.totals_match &= same_answer(&dir, "postgres.csv")?;
+        }
         f.ingest_http_s.push(http_ingest(&bin, &dir, run, a.accounts, &usage)?);
         if let Some(url) = &pg {
             let database = create_database(url, &format!("bench_{}_{run}", std::process::id()))?;
@@ -184,6 +207,76 @@ fn http_ingest(bin: &Path, dir: &Path, run: usize, accounts: usize, usage: &Path
     Ok(secs)
 }
 
+/// Runs `bench/duckdb_job.py` on the files of the day (installing the `duckdb` package from
+/// PyPI when it is missing); returns the seconds of the job query and DuckDB's version.
+fn duckdb_job(dir: &Path) -> Result<(f64, String)> {
+    let have = Command::new("python3").args(["-c", "import duckdb"]).stderr(Stdio::null()).status()?.success();
+    if !have {
+        eprintln!("installing the duckdb package from PyPI");
+        let ok = Command::new("python3").args(["-m", "pip", "install", "--quiet", "duckdb==2.0.0"]).status()?.success();
+        if !ok {
+            bail!("pip install duckdb failed");
+        }
+    }
+    let out = Command::new("python3").arg(root().join("bench/duckdb_job.py")).arg(dir).stderr(Stdio::inherit()).output()?;
+    if !out.status.success() {
+        bail!("the DuckDB job failed");
+    }
+    let text = String::from_utf8(out.stdout)?;
+    Ok((json_field(&text, "duckdb_job_s").context("duckdb_job_s")?.parse()?, json_field(&text, "version").unwrap_or_default()))
+}
+
+/// Runs `bench/job.sql` in a fresh PostgreSQL database loaded with the files of the day;
+/// returns the seconds of the job query (psql's `\timing`), and writes `postgres.csv`.
+fn postgres_sql_job(admin: &str, dir: &Path, run: usize) -> Result<f64> {
+    let database = create_database(admin, &format!("bench_sql_{}_{run}", std::process::id()))?;
+    let job = std::fs::read_to_string(root().join("bench/job.sql"))?.replace("//", "/");
+    let mut script = String::from("\\set ON_ERROR_STOP on\n");
+    script += &std::fs::read_to_string(root().join("bench/schema.sql"))?;
+    for (table, file) in [
+        ("usage", "day.csv"),
+        ("items", "items.csv"),
+        ("prices", "prices.csv"),
+        ("quotas", "quotas.csv"),
+        ("factors", "factors.csv"),
+        ("accounts", "accounts.csv"),
+    ] {
+        script += &format!("\\copy {table} FROM '{}' CSV HEADER\n", dir.join(file).display());
+    }
+    script += "ANALYZE;\nSET work_mem = '256MB';\n\\timing on\n";
+    script += &job;
+    script +=
+        &format!("\n\\timing off\n\\copy (SELECT * FROM result ORDER BY account) TO '{}' CSV HEADER\n", dir.join("postgres.csv").display());
+    let path = dir.join("job_pg.sql");
+    std::fs::write(&path, script)?;
+    let out = Command::new("psql").args([&database, "-qX", "-f"]).arg(&path).stderr(Stdio::inherit()).output().context("psql")?;
+    if !out.status.success() {
+        bail!("the PostgreSQL job failed");
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let ms: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Time: "))
+        .and_then(|t| t.split_whitespace().next())
+        .context("psql printed no timing")?
+        .parse()?;
+    Ok(ms / 1000.0)
+}
+
+/// Whether a contender's per-account answer equals the engine's, row for row.
+fn same_answer(dir: &Path, file: &str) -> Result<bool> {
+    let engine = std::fs::read_to_string(dir.join("engine.csv"))?;
+    let other = std::fs::read_to_string(dir.join(file))?;
+    let rows = |t: &str| t.lines().map(str::to_owned).collect::<Vec<_>>();
+    let (a, b) = (rows(&engine), rows(&other));
+    if a != b {
+        let first = a.iter().zip(&b).find(|(x, y)| x != y);
+        eprintln!("{file} differs from engine.csv ({} vs {} rows); first difference: {first:?}", b.len(), a.len());
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 fn create_database(admin: &str, name: &str) -> Result<String> {
     let status = Command::new("psql").args([admin, "-qc", &format!("CREATE DATABASE {name}")]).status().context("psql")?;
     if !status.success() {
@@ -192,79 +285,100 @@ fn create_database(admin: &str, name: &str) -> Result<String> {
     Ok(format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin)))
 }
 
+/// A figure's median, or `null` in JSON when it was not measured.
+fn med(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| median(xs.to_vec()))
+}
+
 fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| root().join("bench/results"));
     std::fs::create_dir_all(&out)?;
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%dT%H:%M:%SZ")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let text = |cmd: &str, args: &[&str]| {
+        Command::new(cmd).args(args).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+    };
+    let commit = text("git", &["rev-parse", "--short", "HEAD"]);
+    let date = text("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    let (ingest, run, floor, engine) =
-        (median(f.ingest_s.clone()), median(f.run_s.clone()), median(f.floor_s.clone()), median(f.engine_s.clone()));
-    let run_pg = (!f.run_pg_s.is_empty()).then(|| median(f.run_pg_s.clone()));
-    let num = |v: Option<f64>| v.map_or("null".to_owned(), |x| format!("{x:.6}"));
-    let json = format!(
-        "{{\n  \"accounts\": {},\n  \"records_per_day\": {},\n  \"runs\": {},\n  \"totals_match\": {},\n  \"ingest_bulk_records_per_s\": {:.0},\n  \"ingest_http_records_per_s\": {:.0},\n  \"nightly_run_sqlite_s\": {:.6},\n  \"nightly_run_postgres_s\": {},\n  \"nightly_run_1m_accounts_s\": null,\n  \"invoice_month_s\": null,\n  \"engine_job_s\": {:.6},\n  \"duckdb_job_s\": null,\n  \"postgres_sql_job_s\": null,\n  \"floor_s\": {:.6},\n  \"engine_over_floor\": {:.2},\n  \"peak_rss_mib\": {:.1},\n  \"commit\": \"{commit}\",\n  \"date\": \"{date}\"\n}}\n",
-        a.accounts,
-        f.records,
-        a.runs,
-        f.totals_match,
-        f.records as f64 / ingest,
-        f.records as f64 / median(f.ingest_http_s.clone()),
-        run,
-        num(run_pg),
-        engine,
-        floor,
-        engine / floor.max(1e-9),
-        f.peak_rss_mib
-    );
-    std::fs::write(out.join("latest.json"), &json)?;
-    let md = format!(
+    let records = f.records as f64;
+    let rate = |xs: &[f64]| med(xs).map(|s| records / s);
+    let (engine, floor) = (med(&f.engine_s), med(&f.floor_s));
+    let ratio = |x: Option<f64>, y: Option<f64>| Some(x? / y?.max(1e-9));
+    let num = |v: Option<f64>, dp: usize| v.map_or("null".to_owned(), |x| format!("{x:.dp$}"));
+    let fields: Vec<(&str, String)> = vec![
+        ("accounts", a.accounts.to_string()),
+        ("records_per_day", f.records.to_string()),
+        ("runs", a.runs.to_string()),
+        ("totals_match", f.totals_match.to_string()),
+        ("ingest_bulk_records_per_s", num(rate(&f.ingest_s), 0)),
+        ("ingest_http_records_per_s", num(rate(&f.ingest_http_s), 0)),
+        ("nightly_run_sqlite_s", num(med(&f.run_s), 6)),
+        ("nightly_run_postgres_s", num(med(&f.run_pg_s), 6)),
+        ("nightly_run_1m_accounts_s", num(med(&f.run_1m_s), 6)),
+        ("nightly_1m_aggregates", f.aggregates_1m.to_string()),
+        ("invoice_month_s", num(med(&f.invoice_s), 6)),
+        ("engine_job_s", num(engine, 6)),
+        ("duckdb_job_s", num(med(&f.duckdb_s), 6)),
+        ("postgres_sql_job_s", num(med(&f.pg_sql_s), 6)),
+        ("floor_s", num(floor, 6)),
+        ("duckdb_over_engine", num(ratio(med(&f.duckdb_s), engine), 2)),
+        ("postgres_sql_over_engine", num(ratio(med(&f.pg_sql_s), engine), 2)),
+        ("engine_over_floor", num(ratio(engine, floor), 2)),
+        ("peak_rss_mib", num(Some(f.peak_rss_mib), 1)),
+        ("peak_rss_1m_mib", num(f.peak_rss_1m_mib, 1)),
+        ("duckdb_version", format!("\"{}\"", f.duckdb_version)),
+        ("commit", format!("\"{commit}\"")),
+        ("date", format!("\"{date}\"")),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+    std::fs::write(out.join("latest.json"), format!("{{\n{}\n}}\n", body.join(",\n")))?;
+
+    let secs = |xs: &[f64], dp: usize| med(xs).map_or("not measured".to_owned(), |m| format!("{m:.dp$} s"));
+    let per_s = |xs: &[f64]| rate(xs).map_or("not measured".to_owned(), |r| format!("{r:.0} records/s"));
+    let range = |xs: &[f64]| if xs.is_empty() { String::new() } else { format!("{} s", spread(xs)) };
+    let times = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.1}×"));
+    let rows = [
+        ("bulk ingest through the CLI (SQLite)", per_s(&f.ingest_s), range(&f.ingest_s)),
+        ("ingest through HTTP NDJSON (SQLite)", per_s(&f.ingest_http_s), range(&f.ingest_http_s)),
+        ("nightly run, end to end, durable (SQLite)", secs(&f.run_s, 3), range(&f.run_s)),
+        ("nightly run, end to end (PostgreSQL)", secs(&f.run_pg_s, 3), range(&f.run_pg_s)),
+        (
+            "1,000,000-account night from pre-aggregated usage (SQLite)",
+            secs(&f.run_1m_s, 1),
+            if f.run_1m_s.is_empty() { String::new() } else { format!("{} aggregates; {}", f.aggregates_1m, range(&f.run_1m_s)) },
+        ),
+        ("a 30-day month's invoices (SQLite)", secs(&f.invoice_s, 3), range(&f.invoice_s)),
+        ("engine job: aggregate, rate, deduct (in memory, 1 thread)", secs(&f.engine_s, 4), range(&f.engine_s)),
+        (
+            "the same job as SQL in DuckDB (in memory)",
+            secs(&f.duckdb_s, 4),
+            if f.duckdb_s.is_empty() { String::new() } else { format!("DuckDB {}; {}", f.duckdb_version, range(&f.duckdb_s)) },
+        ),
+        ("the same job as SQL in PostgreSQL", secs(&f.pg_sql_s, 4), range(&f.pg_sql_s)),
+        ("floor: one pass summing the same records", secs(&f.floor_s, 4), range(&f.floor_s)),
+        ("DuckDB / engine", times(ratio(med(&f.duckdb_s), engine)), String::new()),
+        ("PostgreSQL SQL / engine", times(ratio(med(&f.pg_sql_s), engine)), String::new()),
+        ("engine / floor", times(ratio(engine, floor)), String::new()),
+        ("every contender's per-account totals and deductions equal the nightly run's", f.totals_match.to_string(), String::new()),
+        ("peak RSS of the job process", format!("{:.0} MiB", f.peak_rss_mib), String::new()),
+        (
+            "peak RSS of the 1,000,000-account night",
+            f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")),
+            String::new(),
+        ),
+    ];
+    let mut md = format!(
         "# Benchmark results\n\nMachine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\
          Workload: {} accounts, {} usage records for one day (fixed seed); {} runs, median (min–max).\n\n\
-         | figure | value | spread |\n|---|---|---|\n\
-         | bulk ingest through the CLI (SQLite) | {:.0} records/s | {} s |\n\
-         | ingest through HTTP NDJSON (SQLite) | {:.0} records/s | {} s |\n\
-         | nightly run, end to end, durable (SQLite) | {:.3} s | {} s |\n\
-         | nightly run, end to end (PostgreSQL) | {} s | {} |\n\
-         | engine job: aggregate, rate, deduct (in memory) | {:.4} s | {} s |\n\
-         | floor: one pass summing the same records | {:.4} s | {} s |\n\
-         | engine / floor | {:.1}× | |\n\
-         | engine totals equal the nightly run's | {} | |\n\
-         | peak RSS of the job process | {:.0} MiB | |\n\n\
-         Not measured yet (null in latest.json): the 1,000,000-account night, a month's invoices, \
-         and the DuckDB and PostgreSQL-SQL versions of the job.\n",
-        a.accounts,
-        f.records,
-        a.runs,
-        f.records as f64 / ingest,
-        spread(&f.ingest_s),
-        f.records as f64 / median(f.ingest_http_s.clone()),
-        spread(&f.ingest_http_s),
-        run,
-        spread(&f.run_s),
-        num(run_pg),
-        if f.run_pg_s.is_empty() { "-".to_owned() } else { spread(&f.run_pg_s) },
-        engine,
-        spread(&f.engine_s),
-        floor,
-        spread(&f.floor_s),
-        engine / floor.max(1e-9),
-        f.totals_match,
-        f.peak_rss_mib
+         | figure | value | spread |\n|---|---|---|\n",
+        a.accounts, f.records, a.runs
     );
+    for (figure, value, spread) in rows {
+        md += &format!("| {figure} | {value} | {spread} |\n");
+    }
     std::fs::write(out.join("latest.md"), &md)?;
     println!("{md}");
     Ok(())

@@ -165,11 +165,12 @@ impl App {
         Ok(packages.iter().any(|p| p.start_day <= day && day < p.end_day))
     }
 
-    /// Every account's daily bill total (minor units) for one billing day.
-    pub async fn day_totals(&self, day: jiff::civil::Date) -> Result<std::collections::HashMap<String, i64>> {
+    /// What every account's pay-as-you-go lines of one billing day came to (gross, coupon, card, cash,
+    /// arrears in minor units), by account id.
+    pub async fn day_paid(&self, day: jiff::civil::Date) -> Result<std::collections::HashMap<String, [i64; 5]>> {
         let mut tx = self.store.read().await?;
-        let totals = tx.daily_bill_totals(day).await?;
+        let paid = tx.day_paid(day).await?;
         tx.commit().await?;
-        Ok(totals.into_iter().collect())
+        Ok(paid.into_iter().collect())
     }
 }

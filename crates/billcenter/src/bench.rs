@@ -6,8 +6,8 @@
 //! day of hourly usage for every workspace × billable item as NDJSON, all from a fixed seed.
 //! `bench job` reads that day into memory once and times two passes over the same records:
 //! the floor (one pass summing quantities per account) and billcenter's engine (aggregate per
-//! key, rate with the catalog prices, deduct in waterfall order), and checks the engine's
-//! per-account totals against what the nightly run stored.
+//! key, rate with the catalog prices, deduct in waterfall order); `bench check`, after the
+//! nightly run, compares the engine's per-account totals and deductions with what it stored.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -90,12 +90,16 @@ pub async fn setup(app: &App, accounts: usize, seed: u64, usage_path: &Path) -> 
     }
     let file = std::fs::File::create(usage_path).with_context(|| format!("cannot write {}", usage_path.display()))?;
     let mut out = BufWriter::new(file);
+    let csv_path = usage_path.with_extension("csv");
+    let mut csv = BufWriter::new(std::fs::File::create(&csv_path).with_context(|| format!("cannot write {}", csv_path.display()))?);
+    writeln!(csv, "account,workspace,item,retention,quantity_e6")?;
     let day: jiff::civil::Date = DAY.parse()?;
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai")?;
     let hours: Vec<String> =
         (0..24).map(|h| day.at(h, 0, 0, 0).to_zoned(tz.clone()).map(|z| z.timestamp().to_string())).collect::<Result<_, _>>()?;
     let mut records = 0;
     for (i, workspaces) in workspaces_of.iter().enumerate() {
+        let account = account_id(i);
         for ws in workspaces {
             for (item, retentions, daily) in ITEMS {
                 let retention = (!retentions.is_empty()).then(|| retentions[rng.usize(..retentions.len())]);
@@ -112,12 +116,14 @@ pub async fn setup(app: &App, accounts: usize, seed: u64, usage_path: &Path) -> 
                         out,
                         r#"{{"record_id":"{i}-{ws}-{item}-{h}","workspace":"{ws}","item":"{item}","timestamp":"{ts}","quantity":"{q}"{dims}}}"#
                     )?;
+                    writeln!(csv, "{account},{ws},{item},{},{}", retention.unwrap_or(""), q * 1_000_000)?;
                     records += 1;
                 }
             }
         }
     }
     out.flush()?;
+    csv.flush()?;
     Ok(records)
 }
 
@@ -128,6 +134,46 @@ struct Record {
     quantity: i64,
 }
 
+/// One day's records read from `day.csv` (the file every contender reads), with accounts and
+/// usage keys interned.
+struct DayImage {
+    keys: Vec<(String, String, Dims)>,
+    records: Vec<Record>,
+}
+
+fn read_day(path: &Path, index: &HashMap<String, u32>) -> Result<DayImage> {
+    let mut keys: Vec<(String, String, Dims)> = Vec::new();
+    let mut key_index: HashMap<(String, String, String), u32> = HashMap::new();
+    let mut records = Vec::new();
+    let reader = std::io::BufReader::new(std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?);
+    for line in reader.lines().skip(1) {
+        let line = line?;
+        let mut f = line.split(',');
+        let mut next = || f.next().context("a usage row has five fields");
+        let (account, ws, item, retention, q) = (next()?, next()?, next()?, next()?, next()?);
+        let dims = if retention.is_empty() { String::new() } else { format!("retention_days={retention}") };
+        let k = (ws.to_owned(), item.to_owned(), dims);
+        let fresh = key_index.len() as u32;
+        let key = *key_index.entry(k).or_insert_with_key(|(ws, item, dims)| {
+            keys.push((ws.clone(), item.clone(), Dims::from_canonical(dims)));
+            fresh
+        });
+        let account = *index.get(account).with_context(|| format!("unknown account {account}"))?;
+        records.push(Record { account, key, quantity: q.parse()? });
+    }
+    Ok(DayImage { keys, records })
+}
+
+/// What one account paid for the day, in minor units, as every contender reports it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+struct Paid {
+    total: i64,
+    coupon: i64,
+    card: i64,
+    cash: i64,
+    arrears: i64,
+}
+
 /// Timings (seconds) and checks of the in-process jobs.
 pub struct JobReport {
     pub records: usize,
@@ -135,34 +181,26 @@ pub struct JobReport {
     pub engine_s: f64,
     pub engine_total_minor: i64,
     pub floor_checksum: i64,
-    pub matches_nightly_run: bool,
 }
 
-/// Reads the day once, then times the floor and the engine over the same memory image.
+/// Before the nightly run: reads the day once, then times the floor and the engine over the
+/// same memory image, from the funds as they stand before the day is billed. Writes, beside `usage_path`, the reference data the SQL contenders read (`items.csv`,
+/// `prices.csv`, `quotas.csv`, `factors.csv`, `accounts.csv`) and the engine's answer
+/// (`engine.csv`: per account total, coupon, card, cash, arrears in minor units).
 pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     let catalog: Catalog = app.catalog().await?;
     let accounts = app.accounts().await?;
     let index: HashMap<String, u32> = accounts.iter().enumerate().map(|(i, a)| (a.id().to_owned(), i as u32)).collect();
-    // Keys: (workspace, item, dims) interned; records carry indices.
-    let mut keys: Vec<(String, String, Dims)> = Vec::new();
-    let mut key_index: HashMap<(String, String, String), u32> = HashMap::new();
-    let mut records = Vec::new();
-    let reader = std::io::BufReader::new(std::fs::File::open(usage_path)?);
-    for line in reader.lines() {
-        let v: serde_json::Value = serde_json::from_str(&line?)?;
-        let ws = v["workspace"].as_str().unwrap_or_default().to_owned();
-        let account = ws.split("-w").next().unwrap_or_default().to_owned();
-        let item = v["item"].as_str().unwrap_or_default().to_owned();
-        let dims = v["dimensions"]["retention_days"].as_str().map(|r| format!("retention_days={r}")).unwrap_or_default();
-        let q: Decimal = v["quantity"].as_str().unwrap_or("0").parse()?;
-        let k = (ws.clone(), item.clone(), dims.clone());
-        let next = key_index.len() as u32;
-        let key = *key_index.entry(k).or_insert_with(|| {
-            keys.push((ws, item, Dims::from_canonical(&dims)));
-            next
-        });
-        records.push(Record { account: index[&account], key, quantity: to_scaled(q, 6).unwrap_or(0) });
+    let day: jiff::civil::Date = DAY.parse()?;
+    let mut funds_of: Vec<Funds> = Vec::with_capacity(accounts.len());
+    let mut packages = vec![false; accounts.len()];
+    for (i, a) in accounts.iter().enumerate() {
+        funds_of.push(app.funds_snapshot(a.id()).await?);
+        packages[i] = app.has_package_on(a.id(), day).await?;
     }
+    let dir = usage_path.parent().unwrap_or(Path::new("."));
+    write_reference(dir, &catalog, &accounts, &funds_of, &packages)?;
+    let DayImage { keys, records } = read_day(&usage_path.with_extension("csv"), &index)?;
 
     // The floor: one pass, summing every record's quantity into its account.
     let start = Instant::now();
@@ -176,17 +214,10 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     // The engine: per account (records are clustered by account), aggregate per key by the
     // item's aggregation, rate the day with the catalog (and the account's package), and
     // deduct in waterfall order from the account's funds.
-    let day: jiff::civil::Date = DAY.parse()?;
-    let mut funds_of: Vec<Funds> = Vec::with_capacity(accounts.len());
-    let mut packages = vec![false; accounts.len()];
-    for (i, a) in accounts.iter().enumerate() {
-        funds_of.push(app.funds_snapshot(a.id()).await?);
-        packages[i] = app.has_package_on(a.id(), day).await?;
-    }
     let aggregation: Vec<Aggregation> = keys.iter().map(|(_, item, _)| catalog.items[item].aggregation).collect();
     let starter = catalog.packages.get("starter");
     let start = Instant::now();
-    let mut totals = vec![0i64; accounts.len()];
+    let mut paid = vec![Paid::default(); accounts.len()];
     let mut i = 0;
     let mut agg: Vec<(u32, i64)> = Vec::new();
     while i < records.len() {
@@ -228,20 +259,107 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
             .collect();
         let mut standing = billing::Standing::ACTIVE;
         let bill = billing::settle_day(&mut funds_of[account as usize], &mut standing, day, drafts);
-        totals[account as usize] = bill.total().minor();
+        let p = &mut paid[account as usize];
+        for line in &bill.lines {
+            let t = line.totals();
+            p.total += t.gross.minor();
+            p.coupon += t.coupon.minor();
+            p.card += t.card.minor();
+            p.cash += t.cash.minor();
+            p.arrears += t.arrears.minor();
+        }
     }
     let engine_s = start.elapsed().as_secs_f64();
 
-    let stored = app.day_totals(day).await?;
-    let matches_nightly_run = accounts.iter().enumerate().all(|(i, a)| stored.get(a.id()).copied().unwrap_or(0) == totals[i]);
-    Ok(JobReport {
-        records: records.len(),
-        floor_s,
-        engine_s,
-        engine_total_minor: totals.iter().sum(),
-        floor_checksum,
-        matches_nightly_run,
-    })
+    let mut out = BufWriter::new(std::fs::File::create(dir.join("engine.csv"))?);
+    writeln!(out, "account,total,coupon,card,cash,arrears")?;
+    for (a, p) in accounts.iter().zip(&paid) {
+        writeln!(out, "{},{},{},{},{},{}", a.id(), p.total, p.coupon, p.card, p.cash, p.arrears)?;
+    }
+    out.flush()?;
+
+    Ok(JobReport { records: records.len(), floor_s, engine_s, engine_total_minor: paid.iter().map(|p| p.total).sum(), floor_checksum })
+}
+
+/// After the nightly run: whether every account's stored lines of the day add up to what the
+/// engine job wrote to `engine.csv` (totals and each deduction). Returns the accounts compared.
+pub async fn check(app: &App, usage_path: &Path) -> Result<usize> {
+    let dir = usage_path.parent().unwrap_or(Path::new("."));
+    let stored = app.day_paid(DAY.parse()?).await?;
+    let text = std::fs::read_to_string(dir.join("engine.csv")).context("run `bench job` before the nightly run")?;
+    let mut compared = 0;
+    for line in text.lines().skip(1) {
+        let (account, rest) = line.split_once(',').context("an engine.csv row")?;
+        let engine: Vec<i64> = rest.split(',').map(str::parse).collect::<Result<_, _>>()?;
+        let run = stored.get(account).copied().unwrap_or_default();
+        anyhow::ensure!(engine == run, "account {account}: the engine paid {engine:?}, the nightly run stored {run:?}");
+        compared += 1;
+    }
+    anyhow::ensure!(compared == stored.len(), "the nightly run billed {} accounts, the engine {compared}", stored.len());
+    Ok(compared)
+}
+
+/// An exact decimal as an integer at `scale` decimals, or an error when it has more.
+fn scaled_exact(value: Decimal, scale: u32, what: &str) -> Result<i64> {
+    let scaled = to_scaled(value, scale).with_context(|| format!("{what} {value} does not fit"))?;
+    anyhow::ensure!(billing::money::from_scaled(scaled, scale) == value, "{what} {value} has more than {scale} decimals");
+    Ok(scaled)
+}
+
+/// Writes the catalog, package and funds the SQL contenders need, as CSV (see `bench/job.sql`).
+/// Only what the benchmark workload uses is expressible there: per-unit prices without free
+/// quantities, regular coupons, prepaid cards and cash; anything else is refused.
+fn write_reference(dir: &Path, catalog: &Catalog, accounts: &[app::Account], funds: &[Funds], packages: &[bool]) -> Result<()> {
+    let day: jiff::civil::Date = DAY.parse()?;
+    let mut items = BufWriter::new(std::fs::File::create(dir.join("items.csv"))?);
+    let mut prices = BufWriter::new(std::fs::File::create(dir.join("prices.csv"))?);
+    writeln!(items, "item,unit_size,aggregation,coupon_eligible")?;
+    writeln!(prices, "item,retention,rate_e4")?;
+    for (code, item) in &catalog.items {
+        let unit_size = scaled_exact(item.unit_size, 0, "unit size")?;
+        writeln!(items, "{code},{unit_size},{},{}", item.aggregation.as_str(), item.coupon_eligible)?;
+        let version = catalog.version(code, day)?;
+        for (dims, price) in &version.rates {
+            let rate = price.unit_price().context("the SQL job knows per-unit prices only")?;
+            anyhow::ensure!(price.free_quantity.is_zero(), "the SQL job knows no free quantities");
+            let retention = dims.get("retention_days").unwrap_or("");
+            writeln!(prices, "{code},{retention},{}", scaled_exact(rate, 4, "rate")?)?;
+        }
+    }
+    items.flush()?;
+    prices.flush()?;
+    let starter = catalog.packages.get("starter").context("the demo catalog has the starter package")?;
+    let mut quotas = BufWriter::new(std::fs::File::create(dir.join("quotas.csv"))?);
+    let mut factors = BufWriter::new(std::fs::File::create(dir.join("factors.csv"))?);
+    writeln!(quotas, "item,quantity_e6,base_retention")?;
+    writeln!(factors, "item,retention,factor")?;
+    for (item, quota) in &starter.quotas {
+        writeln!(quotas, "{item},{},{}", scaled_exact(quota.quantity, 6, "quota")?, quota.base.get("retention_days").unwrap_or(""))?;
+        if quota.base.as_str().is_empty() {
+            writeln!(factors, "{item},,1")?;
+        }
+        for (retention, factor) in &quota.factors {
+            writeln!(factors, "{item},{retention},{}", scaled_exact(*factor, 0, "factor")?)?;
+        }
+    }
+    quotas.flush()?;
+    factors.flush()?;
+    let mut out = BufWriter::new(std::fs::File::create(dir.join("accounts.csv"))?);
+    writeln!(out, "account,package,coupon,card,cash")?;
+    for ((a, f), package) in accounts.iter().zip(funds).zip(packages) {
+        let (mut coupon, mut card) = (0, 0);
+        for i in f.instruments.iter().filter(|i| i.active && i.validity.covers(day)) {
+            anyhow::ensure!(i.scope.is_none(), "the SQL job knows unscoped instruments only");
+            match i.kind {
+                billing::InstrumentKind::RegularCoupon => coupon += i.balance.minor(),
+                billing::InstrumentKind::PrepaidCard => card += i.balance.minor(),
+                billing::InstrumentKind::DiscountCoupon => anyhow::bail!("the SQL job knows no discount coupons"),
+            }
+        }
+        writeln!(out, "{},{package},{coupon},{card},{}", a.id(), f.cash.minor().max(0))?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The peak resident set of this process so far, in MiB (Linux `VmHWM`).

@@ -164,8 +164,13 @@ enum BenchCommand {
         #[arg(long)]
         usage: PathBuf,
     },
-    /// Time the floor and the engine over the day's records, after the nightly run.
+    /// Time the floor and the engine over the day's records, before the nightly run.
     Job {
+        #[arg(long)]
+        usage: PathBuf,
+    },
+    /// After the nightly run: compare what it stored with the engine job's answer.
+    Check {
         #[arg(long)]
         usage: PathBuf,
     },
@@ -670,9 +675,12 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             print_json(
                 out,
                 serde_json::json!({"records": r.records, "floor_s": r.floor_s, "engine_s": r.engine_s, "engine_total_minor": r.engine_total_minor,
-                    "floor_checksum": r.floor_checksum, "matches_nightly_run": r.matches_nightly_run,
-                    "peak_rss_mib": crate::bench::peak_rss_mib()}),
+                    "floor_checksum": r.floor_checksum, "peak_rss_mib": crate::bench::peak_rss_mib()}),
             )?;
+        }
+        Command::Bench { command: BenchCommand::Check { usage } } => {
+            let compared = crate::bench::check(app, &cwd.join(usage)).await?;
+            print_json(out, serde_json::json!({"accounts_compared": compared, "matches_nightly_run": true}))?;
         }
         Command::Demo { no_serve, days, seed } => {
             crate::demo::run(app, cwd, now, *days, *seed, out).await?;

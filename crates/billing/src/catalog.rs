@@ -217,15 +217,15 @@ impl Catalog {
         self.packages.get(code).ok_or_else(|| CatalogError::UnknownPackage(code.to_owned()))
     }
 
+    /// The price version of an item in force on a billing day.
+    pub fn version(&self, item: &str, day: Date) -> Result<&PriceVersion, CatalogError> {
+        let versions = self.prices.get(item).ok_or_else(|| CatalogError::UnknownItem(item.to_owned()))?;
+        versions.iter().rev().find(|v| v.effective_from <= day).ok_or_else(|| CatalogError::NoPriceInForce { item: item.to_owned(), day })
+    }
+
     /// The price in force on a billing day for an item's dimension value.
     pub fn price(&self, item: &str, day: Date, dims: &Dims) -> Result<&Price, CatalogError> {
-        let versions = self.prices.get(item).ok_or_else(|| CatalogError::UnknownItem(item.to_owned()))?;
-        let version = versions
-            .iter()
-            .rev()
-            .find(|v| v.effective_from <= day)
-            .ok_or_else(|| CatalogError::NoPriceInForce { item: item.to_owned(), day })?;
-        version.rates.get(dims).ok_or_else(|| CatalogError::NoRate { item: item.to_owned(), dims: dims.to_string() })
+        self.version(item, day)?.rates.get(dims).ok_or_else(|| CatalogError::NoRate { item: item.to_owned(), dims: dims.to_string() })
     }
 
     /// Checks everything that must hold before a catalog is used.

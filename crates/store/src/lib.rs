@@ -1265,13 +1265,19 @@ impl Tx {
     }
 
     /// Every account's daily bill total for one billing day.
-    pub async fn daily_bill_totals(&mut self, day: Date) -> Result<Vec<(String, i64)>> {
+    /// What every account's pay-as-you-go lines of one billing day came to: gross, coupon,
+    /// card, cash and arrears, in minor units, by account id.
+    pub async fn day_paid(&mut self, day: Date) -> Result<Vec<(String, [i64; 5])>> {
         on!(self, conn => {
-            let rows = sqlx::query::<Db>("SELECT account_id, total FROM daily_bill WHERE billing_day = $1 ORDER BY account_id")
-                .bind(day_text(day))
-                .fetch_all(&mut *conn)
-                .await?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, CAST(SUM(gross) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), \
+                 CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) FROM expense_line WHERE billing_day = $1 AND charge_type = 'pay_as_you_go' \
+                 GROUP BY account_id ORDER BY account_id",
+            )
+            .bind(day_text(day))
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows.iter().map(|r| (r.get(0), [r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)])).collect())
         })
     }
 
