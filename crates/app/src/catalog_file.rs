@@ -196,7 +196,7 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
             let mut rates = BTreeMap::new();
             match (&dimension, &p.rate) {
                 (None, Some(rate)) => {
-                    rates.insert(Dims::NONE, Price { model: model(rate, &format!("{pf}.rate"))?, free_quantity });
+                    rates.insert(Dims::none(), Price { model: model(rate, &format!("{pf}.rate"))?, free_quantity });
                 }
                 (Some((key, _)), None) => {
                     for (value, rate) in &p.rates {
@@ -234,7 +234,7 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
             let dim_key = items.get(item).and_then(|i: &BillableItem| i.dimension.as_ref().map(|d| d.0.clone()));
             let base = match (&q.base, dim_key) {
                 (Some(b), Some(key)) => Dims::from_pairs([(key.as_str(), b.text().as_str())]),
-                (None, None) => Dims::NONE,
+                (None, None) => Dims::none(),
                 (Some(_), None) => return Err(AppError::invalid(&format!("{qf}.base"), "the item has no dimension")),
                 (None, Some(key)) => return Err(AppError::invalid(&format!("{qf}.base"), format!("needs the base {key}"))),
             };

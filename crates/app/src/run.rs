@@ -112,8 +112,8 @@ fn quantity(v: i64) -> Decimal {
 
 fn key_usage(row: &UsageDailyRow, billed: Option<Billed>) -> KeyUsage {
     KeyUsage {
-        workspace: row.workspace_id.clone(),
-        item: row.item.clone(),
+        workspace: row.workspace_id.as_str().into(),
+        item: row.item.as_str().into(),
         dims: Dims::from_canonical(&row.dims),
         quantity: quantity(row.quantity),
         billed,
@@ -397,8 +397,8 @@ async fn bill_account(
                 line_no: store::take(&mut row.counters.next_line),
                 billing_day: line.draft.day,
                 usage_day: line.draft.original_day.unwrap_or(line.draft.day),
-                workspace_id: rated.workspace.clone(),
-                item: rated.item.clone(),
+                workspace_id: rated.workspace.to_string(),
+                item: rated.item.to_string(),
                 dims: rated.dims.as_str().to_owned(),
                 charge_type: line.draft.charge_type.as_str().to_owned(),
                 quantity: scaled_quantity(rated.quantity),
@@ -434,7 +434,7 @@ async fn bill_account(
             pending.events.push(event(row, "daily_bill.settled", day, now, detail));
             let mut by_item: BTreeMap<&str, i64> = BTreeMap::new();
             for line in &bill.lines {
-                *by_item.entry(line.draft.rated.item.as_str()).or_default() += line.draft.rated.rounded.amount.minor();
+                *by_item.entry(&*line.draft.rated.item).or_default() += line.draft.rated.rounded.amount.minor();
             }
             for (item, spent) in by_item {
                 if work.alerts.get(item).is_some_and(|threshold| spent >= *threshold) {

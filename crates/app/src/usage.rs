@@ -307,3 +307,26 @@ impl App {
         Ok(report)
     }
 }
+
+impl App {
+    /// Loads daily aggregates as they stand, in one transaction: the benchmark's fixture for a
+    /// night "from pre-aggregated usage". Rows are merged with the item's aggregation exactly as
+    /// ingested records are, but trusted: no record ids, no validation of workspaces or
+    /// dimensions. Not an operator path; the CLI and API ingest records.
+    #[doc(hidden)]
+    pub async fn load_daily_usage(&self, rows: Vec<UsageDailyRow>) -> Result<usize> {
+        let mut tx = self.store.begin().await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let mut aggregation = HashMap::new();
+        for (code, item) in &catalog.items {
+            aggregation.insert(code.as_str(), item.aggregation);
+        }
+        let n = rows.len();
+        let (maxes, sums): (Vec<UsageDailyRow>, Vec<UsageDailyRow>) =
+            rows.into_iter().partition(|r| aggregation.get(r.item.as_str()) == Some(&Aggregation::Max));
+        tx.merge_usage_daily(&sums, false).await?;
+        tx.merge_usage_daily(&maxes, true).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}

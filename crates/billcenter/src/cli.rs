@@ -169,6 +169,15 @@ enum BenchCommand {
         #[arg(long)]
         usage: PathBuf,
     },
+    /// Create the accounts and funds and load the day as 20 daily aggregates per account.
+    SetupAggregated {
+        #[arg(long, default_value_t = 2000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// The nightly run at `--now`, timed in this process, with its peak RSS.
+    Night,
     /// After the nightly run: compare what it stored with the engine job's answer.
     Check {
         #[arg(long)]
@@ -677,6 +686,14 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 serde_json::json!({"records": r.records, "floor_s": r.floor_s, "engine_s": r.engine_s, "engine_total_minor": r.engine_total_minor,
                     "floor_checksum": r.floor_checksum, "peak_rss_mib": crate::bench::peak_rss_mib()}),
             )?;
+        }
+        Command::Bench { command: BenchCommand::SetupAggregated { accounts, seed } } => {
+            let n = crate::bench::setup_aggregated(app, *accounts, *seed).await?;
+            print_json(out, serde_json::json!({"accounts": accounts, "aggregates": n}))?;
+        }
+        Command::Bench { command: BenchCommand::Night } => {
+            let (seconds, lines, rss) = crate::bench::night(app, now).await?;
+            print_json(out, serde_json::json!({"seconds": seconds, "lines": lines, "peak_rss_mib": rss}))?;
         }
         Command::Bench { command: BenchCommand::Check { usage } } => {
             let compared = crate::bench::check(app, &cwd.join(usage)).await?;

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
@@ -27,6 +28,7 @@ impl Aggregation {
     }
     /// Folds one more sample into a running daily aggregate. Quantities are integers at a
     /// fixed scale (six decimals in storage), so the fold is exact.
+    #[inline]
     pub fn fold(self, running: i64, sample: i64) -> i64 {
         match self {
             Aggregation::Sum => running.checked_add(sample).expect("a day's quantity fits i64 at six decimals"),
@@ -38,20 +40,23 @@ impl Aggregation {
 /// The dimension values of a usage record or expense line in canonical form:
 /// `key=value` pairs sorted by key and joined by `;`, empty when the item has none.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Dims(String);
+pub struct Dims(Arc<str>);
 
 impl Dims {
-    pub const NONE: Dims = Dims(String::new());
+    /// No dimensions: the form of every item without a dimension.
+    pub fn none() -> Dims {
+        Dims(Arc::from(""))
+    }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Dims {
         let sorted: BTreeMap<&str, &str> = pairs.into_iter().collect();
         let text = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
-        Dims(text)
+        Dims(text.into())
     }
 
     /// Reads the canonical text back; used by the store, which keeps the text as is.
     pub fn from_canonical(text: &str) -> Dims {
-        Dims(text.to_owned())
+        Dims(text.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,7 +101,7 @@ impl BillableItem {
     pub fn dims_for(&self, given: &BTreeMap<String, String>) -> Result<Dims, CatalogError> {
         match &self.dimension {
             None => match given.keys().next() {
-                None => Ok(Dims::NONE),
+                None => Ok(Dims::none()),
                 Some(key) => Err(CatalogError::UnexpectedDimension { item: self.code.clone(), key: key.clone() }),
             },
             Some((key, allowed)) => {
@@ -245,7 +250,7 @@ impl Catalog {
                 }
             }
             let expected: BTreeSet<Dims> = match &item.dimension {
-                None => [Dims::NONE].into(),
+                None => [Dims::none()].into(),
                 Some((key, values)) => values.iter().map(|v| Dims::from_pairs([(key.as_str(), v.as_str())])).collect(),
             };
             for version in versions {
@@ -276,7 +281,7 @@ impl Catalog {
                 }
                 match &item.dimension {
                     None => {
-                        if quota.base != Dims::NONE {
+                        if !quota.base.as_str().is_empty() {
                             return Err(bad(format!("{code} has no dimension to base the quota on")));
                         }
                     }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 /// Sub-minor amounts (rounding discounts) are kept at this many decimals of the major unit.
 /// Prices carry at most [`PRICE_MAX_DECIMALS`] decimals and unit counts two, so every exact
@@ -65,10 +65,16 @@ impl Currency {
     /// the minor unit; the cut-off fraction is returned as the rounding discount.
     pub fn round_down(&self, exact: Decimal) -> Rounded {
         assert!(exact >= Decimal::ZERO, "exact line amounts are never negative: {exact}");
-        let floored = exact.round_dp_with_strategy(self.exponent, RoundingStrategy::ToZero);
-        let minor = floored * Decimal::from(10i64.pow(self.exponent));
+        // On the integer mantissa: exact = m / 10^s, so the minor units are m / 10^(s - e)
+        // truncated, and the remainder is the cut-off fraction at scale s.
+        let (m, s) = (exact.mantissa(), exact.scale());
+        let (minor, discount) = if s <= self.exponent {
+            (m * 10i128.pow(self.exponent - s), Decimal::ZERO)
+        } else {
+            let divisor = 10i128.pow(s - self.exponent);
+            (m / divisor, Decimal::from_i128_with_scale(m % divisor, s))
+        };
         let minor = i64::try_from(minor).expect("line amount within i64 minor units");
-        let discount = exact - floored;
         assert!(discount.scale() <= EXACT_SCALE || discount.round_dp(EXACT_SCALE) == discount);
         Rounded { amount: Amount(minor), rounding_discount: discount.normalize() }
     }

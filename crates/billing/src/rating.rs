@@ -2,6 +2,7 @@
 //! annual package's quota. Late usage is rated as the difference it makes to what was billed.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::civil::Date;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -11,8 +12,16 @@ use crate::money::{Currency, Rounded};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
 pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
-    assert!(unit_size > Decimal::ZERO);
-    (quantity / unit_size).round_dp_with_strategy(2, RoundingStrategy::ToZero)
+    assert!(unit_size > Decimal::ZERO && quantity >= Decimal::ZERO);
+    // Exactly, on the mantissas: (mq / 10^sq) / (mu / 10^su) × 100, floored. Decimal division
+    // is the fallback only where that overflows i128.
+    let scaled = |m: i128, by: u32| 10i128.checked_pow(by).and_then(|p| m.checked_mul(p));
+    let numerator = scaled(quantity.mantissa(), unit_size.scale() + 2);
+    let denominator = scaled(unit_size.mantissa(), quantity.scale());
+    match (numerator, denominator) {
+        (Some(n), Some(d)) if Decimal::try_from_i128_with_scale(n / d, 2).is_ok() => Decimal::from_i128_with_scale(n / d, 2),
+        _ => (quantity / unit_size).round_dp_with_strategy(2, RoundingStrategy::ToZero),
+    }
 }
 
 impl Price {
@@ -79,8 +88,8 @@ pub struct Billed {
 /// aggregate and what was already billed of it (`None` when the day was never billed).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyUsage {
-    pub workspace: String,
-    pub item: String,
+    pub workspace: Arc<str>,
+    pub item: Arc<str>,
     pub dims: Dims,
     pub quantity: Decimal,
     pub billed: Option<Billed>,
@@ -89,8 +98,8 @@ pub struct KeyUsage {
 /// A rated line before deduction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RatedLine {
-    pub workspace: String,
-    pub item: String,
+    pub workspace: Arc<str>,
+    pub item: Arc<str>,
     pub dims: Dims,
     /// The quantity this line bills (the whole day, or the late difference).
     pub quantity: Decimal,
@@ -135,10 +144,10 @@ pub fn rate_day(
             continue;
         }
         let item = catalog.item(&key.item)?;
-        let quota = package.and_then(|p| p.quotas.get(&key.item));
+        let quota = package.and_then(|p| p.quotas.get(&*key.item));
         let (covered, chargeable_delta, priced_dims) = match quota.and_then(|q| q.factor(&key.dims).map(|f| (q, f))) {
             Some((quota, factor)) => {
-                let left = remaining.get_mut(key.item.as_str()).expect("quota registered above");
+                let left = remaining.get_mut(&*key.item).expect("quota registered above");
                 let counted = delta * factor;
                 let covered = counted.min(*left);
                 *left -= covered;
@@ -225,6 +234,16 @@ mod tests {
         assert_eq!(units(d("1999999"), d("1000000")), d("1.99"));
         assert_eq!(units(d("6000"), d("1000")), d("6"));
         assert_eq!(units(d("1"), d("3")), d("0.33"));
+    }
+
+    /// The integer path of `units` agrees with decimal division wherever both apply.
+    #[test]
+    fn units_agree_with_decimal_division() {
+        for (q, u) in [("0", "1"), ("123456.789012", "1000"), ("999999.999999", "0.3"), ("7", "0.001"), ("1e20", "7"), ("5.5", "2.5")] {
+            let (q, u) = (q.parse::<Decimal>().unwrap_or_else(|_| Decimal::from_scientific(q).unwrap()), d(u));
+            assert_eq!(units(q, u), (q / u).round_dp_with_strategy(2, RoundingStrategy::ToZero), "{q} / {u}");
+        }
+        assert_eq!(units(Decimal::MAX, d("1")), Decimal::MAX.round_dp_with_strategy(2, RoundingStrategy::ToZero));
     }
 
     #[test]
