@@ -236,6 +236,33 @@ impl App {
         let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
         let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
         let mut alerts = group(tx.alerts_between(&first_id, &last_id).await?, |r| r.0.clone());
+        // The invoices this batch may issue: every month whose invoice day falls in a due
+        // range. Their inputs are read for the whole batch at once.
+        let mut months = std::collections::BTreeSet::new();
+        for (_, from, through) in &due {
+            let mut day = *from;
+            while day <= *through {
+                if day.day() == options.invoice_day {
+                    months.insert(Month::of(day).previous());
+                }
+                day = next_day(day);
+            }
+        }
+        let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
+        for month in &months {
+            let days = month.days();
+            for row in tx.month_line_totals(&first_id, &last_id, days.start, days.end).await? {
+                invoicing.entry(row.account_id.clone()).or_default().lines.entry(*month).or_default().push(row);
+            }
+            for account_id in tx.invoiced_between(&first_id, &last_id, &month.to_string()).await? {
+                invoicing.entry(account_id).or_default().issued.insert(*month);
+            }
+        }
+        if !months.is_empty() {
+            for card in tx.purchased_cards_between(&first_id, &last_id).await? {
+                invoicing.entry(card.account_id.clone()).or_default().cards.push(card);
+            }
+        }
         let mut pending = Pending::default();
         for (mut account, from, through) in due {
             let id = account.id().to_owned();
@@ -245,6 +272,7 @@ impl App {
                 instruments: instruments.remove(&id).unwrap_or_default(),
                 packages: packages.remove(&id).unwrap_or_default(),
                 alerts: alerts.remove(&id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
+                invoicing: invoicing.remove(&id).unwrap_or_default(),
             };
             bill_account(tx, &catalog, now, options, &mut account, from, through, work, &mut pending, report).await?;
             report.accounts_billed += 1;
@@ -271,6 +299,18 @@ struct AccountWork {
     packages: Vec<PackageRow>,
     /// Alert thresholds: item `""` is low balance, others high daily spend of that item.
     alerts: BTreeMap<String, i64>,
+    invoicing: Invoicing,
+}
+
+/// What the invoices a batch may issue are made of, read before the batch bills anything.
+#[derive(Default)]
+struct Invoicing {
+    /// Lines stored by earlier runs, summed per workspace × item × charge type, by month.
+    lines: HashMap<Month, Vec<InvoiceLineRow>>,
+    /// Months whose invoice is already issued.
+    issued: std::collections::BTreeSet<Month>,
+    /// Prepaid cards the account bought, active or not.
+    cards: Vec<InstrumentRow>,
 }
 
 fn event(row: &mut store::AccountRow, kind: &str, day: Date, now: Timestamp, detail: String) -> EventRow {
@@ -343,7 +383,7 @@ async fn bill_account(
     account: &mut Account,
     from: Date,
     through: Date,
-    work: AccountWork,
+    mut work: AccountWork,
     pending: &mut Pending,
     report: &mut RunReport,
 ) -> Result<()> {
@@ -467,7 +507,9 @@ async fn bill_account(
         }
         row.cash = funds.cash.minor();
         set_standing(row, standing);
-        if day.day() == options.invoice_day && issue_invoice(tx, account, Month::of(day).previous(), day, now, pending).await? {
+        if day.day() == options.invoice_day
+            && issue_invoice(tx, account, &mut work.invoicing, Month::of(day).previous(), day, now, pending).await?
+        {
             report.invoices_issued += 1;
         }
         report.days_billed += 1;
@@ -518,19 +560,20 @@ fn line_totals(t: &TotalsRow) -> LineTotals {
 async fn issue_invoice(
     tx: &mut Tx,
     account: &mut Account,
+    invoicing: &mut Invoicing,
     month: Month,
     issued_on: Date,
     now: Timestamp,
     pending: &mut Pending,
 ) -> Result<bool> {
     let month_text = month.to_string();
-    if tx.invoice_exists(account.id(), &month_text).await? {
+    if invoicing.issued.contains(&month) {
         return Ok(false);
     }
     let days = month.days();
     // The month's lines: those stored by earlier runs, and this account's lines of this run
     // that are still waiting in the batch's buffer.
-    let stored = tx.month_line_totals(account.id(), days.start, days.end).await?;
+    let stored = invoicing.lines.remove(&month).unwrap_or_default();
     let unwritten =
         pending.lines.iter().filter(|l| l.account_id == account.row.account_id && days.contains(l.billing_day)).map(|l| InvoiceLineRow {
             account_id: l.account_id.clone(),
@@ -548,11 +591,10 @@ async fn issue_invoice(
             },
         });
     let groups: Vec<InvoiceLineRow> = stored.into_iter().chain(unwritten).collect();
-    let cards: Vec<billing::invoice::CardBought> = tx
-        .instruments(account.id())
-        .await?
-        .into_iter()
-        .filter(|i| i.kind == "card" && i.origin == "purchased" && month.contains(account.today(i.created_at)))
+    let cards: Vec<billing::invoice::CardBought> = invoicing
+        .cards
+        .iter()
+        .filter(|i| month.contains(account.today(i.created_at)))
         .map(|i| billing::invoice::CardBought { card_id: i.instrument_id, face_value: Amount(i.face_value) })
         .collect();
     let lines = groups.iter().map(|g| {
@@ -594,6 +636,7 @@ async fn issue_invoice(
         })
         .collect();
     tx.insert_invoice(&header, &lines, &cards).await?;
+    invoicing.issued.insert(month);
     pending.events.push(EventRow {
         account_id: row.account_id.clone(),
         event_no: store::take(&mut row.counters.next_event),

@@ -178,11 +178,43 @@ pub async fn setup_aggregated(app: &App, accounts: usize, seed: u64) -> Result<u
     Ok(loaded)
 }
 
-/// The nightly run in this process, timed: seconds, lines written and peak RSS (MiB).
-pub async fn night(app: &App, now: Timestamp) -> Result<(f64, usize, Option<f64>)> {
+/// The fixture of a month's invoices: the accounts and funds of `setup` with one workspace
+/// each, and every day of November 2026 loaded as daily aggregates of the 12 items (360 per
+/// account). Returns the aggregates.
+pub async fn setup_month(app: &App, accounts: usize, seed: u64) -> Result<usize> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let workspaces_of = create_accounts(app, accounts, &mut rng, |_| 1).await?;
+    let first: jiff::civil::Date = DAY.parse()?;
+    let mut rows = Vec::new();
+    let mut loaded = 0;
+    for (i, workspaces) in workspaces_of.iter().enumerate() {
+        for (item, retentions, daily) in ITEMS {
+            let (retention, scale) = stream(&mut rng, retentions);
+            let dims = retention.map(|r| format!("retention_days={r}")).unwrap_or_default();
+            for d in 0..30 {
+                rows.push(store::UsageDailyRow {
+                    account_id: account_id(i),
+                    billing_day: first.checked_add(jiff::Span::new().days(d))?,
+                    workspace_id: workspaces[0].clone(),
+                    item: item.to_owned(),
+                    dims: dims.clone(),
+                    quantity: daily * scale / 100 * rng.i64(800..1200) / 1000 * 1_000_000,
+                    late: false,
+                });
+            }
+        }
+        if rows.len() >= 200_000 || i + 1 == accounts {
+            loaded += app.load_daily_usage(std::mem::take(&mut rows)).await?;
+        }
+    }
+    Ok(loaded)
+}
+
+/// The nightly run in this process, timed: seconds, its report and peak RSS (MiB).
+pub async fn night(app: &App, now: Timestamp) -> Result<(f64, app::run::RunReport, Option<f64>)> {
     let start = Instant::now();
     let report = app.run(now, app::run::RunOptions::default(), &mut |_, _| {}).await?;
-    Ok((start.elapsed().as_secs_f64(), report.lines, peak_rss_mib()))
+    Ok((start.elapsed().as_secs_f64(), report, peak_rss_mib()))
 }
 
 /// One record in memory, as both jobs read it.

@@ -176,6 +176,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Create the accounts and funds and load every day of November 2026 as daily aggregates.
+    SetupMonth {
+        #[arg(long, default_value_t = 2000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// The nightly run at `--now`, timed in this process, with its peak RSS.
     Night,
     /// After the nightly run: compare what it stored with the engine job's answer.
@@ -691,9 +698,17 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let n = crate::bench::setup_aggregated(app, *accounts, *seed).await?;
             print_json(out, serde_json::json!({"accounts": accounts, "aggregates": n}))?;
         }
+        Command::Bench { command: BenchCommand::SetupMonth { accounts, seed } } => {
+            let n = crate::bench::setup_month(app, *accounts, *seed).await?;
+            print_json(out, serde_json::json!({"accounts": accounts, "aggregates": n}))?;
+        }
         Command::Bench { command: BenchCommand::Night } => {
-            let (seconds, lines, rss) = crate::bench::night(app, now).await?;
-            print_json(out, serde_json::json!({"seconds": seconds, "lines": lines, "peak_rss_mib": rss}))?;
+            let (seconds, r, rss) = crate::bench::night(app, now).await?;
+            print_json(
+                out,
+                serde_json::json!({"seconds": seconds, "accounts": r.accounts_billed, "lines": r.lines,
+                    "invoices_issued": r.invoices_issued, "peak_rss_mib": rss}),
+            )?;
         }
         Command::Bench { command: BenchCommand::Check { usage } } => {
             let compared = crate::bench::check(app, &cwd.join(usage)).await?;

@@ -68,9 +68,9 @@ pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, drafts:
         let deduction = funds.deduct(&charge, true).expect("usage lines may create arrears");
         lines.push(SettledLine { draft, deduction });
     }
-    let charged: Vec<Deduction> = lines.iter().map(|l| l.deduction.clone()).filter(|d| d.total().is_positive()).collect();
+    let charged = || lines.iter().map(|l| &l.deduction).filter(|d| d.total().is_positive());
     let credit: Amount = lines.iter().map(|l| l.deduction.total()).filter(|a| a.is_negative()).sum();
-    let deduction = (!charged.is_empty()).then(|| Transaction::deduction(&charged));
+    let deduction = charged().next().is_some().then(|| Transaction::deduction(charged()));
     let refund = credit.is_negative().then(|| Transaction::refund(-credit));
     let state_change = standing.update(funds.cash, day);
     DailyBill { day, lines, deduction, refund, state_change }

@@ -148,10 +148,10 @@ impl Transaction {
 
     /// The deduction of a set of charges (a daily bill or a package purchase): one posting per
     /// fund touched, and revenue credited once for the whole set.
-    pub fn deduction(deductions: &[Deduction]) -> Transaction {
+    pub fn deduction<'a>(deductions: impl IntoIterator<Item = &'a Deduction>) -> Transaction {
         let mut by_book: BTreeMap<Book, Amount> = BTreeMap::new();
         let mut revenue = Amount::ZERO;
-        for d in deductions.iter().filter(|d| !d.total().is_negative()) {
+        for d in deductions.into_iter().filter(|d| !d.total().is_negative()) {
             for &(kind, id, take) in &d.draws {
                 let book = if kind == InstrumentKind::PrepaidCard { Book::Card(id) } else { Book::Coupon(id) };
                 *by_book.entry(book).or_default() -= take;

@@ -92,10 +92,12 @@ fn migrator(dialect: &str) -> Migrator {
         "sqlite" => vec![
             migration(1, "schema", include_str!("../migrations/sqlite/0001_schema.sql")),
             migration(2, "operator", include_str!("../migrations/sqlite/0002_operator.sql")),
+            migration(3, "month totals", include_str!("../migrations/sqlite/0003_month_totals.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
             migration(2, "operator", include_str!("../migrations/postgres/0002_operator.sql")),
+            migration(3, "month totals", include_str!("../migrations/postgres/0003_month_totals.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -807,6 +809,19 @@ impl Tx {
         })
     }
 
+    /// The prepaid cards bought by the accounts in `[first, last]`, active or not.
+    pub async fn purchased_cards_between(&mut self, first: &str, last: &str) -> Result<Vec<InstrumentRow>> {
+        on!(self, conn => {
+            let sql = format!(
+                "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND kind = 'card' AND origin = 'purchased' \
+                 ORDER BY account_id, instrument_id",
+                Self::INSTRUMENT_COLUMNS
+            );
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *conn).await?;
+            rows.iter().map(Self::instrument_row).collect()
+        })
+    }
+
     /// Every instrument of one account, oldest first.
     pub async fn instruments(&mut self, account_id: &str) -> Result<Vec<InstrumentRow>> {
         on!(self, conn => {
@@ -934,6 +949,19 @@ impl Tx {
         })
     }
 
+    /// The accounts in `[first_id, last_id]` whose invoice of `month` is issued.
+    pub async fn invoiced_between(&mut self, first_id: &str, last_id: &str, month: &str) -> Result<Vec<String>> {
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>("SELECT account_id FROM invoice WHERE account_id >= $1 AND account_id <= $2 AND month = $3")
+                .bind(first_id)
+                .bind(last_id)
+                .bind(month)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     pub async fn invoice_exists(&mut self, account_id: &str, month: &str) -> Result<bool> {
         on!(self, conn => {
             let row = sqlx::query::<Db>("SELECT 1 FROM invoice WHERE account_id = $1 AND month = $2")
@@ -945,15 +973,17 @@ impl Tx {
         })
     }
 
-    /// A month's expense lines summed per workspace × item × charge type.
-    pub async fn month_line_totals(&mut self, account_id: &str, first: Date, end: Date) -> Result<Vec<InvoiceLineRow>> {
+    /// A month's expense lines of the accounts in `[first_id, last_id]`, summed per account ×
+    /// workspace × item × charge type (read from the `expense_line_day` index alone).
+    pub async fn month_line_totals(&mut self, first_id: &str, last_id: &str, first: Date, end: Date) -> Result<Vec<InvoiceLineRow>> {
         on!(self, conn => {
             let rows = sqlx::query::<Db>(
-                "SELECT workspace_id, item, charge_type, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
-                 FROM expense_line WHERE account_id = $1 AND billing_day >= $2 AND billing_day < $3 \
-                 GROUP BY workspace_id, item, charge_type ORDER BY workspace_id, item, charge_type",
+                "SELECT account_id, workspace_id, item, charge_type, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
+                 FROM expense_line WHERE account_id >= $1 AND account_id <= $2 AND billing_day >= $3 AND billing_day < $4 \
+                 GROUP BY account_id, workspace_id, item, charge_type ORDER BY account_id, workspace_id, item, charge_type",
             )
-            .bind(account_id)
+            .bind(first_id)
+            .bind(last_id)
             .bind(day_text(first))
             .bind(day_text(end))
             .fetch_all(&mut *conn)
@@ -961,18 +991,18 @@ impl Tx {
             Ok(rows
                 .iter()
                 .map(|r| InvoiceLineRow {
-                    account_id: account_id.to_owned(),
+                    account_id: r.get(0),
                     month: String::new(),
-                    workspace_id: r.get(0),
-                    item: r.get(1),
-                    charge_type: r.get(2),
+                    workspace_id: r.get(1),
+                    item: r.get(2),
+                    charge_type: r.get(3),
                     totals: TotalsRow {
-                        gross: r.get(3),
-                        rounding_discount: r.get(4),
-                        coupon: r.get(5),
-                        card: r.get(6),
-                        cash: r.get(7),
-                        arrears: r.get(8),
+                        gross: r.get(4),
+                        rounding_discount: r.get(5),
+                        coupon: r.get(6),
+                        card: r.get(7),
+                        cash: r.get(8),
+                        arrears: r.get(9),
                     },
                 })
                 .collect())
@@ -1333,6 +1363,7 @@ mod tests {
         let pairs = [
             (include_str!("../migrations/sqlite/0001_schema.sql"), include_str!("../migrations/postgres/0001_schema.sql")),
             (include_str!("../migrations/sqlite/0002_operator.sql"), include_str!("../migrations/postgres/0002_operator.sql")),
+            (include_str!("../migrations/sqlite/0003_month_totals.sql"), include_str!("../migrations/postgres/0003_month_totals.sql")),
         ];
         let normal = |sql: &str| -> Vec<String> {
             sql.lines()

@@ -193,7 +193,7 @@ async fn sums_are_integers(store: Store) {
         document: "DB-20261002".into(),
     };
     tx.insert_lines(&[line(1, 4_000_000_000_000), line(2, 5_000_000_000_000)]).await.unwrap();
-    let totals = tx.month_line_totals("a1", date(2026, 10, 1), date(2026, 11, 1)).await.unwrap();
+    let totals = tx.month_line_totals("a1", "a1", date(2026, 10, 1), date(2026, 11, 1)).await.unwrap();
     assert_eq!(totals[0].totals.gross, 9_000_000_000_000);
     assert_eq!(totals[0].totals.rounding_discount, 24_691_356);
     let monthly = tx.monthly_line_totals("a1").await.unwrap();
