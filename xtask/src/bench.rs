@@ -414,11 +414,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("engine / floor", times(ratio(engine, floor)), String::new()),
         ("every contender's per-account totals and deductions equal the nightly run's", f.totals_match.to_string(), String::new()),
         ("peak RSS of the job process", format!("{:.0} MiB", f.peak_rss_mib), String::new()),
-        (
-            "peak RSS of the 1,000,000-account night",
-            f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")),
-            String::new(),
-        ),
+        ("peak RSS of that night", f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")), String::new()),
     ];
     let mut md = format!(
         "# Benchmark results\n\nMachine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\

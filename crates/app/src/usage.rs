@@ -221,7 +221,11 @@ impl App {
     async fn ingest_chunk(&self, now: Timestamp, batch: &[(usize, UsageInput)]) -> Result<IngestReport> {
         let mut tx = self.store.begin().await?;
         let catalog = load_catalog(&mut tx).await?;
-        let directory: HashMap<String, String> = tx.workspace_directory().await?.into_iter().collect();
+        // Only the workspaces this chunk names: the directory of every workspace would cost
+        // each chunk a read of the whole table.
+        let named: std::collections::BTreeSet<&str> = batch.iter().map(|(_, i)| i.workspace.as_str()).collect();
+        let named: Vec<&str> = named.into_iter().collect();
+        let directory: HashMap<String, String> = tx.workspace_accounts(&named).await?.into_iter().collect();
         // Accounts are read (and on PostgreSQL locked) in id order, as the nightly run locks
         // them, so concurrent ingestion and billing never wait on each other in a cycle.
         let ids: std::collections::BTreeSet<&String> = batch.iter().filter_map(|(_, i)| directory.get(&i.workspace)).collect();

@@ -494,11 +494,22 @@ impl Tx {
         })
     }
 
-    /// The workspace directory: workspace id to account id, for every workspace.
-    pub async fn workspace_directory(&mut self) -> Result<Vec<(String, String)>> {
+    /// The workspace directory for the given workspaces: workspace id to account id, for
+    /// those that exist.
+    pub async fn workspace_accounts(&mut self, workspace_ids: &[&str]) -> Result<Vec<(String, String)>> {
+        let mut found = Vec::new();
         on!(self, conn => {
-            let rows = sqlx::query::<Db>("SELECT workspace_id, account_id FROM workspace").fetch_all(&mut *conn).await?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            for chunk in workspace_ids.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new("SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                let rows = q.build().fetch_all(&mut *conn).await?;
+                found.extend(rows.iter().map(|r| (r.get(0), r.get(1))));
+            }
+            Ok(found)
         })
     }
 
