@@ -224,24 +224,18 @@ struct Record {
     quantity: i64,
 }
 
-/// One day's records read from `day.csv` (the file every contender reads), with accounts and
-/// usage keys interned.
+/// One day's records read from `day.csv` (the file every contender reads), interned: accounts
+/// and usage keys become integers. Keys are numbered in (account, workspace, item,
+/// dimensions) order, so an account's keys are one contiguous, rating-ordered run, and each
+/// key's usage entry lives once in `keys` (the engine sets its quantity per day).
 struct DayImage {
-    keys: Vec<Key>,
+    keys: Vec<KeyUsage>,
+    aggregation: Vec<Aggregation>,
     records: Vec<Record>,
 }
 
-/// A usage key as interned at load: workspace, item, dimensions, and its place in the
-/// (workspace, item, dimensions) order every day's keys are rated in.
-struct Key {
-    workspace: Arc<str>,
-    item: Arc<str>,
-    dims: Dims,
-    rank: u32,
-}
-
-fn read_day(path: &Path, index: &HashMap<String, u32>) -> Result<DayImage> {
-    let mut keys: Vec<Key> = Vec::new();
+fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Result<DayImage> {
+    let mut keys: Vec<(u32, KeyUsage)> = Vec::new();
     let mut key_index: HashMap<(String, String, String), u32> = HashMap::new();
     let mut items: HashMap<String, Arc<str>> = HashMap::new();
     let mut records = Vec::new();
@@ -251,26 +245,35 @@ fn read_day(path: &Path, index: &HashMap<String, u32>) -> Result<DayImage> {
         let mut f = line.split(',');
         let mut next = || f.next().context("a usage row has five fields");
         let (account, ws, item, retention, q) = (next()?, next()?, next()?, next()?, next()?);
+        let account = *index.get(account).with_context(|| format!("unknown account {account}"))?;
         let dims = if retention.is_empty() { String::new() } else { format!("retention_days={retention}") };
         let k = (ws.to_owned(), item.to_owned(), dims);
         let fresh = key_index.len() as u32;
         let key = *key_index.entry(k).or_insert_with_key(|(ws, item, dims)| {
             let item = items.entry(item.clone()).or_insert_with_key(|code| code.as_str().into()).clone();
-            keys.push(Key { workspace: ws.as_str().into(), item, dims: Dims::from_canonical(dims), rank: 0 });
+            let usage =
+                KeyUsage { workspace: ws.as_str().into(), item, dims: Dims::from_canonical(dims), quantity: Decimal::ZERO, billed: None };
+            keys.push((account, usage));
             fresh
         });
-        let account = *index.get(account).with_context(|| format!("unknown account {account}"))?;
         records.push(Record { account, key, quantity: q.parse()? });
     }
     let mut order: Vec<u32> = (0..keys.len() as u32).collect();
     order.sort_by(|&a, &b| {
-        let (a, b) = (&keys[a as usize], &keys[b as usize]);
-        (&a.workspace, &a.item, &a.dims).cmp(&(&b.workspace, &b.item, &b.dims))
+        let ((a_account, a), (b_account, b)) = (&keys[a as usize], &keys[b as usize]);
+        (a_account, &a.workspace, &a.item, &a.dims).cmp(&(b_account, &b.workspace, &b.item, &b.dims))
     });
-    for (rank, k) in order.into_iter().enumerate() {
-        keys[k as usize].rank = rank as u32;
+    let mut renumber = vec![0u32; keys.len()];
+    for (rank, &k) in order.iter().enumerate() {
+        renumber[k as usize] = rank as u32;
     }
-    Ok(DayImage { keys, records })
+    for r in &mut records {
+        r.key = renumber[r.key as usize];
+    }
+    let mut slots: Vec<Option<KeyUsage>> = keys.into_iter().map(|(_, usage)| Some(usage)).collect();
+    let keys: Vec<KeyUsage> = order.iter().map(|&k| slots[k as usize].take().expect("each key once")).collect();
+    let aggregation = keys.iter().map(|k| catalog.item(&k.item).map(|i| i.aggregation)).collect::<Result<_, _>>()?;
+    Ok(DayImage { keys, aggregation, records })
 }
 
 /// What one account paid for the day, in minor units, as every contender reports it.
@@ -309,7 +312,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     }
     let dir = usage_path.parent().unwrap_or(Path::new("."));
     write_reference(dir, &catalog, &accounts, &funds_of, &packages)?;
-    let DayImage { keys, records } = read_day(&usage_path.with_extension("csv"), &index)?;
+    let DayImage { mut keys, aggregation, records } = read_day(&usage_path.with_extension("csv"), &index, &catalog)?;
 
     // Each pass runs PASSES times over the same memory image; the median counts (the first
     // pass of either also pays for faulting the image into the cache).
@@ -329,7 +332,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     for _ in 0..passes {
         let mut funds = funds_of.clone();
         let start = Instant::now();
-        paid = engine(catalog, day, &keys, &records, &plans, &mut funds)?;
+        paid = engine(catalog, day, &mut keys, &aggregation, &records, &plans, &mut funds)?;
         engine_times.push(start.elapsed().as_secs_f64());
     }
     let (floor_s, engine_s) = (middle(floor_times), middle(engine_times));
@@ -385,55 +388,45 @@ fn floor(records: &[Record], accounts: usize) -> Vec<i64> {
 fn engine(
     catalog: &Catalog,
     day: jiff::civil::Date,
-    keys: &[Key],
+    keys: &mut [KeyUsage],
+    aggregation: &[Aggregation],
     records: &[Record],
     plans: &[Option<&PackagePlan>],
     funds: &mut [Funds],
 ) -> Result<Vec<Paid>> {
-    let aggregation: Vec<Aggregation> = keys.iter().map(|k| catalog.items[&*k.item].aggregation).collect();
     // Items are interned at load: one `Arc` per item code, so a line finds its item by pointer.
-    let mut coupon_eligible: Vec<(&Arc<str>, bool)> = Vec::new();
-    for key in keys {
+    let mut coupon_eligible: Vec<(Arc<str>, bool)> = Vec::new();
+    for key in keys.iter() {
         if !coupon_eligible.iter().any(|(item, _)| Arc::ptr_eq(item, &key.item)) {
-            coupon_eligible.push((&key.item, catalog.items[&*key.item].coupon_eligible));
+            coupon_eligible.push((key.item.clone(), catalog.item(&key.item)?.coupon_eligible));
         }
     }
     let eligible = |item: &Arc<str>| coupon_eligible.iter().find(|(i, _)| Arc::ptr_eq(i, item)).is_some_and(|(_, e)| *e);
     let mut paid = vec![Paid::default(); funds.len()];
-    // Running aggregates by key id, and the keys an account touched.
+    // Running aggregates by key number.
     let mut running: Vec<Option<i64>> = vec![None; keys.len()];
-    let mut touched: Vec<u32> = Vec::new();
-    let mut usage: Vec<KeyUsage> = Vec::new();
     let mut i = 0;
     while i < records.len() {
         let account = records[i].account as usize;
+        let (mut lo, mut hi) = (u32::MAX, 0);
         while i < records.len() && records[i].account as usize == account {
             let r = &records[i];
             let slot = &mut running[r.key as usize];
             *slot = Some(match *slot {
                 Some(q) => aggregation[r.key as usize].fold(q, r.quantity),
                 None => {
-                    touched.push(r.key);
+                    (lo, hi) = (lo.min(r.key), hi.max(r.key));
                     r.quantity
                 }
             });
             i += 1;
         }
-        touched.sort_unstable_by_key(|&k| keys[k as usize].rank);
-        usage.clear();
-        for &k in &touched {
-            let key = &keys[k as usize];
-            let q = running[k as usize].take().expect("touched keys hold a running aggregate");
-            usage.push(KeyUsage {
-                workspace: key.workspace.clone(),
-                item: key.item.clone(),
-                dims: key.dims.clone(),
-                quantity: billing::money::from_scaled(q, 6),
-                billed: None,
-            });
+        let usage = &mut keys[lo as usize..=hi as usize];
+        for (k, key) in usage.iter_mut().enumerate() {
+            let q = running[lo as usize + k].take().expect("an account's keys are one contiguous run");
+            key.quantity = billing::money::from_scaled(q, 6);
         }
-        touched.clear();
-        let rated = billing::rate_day(catalog, day, plans[account], &Default::default(), &usage)?;
+        let rated = billing::rate_day(catalog, day, plans[account], &Default::default(), usage)?;
         let drafts: Vec<LineDraft> = rated
             .into_iter()
             .map(|line| LineDraft {
