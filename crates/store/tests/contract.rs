@@ -1,7 +1,7 @@
 //! The store contract: the same tests, unchanged, against the SQLite file and PostgreSQL.
 
 use jiff::Timestamp;
-use jiff::civil::date;
+use jiff::civil::{Date, date};
 use store::{AccountRow, Counters, Idempotency, Store, StoreError, UsageDailyRow, UsageRecordRow, WorkspaceRow};
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
@@ -64,7 +64,8 @@ contract!(
     daily_usage_merges_sums_maxima_and_late,
     idempotency_states,
     leases_expire,
-    sums_are_integers
+    sums_are_integers,
+    batch_reads_keep_to_their_range
 );
 
 async fn accounts_round_trip_and_batch_updates(store: Store) {
@@ -164,6 +165,73 @@ async fn leases_expire(store: Store) {
     assert!(!tx.acquire_lease("job", "b", t("2026-10-01T00:05:00Z"), t("2026-10-01T00:15:00Z")).await.unwrap());
     assert!(tx.acquire_lease("job", "a", t("2026-10-01T00:05:00Z"), t("2026-10-01T00:15:00Z")).await.unwrap(), "the holder renews");
     assert!(tx.acquire_lease("job", "b", t("2026-10-01T00:15:00Z"), t("2026-10-01T00:25:00Z")).await.unwrap(), "expired: another takes it");
+    tx.commit().await.unwrap();
+}
+
+/// The nightly run's and ingestion's batch reads return exactly the accounts, months and
+/// workspaces asked for.
+async fn batch_reads_keep_to_their_range(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    let line = |account: &str, no: i64, day: Date, charge_type: &str, gross: i64| store::ExpenseLineRow {
+        account_id: account.into(),
+        line_no: no,
+        billing_day: day,
+        usage_day: day,
+        workspace_id: format!("{account}-w"),
+        item: "sms".into(),
+        dims: String::new(),
+        charge_type: charge_type.into(),
+        quantity: 1,
+        covered: 0,
+        chargeable: 1,
+        priced_dims: String::new(),
+        unit_price: Some(1_000_000),
+        gross,
+        rounding_discount: 0,
+        coupon: 1,
+        card: 2,
+        cash: gross - 3,
+        arrears: 0,
+        document: "DB".into(),
+    };
+    let at = t("2026-10-01T00:00:00Z");
+    for a in ["a1", "a2", "a3"] {
+        tx.insert_account(&account(a)).await.unwrap();
+        let ws = WorkspaceRow { workspace_id: format!("{a}-w"), account_id: a.into(), name: "w".into(), created_at: at };
+        tx.insert_workspace(&ws).await.unwrap();
+        let lines = [
+            line(a, 1, date(2026, 9, 30), "pay_as_you_go", 100),
+            line(a, 2, date(2026, 10, 1), "pay_as_you_go", 200),
+            line(a, 3, date(2026, 10, 1), "annual_package", 400),
+            line(a, 4, date(2026, 10, 31), "pay_as_you_go", 800),
+            line(a, 5, date(2026, 11, 1), "pay_as_you_go", 1600),
+        ];
+        tx.insert_lines(&lines).await.unwrap();
+    }
+    let october = tx.month_line_totals("a1", "a2", date(2026, 10, 1), date(2026, 11, 1)).await.unwrap();
+    let seen: Vec<(&str, &str, i64)> = october.iter().map(|r| (r.account_id.as_str(), r.charge_type.as_str(), r.totals.gross)).collect();
+    assert_eq!(
+        seen,
+        [("a1", "annual_package", 400), ("a1", "pay_as_you_go", 1000), ("a2", "annual_package", 400), ("a2", "pay_as_you_go", 1000)]
+    );
+    let paid = tx.day_paid(date(2026, 10, 1)).await.unwrap();
+    assert_eq!(paid, ["a1", "a2", "a3"].map(|a| (a.to_owned(), [200, 1, 2, 197, 0])).to_vec(), "pay-as-you-go lines only");
+    let mut found = tx.workspace_accounts(&["a3-w", "a1-w", "nope"]).await.unwrap();
+    found.sort();
+    assert_eq!(found, [("a1-w".to_owned(), "a1".to_owned()), ("a3-w".to_owned(), "a3".to_owned())]);
+    let header = store::InvoiceRow {
+        account_id: "a2".into(),
+        month: "2026-10".into(),
+        invoice_no: "INV-a2".into(),
+        issued_at: at,
+        totals: store::TotalsRow { gross: 1400, rounding_discount: 0, coupon: 2, card: 4, cash: 1394, arrears: 0 },
+        cards_total: 0,
+        invoiceable: 1394,
+    };
+    tx.insert_invoice(&header, &[], &[]).await.unwrap();
+    assert_eq!(tx.invoiced_between("a1", "a3", "2026-10").await.unwrap(), ["a2"]);
+    assert!(tx.invoiced_between("a3", "a3", "2026-10").await.unwrap().is_empty());
+    assert!(tx.invoiced_between("a1", "a3", "2026-11").await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }
 
