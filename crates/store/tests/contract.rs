@@ -168,11 +168,9 @@ async fn leases_expire(store: Store) {
     tx.commit().await.unwrap();
 }
 
-/// The nightly run's and ingestion's batch reads return exactly the accounts, months and
-/// workspaces asked for.
-async fn batch_reads_keep_to_their_range(store: Store) {
-    let mut tx = store.begin().await.unwrap();
-    let line = |account: &str, no: i64, day: Date, charge_type: &str, gross: i64| store::ExpenseLineRow {
+/// A one-unit SMS line paid in cash, on the account's workspace `<account>-w`.
+fn expense_line(account: &str, no: i64, day: Date, charge_type: &str, gross: i64) -> store::ExpenseLineRow {
+    store::ExpenseLineRow {
         account_id: account.into(),
         line_no: no,
         billing_day: day,
@@ -188,11 +186,23 @@ async fn batch_reads_keep_to_their_range(store: Store) {
         unit_price: Some(1_000_000),
         gross,
         rounding_discount: 0,
+        coupon: 0,
+        card: 0,
+        cash: gross,
+        arrears: 0,
+        document: "DB".into(),
+    }
+}
+
+/// The nightly run's and ingestion's batch reads return exactly the accounts, months and
+/// workspaces asked for.
+async fn batch_reads_keep_to_their_range(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    let line = |account: &str, no: i64, day: Date, charge_type: &str, gross: i64| store::ExpenseLineRow {
         coupon: 1,
         card: 2,
         cash: gross - 3,
-        arrears: 0,
-        document: "DB".into(),
+        ..expense_line(account, no, day, charge_type, gross)
     };
     let at = t("2026-10-01T00:00:00Z");
     for a in ["a1", "a2", "a3"] {
@@ -239,26 +249,8 @@ async fn sums_are_integers(store: Store) {
     let mut tx = store.begin().await.unwrap();
     tx.insert_account(&account("a1")).await.unwrap();
     let line = |no: i64, gross: i64| store::ExpenseLineRow {
-        account_id: "a1".into(),
-        line_no: no,
-        billing_day: date(2026, 10, 2),
-        usage_day: date(2026, 10, 2),
-        workspace_id: "w".into(),
-        item: "sms".into(),
-        dims: String::new(),
-        charge_type: "pay_as_you_go".into(),
-        quantity: 1,
-        covered: 0,
-        chargeable: 1,
-        priced_dims: String::new(),
-        unit_price: Some(1_000_000),
-        gross,
         rounding_discount: 12_345_678,
-        coupon: 0,
-        card: 0,
-        cash: gross,
-        arrears: 0,
-        document: "DB-20261002".into(),
+        ..expense_line("a1", no, date(2026, 10, 2), "pay_as_you_go", gross)
     };
     tx.insert_lines(&[line(1, 4_000_000_000_000), line(2, 5_000_000_000_000)]).await.unwrap();
     let totals = tx.month_line_totals("a1", "a1", date(2026, 10, 1), date(2026, 11, 1)).await.unwrap();
