@@ -147,6 +147,50 @@ pub async fn setup(app: &App, accounts: usize, seed: u64, usage_path: &Path) -> 
     Ok(records)
 }
 
+/// Daily aggregates of the fixtures, gathered and loaded 200,000 rows per transaction.
+struct AggregateLoader<'a> {
+    app: &'a App,
+    rows: Vec<store::UsageDailyRow>,
+    loaded: usize,
+}
+
+impl<'a> AggregateLoader<'a> {
+    fn new(app: &'a App) -> Self {
+        AggregateLoader { app, rows: Vec::new(), loaded: 0 }
+    }
+
+    /// One day's aggregate of `item` (at `retention`, if any) on an account's workspace.
+    async fn push(
+        &mut self,
+        account: usize,
+        day: jiff::civil::Date,
+        workspace: &str,
+        item: &str,
+        retention: Option<&str>,
+        quantity: i64,
+    ) -> Result<()> {
+        self.rows.push(store::UsageDailyRow {
+            account_id: account_id(account),
+            billing_day: day,
+            workspace_id: workspace.to_owned(),
+            item: item.to_owned(),
+            dims: retention.map(|r| format!("retention_days={r}")).unwrap_or_default(),
+            quantity: quantity * 1_000_000,
+            late: false,
+        });
+        if self.rows.len() >= 200_000 {
+            self.loaded += self.app.load_daily_usage(std::mem::take(&mut self.rows)).await?;
+        }
+        Ok(())
+    }
+
+    /// Loads what is left; returns the aggregates loaded in all.
+    async fn finish(mut self) -> Result<usize> {
+        self.loaded += self.app.load_daily_usage(std::mem::take(&mut self.rows)).await?;
+        Ok(self.loaded)
+    }
+}
+
 /// The fixture of the night "from pre-aggregated usage": the accounts and funds of `setup`,
 /// two workspaces each, and the day's usage loaded directly as 20 daily aggregates per account
 /// (the 12 items on the first workspace, the first 8 on the second). Returns the aggregates.
@@ -154,28 +198,16 @@ pub async fn setup_aggregated(app: &App, accounts: usize, seed: u64) -> Result<u
     let mut rng = fastrand::Rng::with_seed(seed);
     let workspaces_of = create_accounts(app, accounts, &mut rng, |_| 2).await?;
     let day: jiff::civil::Date = DAY.parse()?;
-    let mut rows = Vec::new();
-    let mut loaded = 0;
+    let mut loader = AggregateLoader::new(app);
     for (i, workspaces) in workspaces_of.iter().enumerate() {
         for (w, ws) in workspaces.iter().enumerate() {
             for (item, retentions, daily) in ITEMS.iter().take(if w == 0 { 12 } else { 8 }) {
                 let (retention, scale) = stream(&mut rng, retentions);
-                rows.push(store::UsageDailyRow {
-                    account_id: account_id(i),
-                    billing_day: day,
-                    workspace_id: ws.clone(),
-                    item: (*item).to_owned(),
-                    dims: retention.map(|r| format!("retention_days={r}")).unwrap_or_default(),
-                    quantity: daily * scale / 100 * 1_000_000,
-                    late: false,
-                });
+                loader.push(i, day, ws, item, retention, daily * scale / 100).await?;
             }
         }
-        if rows.len() >= 200_000 || i + 1 == accounts {
-            loaded += app.load_daily_usage(std::mem::take(&mut rows)).await?;
-        }
     }
-    Ok(loaded)
+    loader.finish().await
 }
 
 /// The fixture of a month's invoices: the accounts and funds of `setup` with one workspace
@@ -185,29 +217,17 @@ pub async fn setup_month(app: &App, accounts: usize, seed: u64) -> Result<usize>
     let mut rng = fastrand::Rng::with_seed(seed);
     let workspaces_of = create_accounts(app, accounts, &mut rng, |_| 1).await?;
     let first: jiff::civil::Date = DAY.parse()?;
-    let mut rows = Vec::new();
-    let mut loaded = 0;
+    let mut loader = AggregateLoader::new(app);
     for (i, workspaces) in workspaces_of.iter().enumerate() {
         for (item, retentions, daily) in ITEMS {
             let (retention, scale) = stream(&mut rng, retentions);
-            let dims = retention.map(|r| format!("retention_days={r}")).unwrap_or_default();
             for d in 0..30 {
-                rows.push(store::UsageDailyRow {
-                    account_id: account_id(i),
-                    billing_day: first.checked_add(jiff::Span::new().days(d))?,
-                    workspace_id: workspaces[0].clone(),
-                    item: item.to_owned(),
-                    dims: dims.clone(),
-                    quantity: daily * scale / 100 * rng.i64(800..1200) / 1000 * 1_000_000,
-                    late: false,
-                });
+                let day = first.checked_add(jiff::Span::new().days(d))?;
+                loader.push(i, day, &workspaces[0], item, retention, daily * scale / 100 * rng.i64(800..1200) / 1000).await?;
             }
         }
-        if rows.len() >= 200_000 || i + 1 == accounts {
-            loaded += app.load_daily_usage(std::mem::take(&mut rows)).await?;
-        }
     }
-    Ok(loaded)
+    loader.finish().await
 }
 
 /// The nightly run in this process, timed: seconds, its report and peak RSS (MiB).

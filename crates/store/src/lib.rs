@@ -235,6 +235,17 @@ pub(crate) trait Cols: Col<String> + Col<i64> + Col<Option<String>> + Col<Option
     fn opt_int(&self, i: usize) -> Option<i64> {
         Col::<Option<i64>>::col(self, i)
     }
+    /// The six money columns gross, rounding discount, coupon, card, cash, arrears from `i` on.
+    fn totals_at(&self, i: usize) -> TotalsRow {
+        TotalsRow {
+            gross: self.int(i),
+            rounding_discount: self.int(i + 1),
+            coupon: self.int(i + 2),
+            card: self.int(i + 3),
+            cash: self.int(i + 4),
+            arrears: self.int(i + 5),
+        }
+    }
 }
 
 impl<R: Col<String> + Col<i64> + Col<Option<String>> + Col<Option<i64>>> Cols for R {}
@@ -1007,14 +1018,7 @@ impl Tx {
                     workspace_id: r.get(1),
                     item: r.get(2),
                     charge_type: r.get(3),
-                    totals: TotalsRow {
-                        gross: r.get(4),
-                        rounding_discount: r.get(5),
-                        coupon: r.get(6),
-                        card: r.get(7),
-                        cash: r.get(8),
-                        arrears: r.get(9),
-                    },
+                    totals: r.totals_at(4),
                 })
                 .collect())
         })
@@ -1036,14 +1040,7 @@ impl Tx {
                         month: r.get(1),
                         invoice_no: r.get(2),
                         issued_at: from_micros(r.get(3))?,
-                        totals: TotalsRow {
-                            gross: r.get(4),
-                            rounding_discount: r.get(5),
-                            coupon: r.get(6),
-                            card: r.get(7),
-                            cash: r.get(8),
-                            arrears: r.get(9),
-                        },
+                        totals: r.totals_at(4),
                         cards_total: r.get(10),
                         invoiceable: r.get(11),
                     })
@@ -1065,14 +1062,7 @@ impl Tx {
             Ok(rows
                 .iter()
                 .map(|r| {
-                    let totals = TotalsRow {
-                        gross: r.get(1),
-                        rounding_discount: r.get(2),
-                        coupon: r.get(3),
-                        card: r.get(4),
-                        cash: r.get(5),
-                        arrears: r.get(6),
-                    };
+                    let totals = r.totals_at(1);
                     (r.get(0), totals)
                 })
                 .collect())
@@ -1255,14 +1245,7 @@ impl Tx {
     /// Expense line totals per account and month, and invoice line totals per account and month.
     pub async fn month_totals_everywhere(&mut self) -> Result<(Vec<(String, String, TotalsRow)>, Vec<(String, String, TotalsRow)>)> {
         on!(self, conn => {
-            let totals = |r: &<Db as sqlx::Database>::Row| TotalsRow {
-                gross: r.get(2),
-                rounding_discount: r.get(3),
-                coupon: r.get(4),
-                card: r.get(5),
-                cash: r.get(6),
-                arrears: r.get(7),
-            };
+            let totals = |r: &<Db as sqlx::Database>::Row| r.totals_at(2);
             let lines = sqlx::query::<Db>(
                 "SELECT account_id, SUBSTR(billing_day, 1, 7), CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
                  FROM expense_line GROUP BY account_id, SUBSTR(billing_day, 1, 7)",
