@@ -8,12 +8,13 @@
 //! moves forward inside the same transaction.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use billing::money::{EXACT_SCALE, to_scaled};
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
     Amount, Billed, Book, Catalog, ChargeType, Dims, Invoice, InvoiceKey, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction,
-    settle_day,
+    UsageKey, settle_day,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -112,9 +113,11 @@ fn quantity(v: i64) -> Decimal {
 
 fn key_usage(row: &UsageDailyRow, billed: Option<Billed>) -> KeyUsage {
     KeyUsage {
-        workspace: row.workspace_id.as_str().into(),
-        item: row.item.as_str().into(),
-        dims: Dims::from_canonical(&row.dims),
+        key: Arc::new(UsageKey {
+            workspace: row.workspace_id.as_str().into(),
+            item: row.item.as_str().into(),
+            dims: Dims::from_canonical(&row.dims),
+        }),
         quantity: quantity(row.quantity),
         billed,
     }
@@ -355,8 +358,8 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
             .map(|r| key_usage(r, Some(billed.get(&(r.workspace_id.clone(), r.item.clone(), r.dims.clone())).copied().unwrap_or_default())))
             .collect();
         let plan = plan_on(catalog, &work.packages, usage_day);
-        let rated = billing::rate_day(catalog, usage_day, plan, &quota_used, &keys)
-            .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let prices = catalog.on(usage_day);
+        let rated = billing::rate_day(&prices, plan, &quota_used, &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Usage of an invoiced month is a correction dated on the day it is rated; otherwise
         // the adjustment keeps its own billing day and lands on its month's invoice.
         let invoiced = tx.invoice_exists(account.id(), &Month::of(usage_day).to_string()).await?;
@@ -365,7 +368,7 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
                 day: if invoiced { bill_day } else { usage_day },
                 original_day: Some(usage_day),
                 charge_type: ChargeType::Adjustment,
-                coupon_eligible: catalog.item(&line.item).map(|i| i.coupon_eligible).unwrap_or(false),
+                coupon_eligible: line.coupon_eligible,
                 rated: line,
             });
         }
@@ -407,15 +410,16 @@ async fn bill_account(
         }
         let keys: Vec<KeyUsage> = work.usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
         let plan = plan_on(catalog, &work.packages, day);
-        let rated = billing::rate_day(catalog, day, plan, &BTreeMap::new(), &keys)
-            .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let prices = catalog.on(day);
+        let rated =
+            billing::rate_day(&prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         let mut drafts: Vec<LineDraft> = rated
             .into_iter()
             .map(|line| LineDraft {
                 day,
                 original_day: None,
                 charge_type: ChargeType::PayAsYouGo,
-                coupon_eligible: catalog.item(&line.item).map(|i| i.coupon_eligible).unwrap_or(false),
+                coupon_eligible: line.coupon_eligible,
                 rated: line,
             })
             .collect();
@@ -437,14 +441,14 @@ async fn bill_account(
                 line_no: store::take(&mut row.counters.next_line),
                 billing_day: line.draft.day,
                 usage_day: line.draft.original_day.unwrap_or(line.draft.day),
-                workspace_id: rated.workspace.to_string(),
-                item: rated.item.to_string(),
-                dims: rated.dims.as_str().to_owned(),
+                workspace_id: rated.key.workspace.to_string(),
+                item: rated.key.item.to_string(),
+                dims: rated.key.dims.as_str().to_owned(),
                 charge_type: line.draft.charge_type.as_str().to_owned(),
                 quantity: scaled_quantity(rated.quantity),
                 covered: scaled_quantity(rated.covered),
                 chargeable: scaled_quantity(rated.chargeable),
-                priced_dims: rated.priced_dims.as_str().to_owned(),
+                priced_dims: rated.priced_dims().as_str().to_owned(),
                 unit_price: rated.unit_price.map(scaled_quantity),
                 gross: t.gross.minor(),
                 rounding_discount: to_scaled(t.rounding_discount, EXACT_SCALE).expect("exact amounts fit eight decimals"),
@@ -474,7 +478,7 @@ async fn bill_account(
             pending.events.push(event(row, "daily_bill.settled", day, now, detail));
             let mut by_item: BTreeMap<&str, i64> = BTreeMap::new();
             for line in &bill.lines {
-                *by_item.entry(&*line.draft.rated.item).or_default() += line.draft.rated.rounded.amount.minor();
+                *by_item.entry(&*line.draft.rated.key.item).or_default() += line.draft.rated.rounded.amount.minor();
             }
             for (item, spent) in by_item {
                 if work.alerts.get(item).is_some_and(|threshold| spent >= *threshold) {

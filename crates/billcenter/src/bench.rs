@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use app::App;
 use app::funds::{CardRequest, CouponRequest};
 use billing::money::to_scaled;
-use billing::{Aggregation, Catalog, Dims, Funds, KeyUsage, LineDraft, PackagePlan};
+use billing::{Aggregation, Catalog, Dims, Funds, KeyUsage, LineDraft, PackagePlan, UsageKey};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 
@@ -257,7 +257,8 @@ struct DayImage {
 fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Result<DayImage> {
     let mut keys: Vec<(u32, KeyUsage)> = Vec::new();
     let mut key_index: HashMap<(String, String, String), u32> = HashMap::new();
-    let mut items: HashMap<String, Arc<str>> = HashMap::new();
+    // Item codes and workspace ids are shared by every key that names them.
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
     let mut records = Vec::new();
     let reader = std::io::BufReader::new(std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?);
     for line in reader.lines().skip(1) {
@@ -270,9 +271,9 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Res
         let k = (ws.to_owned(), item.to_owned(), dims);
         let fresh = key_index.len() as u32;
         let key = *key_index.entry(k).or_insert_with_key(|(ws, item, dims)| {
-            let item = items.entry(item.clone()).or_insert_with_key(|code| code.as_str().into()).clone();
-            let usage =
-                KeyUsage { workspace: ws.as_str().into(), item, dims: Dims::from_canonical(dims), quantity: Decimal::ZERO, billed: None };
+            let mut name = |text: &String| names.entry(text.clone()).or_insert_with(|| text.as_str().into()).clone();
+            let key = UsageKey { workspace: name(ws), item: name(item), dims: Dims::from_canonical(dims) };
+            let usage = KeyUsage { key: Arc::new(key), quantity: Decimal::ZERO, billed: None };
             keys.push((account, usage));
             fresh
         });
@@ -281,7 +282,7 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Res
     let mut order: Vec<u32> = (0..keys.len() as u32).collect();
     order.sort_by(|&a, &b| {
         let ((a_account, a), (b_account, b)) = (&keys[a as usize], &keys[b as usize]);
-        (a_account, &a.workspace, &a.item, &a.dims).cmp(&(b_account, &b.workspace, &b.item, &b.dims))
+        (a_account, &a.key).cmp(&(b_account, &b.key))
     });
     let mut renumber = vec![0u32; keys.len()];
     for (rank, &k) in order.iter().enumerate() {
@@ -292,7 +293,7 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Res
     }
     let mut slots: Vec<Option<KeyUsage>> = keys.into_iter().map(|(_, usage)| Some(usage)).collect();
     let keys: Vec<KeyUsage> = order.iter().map(|&k| slots[k as usize].take().expect("each key once")).collect();
-    let aggregation = keys.iter().map(|k| catalog.item(&k.item).map(|i| i.aggregation)).collect::<Result<_, _>>()?;
+    let aggregation = keys.iter().map(|k| catalog.item(&k.key.item).map(|i| i.aggregation)).collect::<Result<_, _>>()?;
     Ok(DayImage { keys, aggregation, records })
 }
 
@@ -414,17 +415,12 @@ fn engine(
     plans: &[Option<&PackagePlan>],
     funds: &mut [Funds],
 ) -> Result<Vec<Paid>> {
-    // Items are interned at load: one `Arc` per item code, so a line finds its item by pointer.
-    let mut coupon_eligible: Vec<(Arc<str>, bool)> = Vec::new();
-    for key in keys.iter() {
-        if !coupon_eligible.iter().any(|(item, _)| Arc::ptr_eq(item, &key.item)) {
-            coupon_eligible.push((key.item.clone(), catalog.item(&key.item)?.coupon_eligible));
-        }
-    }
-    let eligible = |item: &Arc<str>| coupon_eligible.iter().find(|(i, _)| Arc::ptr_eq(i, item)).is_some_and(|(_, e)| *e);
+    let prices = catalog.on(day);
     let mut paid = vec![Paid::default(); funds.len()];
-    // Running aggregates by key number.
-    let mut running: Vec<Option<i64>> = vec![None; keys.len()];
+    // Running aggregates by key number: quantities are never negative, so 0 starts both a
+    // sum and a peak, and a key's fold needs no branch.
+    let mut running: Vec<i64> = vec![0; keys.len()];
+    let is_max: Vec<bool> = aggregation.iter().map(|a| *a == Aggregation::Max).collect();
     let mut i = 0;
     while i < records.len() {
         let account = records[i].account as usize;
@@ -432,28 +428,24 @@ fn engine(
         while i < records.len() && records[i].account as usize == account {
             let r = &records[i];
             let slot = &mut running[r.key as usize];
-            *slot = Some(match *slot {
-                Some(q) => aggregation[r.key as usize].fold(q, r.quantity),
-                None => {
-                    (lo, hi) = (lo.min(r.key), hi.max(r.key));
-                    r.quantity
-                }
-            });
+            let sum = slot.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals");
+            *slot = if is_max[r.key as usize] { (*slot).max(r.quantity) } else { sum };
+            (lo, hi) = (lo.min(r.key), hi.max(r.key));
             i += 1;
         }
         let usage = &mut keys[lo as usize..=hi as usize];
         for (k, key) in usage.iter_mut().enumerate() {
-            let q = running[lo as usize + k].take().expect("an account's keys are one contiguous run");
+            let q = std::mem::take(&mut running[lo as usize + k]);
             key.quantity = billing::money::from_scaled(q, 6);
         }
-        let rated = billing::rate_day(catalog, day, plans[account], &Default::default(), usage)?;
+        let rated = billing::rate_day(&prices, plans[account], &Default::default(), usage)?;
         let drafts: Vec<LineDraft> = rated
             .into_iter()
             .map(|line| LineDraft {
                 day,
                 original_day: None,
                 charge_type: billing::ChargeType::PayAsYouGo,
-                coupon_eligible: eligible(&line.item),
+                coupon_eligible: line.coupon_eligible,
                 rated: line,
             })
             .collect();

@@ -63,8 +63,12 @@ impl DailyBill {
 pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, drafts: Vec<LineDraft>) -> DailyBill {
     let mut lines = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        let charge =
-            Charge { day: draft.day, item: &draft.rated.item, coupon_eligible: draft.coupon_eligible, amount: draft.rated.rounded.amount };
+        let charge = Charge {
+            day: draft.day,
+            item: &draft.rated.key.item,
+            coupon_eligible: draft.coupon_eligible,
+            amount: draft.rated.rounded.amount,
+        };
         let deduction = funds.deduct(&charge, true).expect("usage lines may create arrears");
         lines.push(SettledLine { draft, deduction });
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS};
 
@@ -204,6 +205,32 @@ pub struct PackagePlan {
     pub quotas: BTreeMap<String, Quota>,
 }
 
+/// The prices of one billing day (`Catalog::on`): each item with the price version in force
+/// that day (or why there is none), and each (item, dimension value) with its price, in hash
+/// maps, since rating looks one up for every line.
+#[derive(Debug)]
+pub struct DayPrices<'c> {
+    pub catalog: &'c Catalog,
+    pub day: Date,
+    items: FxHashMap<&'c str, (&'c BillableItem, Result<&'c PriceVersion, CatalogError>)>,
+    rates: FxHashMap<(&'c str, &'c str), &'c Price>,
+}
+
+impl<'c> DayPrices<'c> {
+    pub fn item(&self, code: &str) -> Result<&'c BillableItem, CatalogError> {
+        self.items.get(code).map(|(item, _)| *item).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
+    }
+
+    /// An item and its price on this day for a dimension value.
+    pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
+        let (item, version) = self.items.get(code).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))?;
+        version.as_ref().map_err(Clone::clone)?;
+        let price =
+            self.rates.get(&(code, dims.as_str())).ok_or_else(|| CatalogError::NoRate { item: code.to_owned(), dims: dims.to_string() })?;
+        Ok((item, price))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Catalog {
     pub currency: Currency,
@@ -231,6 +258,17 @@ impl Catalog {
     /// The price in force on a billing day for an item's dimension value.
     pub fn price(&self, item: &str, day: Date, dims: &Dims) -> Result<&Price, CatalogError> {
         self.version(item, day)?.rates.get(dims).ok_or_else(|| CatalogError::NoRate { item: item.to_owned(), dims: dims.to_string() })
+    }
+
+    /// The catalog as it prices one billing day: each item and rate resolved once.
+    pub fn on(&self, day: Date) -> DayPrices<'_> {
+        let items: FxHashMap<_, _> = self.items.iter().map(|(code, item)| (code.as_str(), (item, self.version(code, day)))).collect();
+        let rates = items
+            .iter()
+            .filter_map(|(code, (_, version))| Some((*code, version.as_ref().ok()?)))
+            .flat_map(|(code, version)| version.rates.iter().map(move |(dims, price)| ((code, dims.as_str()), price)))
+            .collect();
+        DayPrices { catalog: self, day, items, rates }
     }
 
     /// Checks everything that must hold before a catalog is used.

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
+use smallvec::SmallVec;
 
 use crate::money::Amount;
 use crate::period::Validity;
@@ -63,8 +64,9 @@ pub struct Deduction {
     /// Cash paid while the balance was positive; for a credit (negative charge), the credit.
     pub cash: Amount,
     pub arrears: Amount,
-    /// What each instrument gave, in the order drawn.
-    pub draws: Vec<(InstrumentKind, i64, Amount)>,
+    /// What each instrument gave, in the order drawn (inline: a line rarely draws on more
+    /// than two instruments).
+    pub draws: SmallVec<[(InstrumentKind, i64, Amount); 2]>,
 }
 
 impl Deduction {
@@ -95,7 +97,7 @@ impl Funds {
             self.cash += -charge.amount;
             return Ok(Deduction { cash: charge.amount, ..Deduction::default() });
         }
-        let mut order: Vec<usize> = (0..self.instruments.len()).filter(|&i| self.instruments[i].pays(charge)).collect();
+        let mut order: SmallVec<[usize; 8]> = (0..self.instruments.len()).filter(|&i| self.instruments[i].pays(charge)).collect();
         order.sort_by_key(|&i| {
             let s = &self.instruments[i];
             (s.kind, s.validity.until, s.balance, s.id)
@@ -161,8 +163,8 @@ mod tests {
         let charge = Charge { day: date(2026, 11, 1), item: "log_events", coupon_eligible: true, amount: Amount(2000) };
         let d = funds.deduct(&charge, true).unwrap();
         assert_eq!(
-            d.draws,
-            vec![
+            d.draws.as_slice(),
+            [
                 (InstrumentKind::RegularCoupon, 1, Amount(300)),
                 (InstrumentKind::RegularCoupon, 2, Amount(300)),
                 (InstrumentKind::DiscountCoupon, 4, Amount(100)),

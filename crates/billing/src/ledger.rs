@@ -1,7 +1,6 @@
 //! The double-entry ledger: every money movement is a transaction whose postings sum to zero,
 //! between the account's funds (cash, each coupon, each card) and the operator's books.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::deduction::{Deduction, InstrumentKind};
@@ -149,18 +148,24 @@ impl Transaction {
     /// The deduction of a set of charges (a daily bill or a package purchase): one posting per
     /// fund touched, and revenue credited once for the whole set.
     pub fn deduction<'a>(deductions: impl IntoIterator<Item = &'a Deduction>) -> Transaction {
-        let mut by_book: BTreeMap<Book, Amount> = BTreeMap::new();
+        // Funds touched, in book order: cash first, then the few instruments drawn.
+        let mut by_book: Vec<Posting> = Vec::with_capacity(4);
+        by_book.push(Posting { book: Book::Cash, amount: Amount::ZERO });
         let mut revenue = Amount::ZERO;
         for d in deductions.into_iter().filter(|d| !d.total().is_negative()) {
             for &(kind, id, take) in &d.draws {
                 let book = if kind == InstrumentKind::PrepaidCard { Book::Card(id) } else { Book::Coupon(id) };
-                *by_book.entry(book).or_default() -= take;
+                match by_book.iter_mut().find(|p| p.book == book) {
+                    Some(p) => p.amount -= take,
+                    None => by_book.push(Posting { book, amount: -take }),
+                }
             }
-            *by_book.entry(Book::Cash).or_default() -= d.cash + d.arrears;
+            by_book[0].amount -= d.cash + d.arrears;
             revenue += d.total();
         }
-        let postings = by_book.into_iter().map(|(book, amount)| Posting { book, amount });
-        Transaction::new(TxKind::Deduction, postings.chain([Posting { book: Book::Revenue, amount: revenue }]))
+        by_book.sort_by_key(|p| p.book);
+        by_book.push(Posting { book: Book::Revenue, amount: revenue });
+        Transaction::new(TxKind::Deduction, by_book)
     }
 
     pub fn coupon_issued(id: i64, amount: Amount) -> Transaction {
@@ -206,7 +211,7 @@ mod tests {
             card: Amount(50),
             cash: Amount(10),
             arrears: Amount(5),
-            draws: vec![(InstrumentKind::RegularCoupon, 1, Amount(100)), (InstrumentKind::PrepaidCard, 2, Amount(50))],
+            draws: [(InstrumentKind::RegularCoupon, 1, Amount(100)), (InstrumentKind::PrepaidCard, 2, Amount(50))].into_iter().collect(),
         };
         let d2 = Deduction { cash: Amount(0), arrears: Amount(40), ..Deduction::default() };
         let tx = Transaction::deduction(&[d1, d2]);

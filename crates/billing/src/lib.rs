@@ -17,10 +17,12 @@ pub mod rating;
 
 pub use account::{AccountState, Standing, StateChange};
 pub use bill::{DailyBill, Expired, LineDraft, SettledLine, settle_day};
-pub use catalog::{Aggregation, BillableItem, Catalog, CatalogError, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier};
+pub use catalog::{
+    Aggregation, BillableItem, Catalog, CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier,
+};
 pub use deduction::{Charge, Deduction, DeductionError, Funds, Instrument, InstrumentKind};
 pub use invoice::{ChargeType, Invoice, InvoiceKey, InvoiceLine, InvoiceStatus, LineTotals};
 pub use ledger::{Book, Posting, Transaction, TxKind};
 pub use money::{Amount, Currency, MoneyError, Rounded};
 pub use period::{DayRange, Month, Validity};
-pub use rating::{Billed, KeyUsage, RatedLine, rate_day};
+pub use rating::{Billed, KeyUsage, RatedLine, UsageKey, rate_day};

@@ -72,7 +72,8 @@ impl Currency {
             (m * 10i128.pow(self.exponent - s), Decimal::ZERO)
         } else {
             let divisor = 10i128.pow(s - self.exponent);
-            (m / divisor, Decimal::from_i128_with_scale(m % divisor, s))
+            let minor = quotient(m, divisor);
+            (minor, Decimal::from_i128_with_scale(m - minor * divisor, s))
         };
         let minor = i64::try_from(minor).expect("line amount within i64 minor units");
         assert!(discount.scale() <= EXACT_SCALE || discount.round_dp(EXACT_SCALE) == discount);
@@ -158,6 +159,17 @@ pub struct Rounded {
     pub rounding_discount: Decimal,
 }
 
+/// `n / d` truncated, for non-negative `n` and positive `d`: in 64 bits where both fit (the
+/// common case of a line amount, several times faster than a 128-bit division).
+#[inline]
+pub(crate) fn quotient(n: i128, d: i128) -> i128 {
+    debug_assert!(n >= 0 && d > 0);
+    match (u64::try_from(n), u64::try_from(d)) {
+        (Ok(n), Ok(d)) => i128::from(n / d),
+        _ => n / d,
+    }
+}
+
 /// A decimal as an integer at a fixed scale, for storage; `None` when it does not fit exactly.
 pub fn to_scaled(value: Decimal, scale: u32) -> Option<i64> {
     if value.normalize().scale() > scale {
@@ -169,7 +181,13 @@ pub fn to_scaled(value: Decimal, scale: u32) -> Option<i64> {
 
 /// The inverse of [`to_scaled`].
 pub fn from_scaled(value: i64, scale: u32) -> Decimal {
-    Decimal::new(value, scale).normalize()
+    // Normalized on the integer: trailing zeros come off before the decimal is built.
+    let (mut value, mut scale) = (value, scale);
+    while scale > 0 && value % 10 == 0 {
+        value /= 10;
+        scale -= 1;
+    }
+    Decimal::new(value, scale)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -190,6 +208,16 @@ mod tests {
 
     fn cny() -> Currency {
         Currency::parse("CNY").unwrap()
+    }
+
+    /// `from_scaled` gives the normalized decimal, the same as building and normalizing it.
+    #[test]
+    fn scaled_integers_read_back_normalized() {
+        for (value, scale) in [(0, 6), (1_500_000, 6), (-120, 2), (7, 0), (123_456_789, 6), (i64::MIN, 6), (10, 1)] {
+            let expected = Decimal::new(value, scale).normalize();
+            let got = from_scaled(value, scale);
+            assert_eq!((got, got.scale()), (expected, expected.scale()), "{value} at scale {scale}");
+        }
     }
 
     #[test]

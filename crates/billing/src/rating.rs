@@ -1,13 +1,13 @@
 //! Rating: a day's aggregated usage becomes exact line amounts, after the free quota and an
 //! annual package's quota. Late usage is rated as the difference it makes to what was billed.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use jiff::civil::Date;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::catalog::{Catalog, CatalogError, Dims, PackagePlan, Price, PriceModel};
+use crate::catalog::{CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel};
 use crate::money::{Currency, Rounded};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
@@ -18,16 +18,20 @@ pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
     let scaled = |m: i128, by: u32| 10i128.checked_pow(by).and_then(|p| m.checked_mul(p));
     let numerator = scaled(quantity.mantissa(), unit_size.scale() + 2);
     let denominator = scaled(unit_size.mantissa(), quantity.scale());
-    match (numerator, denominator) {
-        (Some(n), Some(d)) if Decimal::try_from_i128_with_scale(n / d, 2).is_ok() => Decimal::from_i128_with_scale(n / d, 2),
-        _ => (quantity / unit_size).round_dp_with_strategy(2, RoundingStrategy::ToZero),
-    }
+    let exact = match (numerator, denominator) {
+        (Some(n), Some(d)) => Decimal::try_from_i128_with_scale(crate::money::quotient(n, d), 2).ok(),
+        _ => None,
+    };
+    exact.unwrap_or_else(|| (quantity / unit_size).round_dp_with_strategy(2, RoundingStrategy::ToZero))
 }
 
 impl Price {
     /// The exact amount for a day's quantity of one line (free quota first, then the model).
     pub fn amount(&self, quantity: Decimal, unit_size: Decimal) -> Decimal {
-        let billable = (quantity - self.free_quantity).max(Decimal::ZERO);
+        if quantity.is_zero() {
+            return Decimal::ZERO;
+        }
+        let billable = if self.free_quantity.is_zero() { quantity } else { (quantity - self.free_quantity).max(Decimal::ZERO) };
         self.model.amount(units(billable, unit_size))
     }
 
@@ -84,13 +88,35 @@ pub struct Billed {
     pub chargeable: Decimal,
 }
 
-/// One key of a day's usage: workspace × billable item × dimensions, with the current
-/// aggregate and what was already billed of it (`None` when the day was never billed).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyUsage {
+/// What a day's usage and its expense line are kept by: workspace × billable item ×
+/// dimensions. Ordered in that order, which is also the order lines are paid in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UsageKey {
     pub workspace: Arc<str>,
     pub item: Arc<str>,
     pub dims: Dims,
+}
+
+impl Ord for UsageKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Loaders share the text of a workspace or item between keys: equal pointers are
+        // equal text, without reading it.
+        let text = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { Ordering::Equal } else { a.cmp(b) };
+        text(&self.workspace, &other.workspace).then_with(|| text(&self.item, &other.item)).then_with(|| self.dims.cmp(&other.dims))
+    }
+}
+
+impl PartialOrd for UsageKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One key of a day's usage with the current aggregate and what was already billed of it
+/// (`None` when the day was never billed). The key is shared with the line it rates to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUsage {
+    pub key: Arc<UsageKey>,
     pub quantity: Decimal,
     pub billed: Option<Billed>,
 }
@@ -98,16 +124,18 @@ pub struct KeyUsage {
 /// A rated line before deduction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RatedLine {
-    pub workspace: Arc<str>,
-    pub item: Arc<str>,
-    pub dims: Dims,
+    pub key: Arc<UsageKey>,
+    /// Whether coupons may pay the line (from the item).
+    pub coupon_eligible: bool,
     /// The quantity this line bills (the whole day, or the late difference).
     pub quantity: Decimal,
     /// Part of `quantity`, as counted against the package quota, that the package covered.
     pub covered: Decimal,
-    /// The quantity priced, at `priced_dims`.
+    /// The quantity priced, at `priced_dims()`.
     pub chargeable: Decimal,
-    pub priced_dims: Dims,
+    /// The dimensions priced at when they are not the key's own (usage counted at a factor
+    /// above 1 is priced at the package's base dimension).
+    pub priced_base: Option<Dims>,
     pub unit_price: Option<Decimal>,
     pub exact: Decimal,
     pub rounded: Rounded,
@@ -115,20 +143,24 @@ pub struct RatedLine {
     pub billed_after: Billed,
 }
 
-/// Rates one billing day's keys for one account. `keys` are sorted by (workspace, item,
-/// dims), which is also the package fill order; `quota_used` is the quota of that day already
-/// consumed by earlier billing of the day (empty for a day billed the first time).
+impl RatedLine {
+    /// The dimensions the line was priced at.
+    pub fn priced_dims(&self) -> &Dims {
+        self.priced_base.as_ref().unwrap_or(&self.key.dims)
+    }
+}
+
+/// Rates one billing day's keys for one account at the day's prices (`Catalog::on`). `keys`
+/// are sorted by (workspace, item, dims), which is also the package fill order; `quota_used`
+/// is the quota of that day already consumed by earlier billing of the day (empty for a day
+/// billed the first time).
 pub fn rate_day(
-    catalog: &Catalog,
-    day: Date,
+    prices: &DayPrices<'_>,
     package: Option<&PackagePlan>,
     quota_used: &BTreeMap<String, Decimal>,
     keys: &[KeyUsage],
 ) -> Result<Vec<RatedLine>, CatalogError> {
-    assert!(
-        keys.windows(2).all(|w| (&w[0].workspace, &w[0].item, &w[0].dims) < (&w[1].workspace, &w[1].item, &w[1].dims)),
-        "usage keys must be sorted and distinct"
-    );
+    assert!(keys.windows(2).all(|w| w[0].key < w[1].key), "usage keys must be sorted and distinct");
     let mut remaining: BTreeMap<&str, Decimal> = BTreeMap::new();
     if let Some(plan) = package {
         for (item, quota) in &plan.quotas {
@@ -136,16 +168,19 @@ pub fn rate_day(
             remaining.insert(item.as_str(), (quota.quantity - used).max(Decimal::ZERO));
         }
     }
-    let mut lines = Vec::new();
-    for key in keys {
-        let before = key.billed.unwrap_or_default();
-        let delta = key.quantity - before.quantity;
+    let mut lines = Vec::with_capacity(keys.len());
+    for usage in keys {
+        let key = &*usage.key;
+        // The usage not billed yet (all of it on a day billed the first time).
+        let delta = match usage.billed {
+            None => usage.quantity,
+            Some(before) => usage.quantity - before.quantity,
+        };
         if delta <= Decimal::ZERO {
             continue;
         }
-        let item = catalog.item(&key.item)?;
         let quota = package.and_then(|p| p.quotas.get(&*key.item));
-        let (covered, chargeable_delta, priced_dims) = match quota.and_then(|q| q.factor(&key.dims).map(|f| (q, f))) {
+        let (covered, chargeable_delta, priced_base) = match quota.and_then(|q| q.factor(&key.dims).map(|f| (q, f))) {
             Some((quota, factor)) => {
                 let left = remaining.get_mut(&*key.item).expect("quota registered above");
                 let counted = delta * factor;
@@ -153,26 +188,33 @@ pub fn rate_day(
                 *left -= covered;
                 // Usage counted at a factor above 1 is priced, past the quota, at the package's
                 // base dimension; usage counted one-for-one keeps its own price.
-                let priced = if factor > Decimal::ONE { quota.base.clone() } else { key.dims.clone() };
+                let priced = (factor > Decimal::ONE).then(|| quota.base.clone());
                 (covered, counted - covered, priced)
             }
-            None => (Decimal::ZERO, delta, key.dims.clone()),
+            None => (Decimal::ZERO, delta, None),
         };
-        let price = catalog.price(&key.item, day, &priced_dims)?;
-        let chargeable_after = before.chargeable + chargeable_delta;
-        let exact = price.amount(chargeable_after, item.unit_size) - price.amount(before.chargeable, item.unit_size);
+        let (item, price) = prices.price(&key.item, priced_base.as_ref().unwrap_or(&key.dims))?;
+        let (exact, billed_after) = match usage.billed {
+            None => {
+                (price.amount(chargeable_delta, item.unit_size), Billed { quantity: usage.quantity, covered, chargeable: chargeable_delta })
+            }
+            Some(before) => {
+                let chargeable_after = before.chargeable + chargeable_delta;
+                let exact = price.amount(chargeable_after, item.unit_size) - price.amount(before.chargeable, item.unit_size);
+                (exact, Billed { quantity: usage.quantity, covered: before.covered + covered, chargeable: chargeable_after })
+            }
+        };
         lines.push(RatedLine {
-            workspace: key.workspace.clone(),
-            item: key.item.clone(),
-            dims: key.dims.clone(),
+            key: usage.key.clone(),
+            coupon_eligible: item.coupon_eligible,
             quantity: delta,
             covered,
             chargeable: chargeable_delta,
-            priced_dims,
+            priced_base,
             unit_price: price.unit_price(),
             exact,
-            rounded: round_line(catalog.currency, exact),
-            billed_after: Billed { quantity: key.quantity, covered: before.covered + covered, chargeable: chargeable_after },
+            rounded: round_line(prices.catalog.currency, exact),
+            billed_after,
         });
     }
     Ok(lines)
@@ -244,6 +286,18 @@ mod tests {
             assert_eq!(units(q, u), (q / u).round_dp_with_strategy(2, RoundingStrategy::ToZero), "{q} / {u}");
         }
         assert_eq!(units(Decimal::MAX, d("1")), Decimal::MAX.round_dp_with_strategy(2, RoundingStrategy::ToZero));
+    }
+
+    /// Keys order by workspace, item, dimensions, whether or not they share their text.
+    #[test]
+    fn usage_keys_order_by_text_not_by_sharing() {
+        let key = |ws: &str, item: &str| UsageKey { workspace: ws.into(), item: item.into(), dims: Dims::none() };
+        let (a, b) = (key("w1", "log_events"), key("w1", "sms"));
+        let shared = UsageKey { workspace: a.workspace.clone(), ..b.clone() };
+        assert_eq!(a.cmp(&b), Ordering::Less);
+        assert_eq!(shared.cmp(&a), Ordering::Greater);
+        assert_eq!(UsageKey { workspace: a.workspace.clone(), ..key("w1", "log_events") }.cmp(&a), Ordering::Equal);
+        assert_eq!(key("w2", "a").cmp(&key("w10", "z")), "w2".cmp("w10"));
     }
 
     #[test]
