@@ -88,6 +88,7 @@ struct Figures {
     run_pg_s: Vec<f64>,
     floor_s: Vec<f64>,
     engine_s: Vec<f64>,
+    engine_cores_s: Vec<f64>,
     duckdb_s: Vec<f64>,
     duckdb_version: String,
     pg_sql_s: Vec<f64>,
@@ -120,6 +121,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         run_pg_s: vec![],
         floor_s: vec![],
         engine_s: vec![],
+        engine_cores_s: vec![],
         duckdb_s: vec![],
         duckdb_version: String::new(),
         pg_sql_s: vec![],
@@ -143,6 +145,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         f.run_s.push(nightly);
         f.floor_s.push(json_field(&job, "floor_s").context("floor_s")?.parse()?);
         f.engine_s.push(json_field(&job, "engine_s").context("engine_s")?.parse()?);
+        f.engine_cores_s.push(json_field(&job, "engine_cores_s").context("engine_cores_s")?.parse()?);
         f.totals_match &= json_field(&check, "matches_nightly_run").as_deref() == Some("true");
         f.peak_rss_mib = f.peak_rss_mib.max(json_field(&job, "peak_rss_mib").and_then(|v| v.parse().ok()).unwrap_or(0.0));
         let (duck_s, duck_version) = duckdb_job(&dir)?;
@@ -351,7 +354,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let records = f.records as f64;
     let rate = |xs: &[f64]| med(xs).map(|s| records / s);
-    let (engine, floor) = (med(&f.engine_s), med(&f.floor_s));
+    let (engine, floor, engine_cores) = (med(&f.engine_s), med(&f.floor_s), med(&f.engine_cores_s));
     let ratio = |x: Option<f64>, y: Option<f64>| Some(x? / y?.max(1e-9));
     let num = |v: Option<f64>, dp: usize| v.map_or("null".to_owned(), |x| format!("{x:.dp$}"));
     let fields: Vec<(&str, String)> = vec![
@@ -369,10 +372,12 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("month_accounts", a.month_accounts.to_string()),
         ("invoice_month_s", num(med(&f.invoice_s), 6)),
         ("engine_job_s", num(engine, 6)),
+        ("engine_job_all_cores_s", num(engine_cores, 6)),
         ("duckdb_job_s", num(med(&f.duckdb_s), 6)),
         ("postgres_sql_job_s", num(med(&f.pg_sql_s), 6)),
         ("floor_s", num(floor, 6)),
         ("duckdb_over_engine", num(ratio(med(&f.duckdb_s), engine), 2)),
+        ("duckdb_over_engine_all_cores", num(ratio(med(&f.duckdb_s), engine_cores), 2)),
         ("postgres_sql_over_engine", num(ratio(med(&f.pg_sql_s), engine), 2)),
         ("engine_over_floor", num(ratio(engine, floor), 2)),
         ("peak_rss_mib", num(Some(f.peak_rss_mib), 1)),
@@ -390,7 +395,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let times = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.1}×"));
     let night_label = format!("night of {} accounts from pre-aggregated usage, end to end, durable (SQLite)", a.night_accounts);
     let month_label = format!("the invoice day of a 30-day month: {} accounts' invoices (SQLite)", a.month_accounts);
-    let rows: [(&str, String, String); 16] = [
+    let rows: [(&str, String, String); 18] = [
         ("bulk ingest through the CLI (SQLite)", per_s(&f.ingest_s), range(&f.ingest_s)),
         ("ingest through HTTP NDJSON (SQLite)", per_s(&f.ingest_http_s), range(&f.ingest_http_s)),
         ("nightly run, end to end, durable (SQLite)", secs(&f.run_s, 3), range(&f.run_s)),
@@ -402,6 +407,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ),
         (&month_label, secs(&f.invoice_s, 3), range(&f.invoice_s)),
         ("engine job: aggregate, rate, deduct (in memory, 1 thread)", secs(&f.engine_s, 4), range(&f.engine_s)),
+        ("engine job on every core (whole accounts per thread)", secs(&f.engine_cores_s, 4), range(&f.engine_cores_s)),
         (
             "the same job as SQL in DuckDB (in memory)",
             secs(&f.duckdb_s, 4),
@@ -409,9 +415,10 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ),
         ("the same job as SQL in PostgreSQL", secs(&f.pg_sql_s, 4), range(&f.pg_sql_s)),
         ("floor: one pass summing the same records", secs(&f.floor_s, 4), range(&f.floor_s)),
-        ("DuckDB / engine", times(ratio(med(&f.duckdb_s), engine)), String::new()),
+        ("DuckDB / engine (1 thread)", times(ratio(med(&f.duckdb_s), engine)), String::new()),
+        ("DuckDB / engine, both on every core", times(ratio(med(&f.duckdb_s), engine_cores)), String::new()),
         ("PostgreSQL SQL / engine", times(ratio(med(&f.pg_sql_s), engine)), String::new()),
-        ("engine / floor", times(ratio(engine, floor)), String::new()),
+        ("engine / floor (both 1 thread)", times(ratio(engine, floor)), String::new()),
         ("every contender's per-account totals and deductions equal the nightly run's", f.totals_match.to_string(), String::new()),
         ("peak RSS of the job process", format!("{:.0} MiB", f.peak_rss_mib), String::new()),
         ("peak RSS of that night", f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")), String::new()),

@@ -252,9 +252,9 @@ impl App {
             }
         }
         let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
+        let ids: Vec<&str> = due.iter().map(|(a, _, _)| a.id()).collect();
         for month in &months {
-            let days = month.days();
-            for row in tx.month_line_totals(&first_id, &last_id, days.start, days.end).await? {
+            for row in tx.month_line_totals(&ids, &month.to_string()).await? {
                 invoicing.entry(row.account_id.clone()).or_default().lines.entry(*month).or_default().push(row);
             }
             for account_id in tx.invoiced_between(&first_id, &last_id, &month.to_string()).await? {

@@ -128,6 +128,21 @@ impl App {
             checked: invoices.len(),
             problems: invoice_problems,
         });
+
+        let drift = tx.month_total_drift().await?;
+        report.checks.push(Check {
+            name: "every month's running totals equal the sum of its lines",
+            checked: lines.len(),
+            problems: drift
+                .iter()
+                .map(|(kept, summed)| {
+                    format!(
+                        "{} {} {} {} {}: kept {:?} but the lines sum to {:?}",
+                        kept.account_id, kept.month, kept.workspace_id, kept.item, kept.charge_type, kept.totals, summed
+                    )
+                })
+                .collect(),
+        });
         tx.commit().await?;
         Ok(report)
     }

@@ -100,3 +100,17 @@ async fn finds_a_daily_bill_that_differs_from_its_lines() {
     corrupted("UPDATE daily_bill SET total = total + 100 WHERE billing_day = '2026-10-05'", "every daily bill equals the sum of its lines")
         .await;
 }
+
+#[tokio::test]
+async fn finds_a_month_total_that_differs_from_its_lines() {
+    corrupted(
+        "UPDATE month_line_total SET coupon = coupon + 1 WHERE month = '2026-10'",
+        "every month's running totals equal the sum of its lines",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn finds_lines_without_a_month_total() {
+    corrupted("DELETE FROM month_line_total WHERE month = '2026-10'", "every month's running totals equal the sum of its lines").await;
+}

@@ -279,6 +279,10 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Res
         });
         records.push(Record { account, key, quantity: q.parse()? });
     }
+    anyhow::ensure!(
+        records.windows(2).all(|w| w[0].account <= w[1].account),
+        "the day file lists each account's records together, accounts in order"
+    );
     let mut order: Vec<u32> = (0..keys.len() as u32).collect();
     order.sort_by(|&a, &b| {
         let ((a_account, a), (b_account, b)) = (&keys[a as usize], &keys[b as usize]);
@@ -311,7 +315,11 @@ struct Paid {
 pub struct JobReport {
     pub records: usize,
     pub floor_s: f64,
+    /// The engine on one thread.
     pub engine_s: f64,
+    /// The engine on `cores` threads, each billing whole accounts.
+    pub engine_cores_s: f64,
+    pub cores: usize,
     pub engine_total_minor: i64,
     pub floor_checksum: i64,
 }
@@ -347,16 +355,26 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     }
     let catalog = &catalog;
     let plans: Vec<Option<&PackagePlan>> = packages.iter().map(|&p| if p { catalog.packages.get("starter") } else { None }).collect();
-    let mut engine_times = Vec::new();
-    let mut paid = Vec::new();
+    let prices = catalog.on(day);
+    let is_max: Vec<bool> = aggregation.iter().map(|a| *a == Aggregation::Max).collect();
     let passes = std::env::var("BENCH_PASSES").ok().and_then(|v| v.parse().ok()).unwrap_or(PASSES);
-    for _ in 0..passes {
-        let mut funds = funds_of.clone();
-        let start = Instant::now();
-        paid = engine(catalog, day, &mut keys, &aggregation, &records, &plans, &mut funds)?;
-        engine_times.push(start.elapsed().as_secs_f64());
-    }
-    let (floor_s, engine_s) = (middle(floor_times), middle(engine_times));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The engine on one thread (against the one-pass floor), then on every core (against
+    // DuckDB, which uses every core); both must pay the same.
+    let mut timed = |threads: usize| -> Result<(f64, Vec<Paid>)> {
+        let (mut times, mut paid) = (Vec::new(), Vec::new());
+        for _ in 0..passes {
+            let mut funds = funds_of.clone();
+            let start = Instant::now();
+            paid = engine_day(&prices, &is_max, threads, (&records, &mut keys), &plans, &mut funds)?;
+            times.push(start.elapsed().as_secs_f64());
+        }
+        Ok((middle(times), paid))
+    };
+    let (engine_s, paid) = timed(1)?;
+    let (engine_cores_s, paid_cores) = timed(cores)?;
+    anyhow::ensure!(paid == paid_cores, "the engine paid differently on {cores} threads than on one");
+    let floor_s = middle(floor_times);
 
     let mut out = BufWriter::new(std::fs::File::create(dir.join("engine.csv"))?);
     writeln!(out, "account,total,coupon,card,cash,arrears")?;
@@ -365,7 +383,15 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     }
     out.flush()?;
 
-    Ok(JobReport { records: records.len(), floor_s, engine_s, engine_total_minor: paid.iter().map(|p| p.total).sum(), floor_checksum })
+    Ok(JobReport {
+        records: records.len(),
+        floor_s,
+        engine_s,
+        engine_cores_s,
+        cores,
+        engine_total_minor: paid.iter().map(|p| p.total).sum(),
+        floor_checksum,
+    })
 }
 
 /// After the nightly run: whether every account's stored lines of the day add up to what the
@@ -403,52 +429,93 @@ fn floor(records: &[Record], accounts: usize) -> Vec<i64> {
     sums
 }
 
-/// billcenter's engine over the day's records (clustered by account): per account, aggregate
-/// per key by the item's aggregation, rate the day with the catalog (and the account's
-/// package) and deduct the lines in waterfall order from the account's funds.
-fn engine(
-    catalog: &Catalog,
-    day: jiff::civil::Date,
-    keys: &mut [KeyUsage],
-    aggregation: &[Aggregation],
-    records: &[Record],
-    plans: &[Option<&PackagePlan>],
-    funds: &mut [Funds],
-) -> Result<Vec<Paid>> {
-    let prices = catalog.on(day);
-    let mut paid = vec![Paid::default(); funds.len()];
+/// One thread's share of the day for the engine: whole accounts (`accounts` from
+/// `account_base`), their records, their keys (from `key_base`), packages and funds.
+struct Share<'a> {
+    records: &'a [Record],
+    account_base: usize,
+    key_base: usize,
+    keys: &'a mut [KeyUsage],
+    plans: &'a [Option<&'a PackagePlan>],
+    funds: &'a mut [Funds],
+    paid: &'a mut [Paid],
+}
+
+/// Cuts the day into `parts` shares of about as many records each, on account boundaries.
+/// Records list accounts in ascending order and keys are numbered in account order, so each
+/// share's accounts and keys are one contiguous run.
+fn shares<'a>(
+    parts: usize,
+    records: &'a [Record],
+    mut keys: &'a mut [KeyUsage],
+    mut plans: &'a [Option<&'a PackagePlan>],
+    mut funds: &'a mut [Funds],
+    mut paid: &'a mut [Paid],
+) -> Vec<Share<'a>> {
+    let mut out = Vec::with_capacity(parts);
+    let (mut at, mut account_base, mut key_base) = (0, 0, 0);
+    for part in 1..=parts {
+        // The first record of the next share: the first record of an account at or after
+        // this share's fair end (the end of the day for the last share).
+        let mut end = (records.len() * part / parts).max(at);
+        while end > at && end < records.len() && records[end].account == records[end - 1].account {
+            end += 1;
+        }
+        let (next_account, next_key) = match records.get(end) {
+            Some(first) => {
+                let account = first.account;
+                let lowest = records[end..].iter().take_while(|r| r.account == account).map(|r| r.key).min();
+                (account as usize, lowest.expect("an account has a record") as usize)
+            }
+            None => (funds.len() + account_base, keys.len() + key_base),
+        };
+        let (k, rest_keys) = keys.split_at_mut(next_key - key_base);
+        let (pl, rest_plans) = plans.split_at(next_account - account_base);
+        let (f, rest_funds) = funds.split_at_mut(next_account - account_base);
+        let (pd, rest_paid) = paid.split_at_mut(next_account - account_base);
+        out.push(Share { records: &records[at..end], account_base, key_base, keys: k, plans: pl, funds: f, paid: pd });
+        (keys, plans, funds, paid) = (rest_keys, rest_plans, rest_funds, rest_paid);
+        (at, account_base, key_base) = (end, next_account, next_key);
+    }
+    out
+}
+
+/// billcenter's engine over one share of the day (records clustered by account): per
+/// account, aggregate per key by the item's aggregation, rate the day with the catalog (and
+/// the account's package) and deduct the lines in waterfall order from the account's funds.
+fn engine(prices: &billing::DayPrices<'_>, is_max: &[bool], share: Share<'_>) -> Result<()> {
+    let Share { records, account_base, key_base, keys, plans, funds, paid } = share;
+    let day = prices.day;
     // Running aggregates by key number: quantities are never negative, so 0 starts both a
     // sum and a peak, and a key's fold needs no branch.
     let mut running: Vec<i64> = vec![0; keys.len()];
-    let is_max: Vec<bool> = aggregation.iter().map(|a| *a == Aggregation::Max).collect();
+    let is_max = &is_max[key_base..key_base + keys.len()];
     let mut i = 0;
     while i < records.len() {
         let account = records[i].account as usize;
-        let (mut lo, mut hi) = (u32::MAX, 0);
+        let (mut lo, mut hi) = (usize::MAX, 0);
         while i < records.len() && records[i].account as usize == account {
             let r = &records[i];
-            let slot = &mut running[r.key as usize];
+            let k = r.key as usize - key_base;
+            let slot = &mut running[k];
             let sum = slot.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals");
-            *slot = if is_max[r.key as usize] { (*slot).max(r.quantity) } else { sum };
-            (lo, hi) = (lo.min(r.key), hi.max(r.key));
+            *slot = if is_max[k] { (*slot).max(r.quantity) } else { sum };
+            (lo, hi) = (lo.min(k), hi.max(k));
             i += 1;
         }
-        let usage = &mut keys[lo as usize..=hi as usize];
-        for (k, key) in usage.iter_mut().enumerate() {
-            let q = std::mem::take(&mut running[lo as usize + k]);
-            key.quantity = billing::money::from_scaled(q, 6);
+        let usage = &mut keys[lo..=hi];
+        for (key, q) in usage.iter_mut().zip(&mut running[lo..=hi]) {
+            key.quantity = billing::money::from_scaled(std::mem::take(q), 6);
         }
-        let rated = billing::rate_day(&prices, plans[account], &Default::default(), usage)?;
-        let drafts: Vec<LineDraft> = rated
-            .into_iter()
-            .map(|line| LineDraft {
-                day,
-                original_day: None,
-                charge_type: billing::ChargeType::PayAsYouGo,
-                coupon_eligible: line.coupon_eligible,
-                rated: line,
-            })
-            .collect();
+        let account = account - account_base;
+        let rated = billing::rate_day(prices, plans[account], &Default::default(), usage)?;
+        let drafts = rated.into_iter().map(|line| LineDraft {
+            day,
+            original_day: None,
+            charge_type: billing::ChargeType::PayAsYouGo,
+            coupon_eligible: line.coupon_eligible,
+            rated: line,
+        });
         let mut standing = billing::Standing::ACTIVE;
         let bill = billing::settle_day(&mut funds[account], &mut standing, day, drafts);
         let p = &mut paid[account];
@@ -461,6 +528,25 @@ fn engine(
             p.arrears += t.arrears.minor();
         }
     }
+    Ok(())
+}
+
+/// The engine over the whole day on `threads` threads, each billing whole accounts.
+fn engine_day(
+    prices: &billing::DayPrices<'_>,
+    is_max: &[bool],
+    threads: usize,
+    image: (&[Record], &mut [KeyUsage]),
+    plans: &[Option<&PackagePlan>],
+    funds: &mut [Funds],
+) -> Result<Vec<Paid>> {
+    let (records, keys) = image;
+    let mut paid = vec![Paid::default(); funds.len()];
+    let parts = shares(threads, records, keys, plans, funds, &mut paid);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts.into_iter().map(|share| scope.spawn(move || engine(prices, is_max, share))).collect();
+        handles.into_iter().try_for_each(|h| h.join().expect("an engine thread does not panic"))
+    })?;
     Ok(paid)
 }
 

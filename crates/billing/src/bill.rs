@@ -60,8 +60,9 @@ impl DailyBill {
 
 /// Pays the drafts of `day` in order and moves the standing. Drafts must already be in the
 /// fixed order (the caller sorts by workspace, item, dimensions).
-pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, drafts: Vec<LineDraft>) -> DailyBill {
-    let mut lines = Vec::with_capacity(drafts.len());
+pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, drafts: impl IntoIterator<Item = LineDraft>) -> DailyBill {
+    let drafts = drafts.into_iter();
+    let mut lines = Vec::with_capacity(drafts.size_hint().0);
     for draft in drafts {
         let charge = Charge {
             day: draft.day,

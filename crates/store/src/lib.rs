@@ -10,6 +10,7 @@ mod operator;
 mod rows;
 pub mod testing;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -93,11 +94,13 @@ fn migrator(dialect: &str) -> Migrator {
             migration(1, "schema", include_str!("../migrations/sqlite/0001_schema.sql")),
             migration(2, "operator", include_str!("../migrations/sqlite/0002_operator.sql")),
             migration(3, "month totals", include_str!("../migrations/sqlite/0003_month_totals.sql")),
+            migration(4, "month line total", include_str!("../migrations/sqlite/0004_month_line_total.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
             migration(2, "operator", include_str!("../migrations/postgres/0002_operator.sql")),
             migration(3, "month totals", include_str!("../migrations/postgres/0003_month_totals.sql")),
+            migration(4, "month line total", include_str!("../migrations/postgres/0004_month_line_total.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -706,8 +709,43 @@ impl Tx {
         })
     }
 
+    /// Writes expense lines and adds them to their months' running totals
+    /// (`month_line_total`), in the same transaction.
     pub async fn insert_lines(&mut self, lines: &[ExpenseLineRow]) -> Result<()> {
+        let mut sums: BTreeMap<(&str, String, &str, &str, &str), TotalsRow> = BTreeMap::new();
+        for l in lines {
+            let month = day_text(l.billing_day)[..7].to_owned();
+            *sums.entry((&l.account_id, month, &l.workspace_id, &l.item, &l.charge_type)).or_default() += l.totals();
+        }
+        let sums: Vec<_> = sums.into_iter().collect();
         on!(self, conn => {
+            for chunk in sums.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO month_line_total (account_id, month, workspace_id, item, charge_type, \
+                     gross, rounding_discount, coupon, card, cash, arrears) ",
+                );
+                q.push_values(chunk, |mut b, ((account_id, month, workspace_id, item, charge_type), t)| {
+                    b.push_bind(*account_id)
+                        .push_bind(month.as_str())
+                        .push_bind(*workspace_id)
+                        .push_bind(*item)
+                        .push_bind(*charge_type)
+                        .push_bind(t.gross)
+                        .push_bind(t.rounding_discount)
+                        .push_bind(t.coupon)
+                        .push_bind(t.card)
+                        .push_bind(t.cash)
+                        .push_bind(t.arrears);
+                });
+                q.push(
+                    " ON CONFLICT (account_id, month, workspace_id, item, charge_type) DO UPDATE SET \
+                     gross = month_line_total.gross + excluded.gross, \
+                     rounding_discount = month_line_total.rounding_discount + excluded.rounding_discount, \
+                     coupon = month_line_total.coupon + excluded.coupon, card = month_line_total.card + excluded.card, \
+                     cash = month_line_total.cash + excluded.cash, arrears = month_line_total.arrears + excluded.arrears",
+                );
+                q.build().execute(&mut *conn).await?;
+            }
             for chunk in lines.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO expense_line (account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, \
@@ -997,28 +1035,73 @@ impl Tx {
 
     /// A month's expense lines of the accounts in `[first_id, last_id]`, summed per account ×
     /// workspace × item × charge type (read from the `expense_line_day` index alone).
-    pub async fn month_line_totals(&mut self, first_id: &str, last_id: &str, first: Date, end: Date) -> Result<Vec<InvoiceLineRow>> {
+    /// A month's line sums per workspace × item × charge type of the given accounts, in
+    /// (account, workspace, item, charge type) order, from the running totals.
+    pub async fn month_line_totals(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<InvoiceLineRow>> {
+        let mut found = Vec::new();
+        on!(self, conn => {
+            for chunk in account_ids.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears \
+                     FROM month_line_total WHERE month = ",
+                );
+                q.push_bind(month).push(" AND account_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(") ORDER BY account_id, workspace_id, item, charge_type");
+                let rows = q.build().fetch_all(&mut *conn).await?;
+                found.extend(rows.iter().map(|r| InvoiceLineRow {
+                    account_id: r.get(0),
+                    month: r.get(1),
+                    workspace_id: r.get(2),
+                    item: r.get(3),
+                    charge_type: r.get(4),
+                    totals: r.totals_at(5),
+                }));
+            }
+            Ok(found)
+        })
+    }
+
+    /// Every running month total whose lines do not add up to it (or lines with no total):
+    /// (account, month, workspace, item, charge type, kept, summed from the lines).
+    pub async fn month_total_drift(&mut self) -> Result<Vec<(InvoiceLineRow, TotalsRow)>> {
         on!(self, conn => {
             let rows = sqlx::query::<Db>(
-                "SELECT account_id, workspace_id, item, charge_type, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
-                 FROM expense_line WHERE account_id >= $1 AND account_id <= $2 AND billing_day >= $3 AND billing_day < $4 \
-                 GROUP BY account_id, workspace_id, item, charge_type ORDER BY account_id, workspace_id, item, charge_type",
+                "WITH summed AS (SELECT account_id, SUBSTR(billing_day, 1, 7) AS month, workspace_id, item, charge_type, \
+                   CAST(SUM(gross) AS BIGINT) AS gross, CAST(SUM(rounding_discount) AS BIGINT) AS rounding_discount, \
+                   CAST(SUM(coupon) AS BIGINT) AS coupon, CAST(SUM(card) AS BIGINT) AS card, CAST(SUM(cash) AS BIGINT) AS cash, \
+                   CAST(SUM(arrears) AS BIGINT) AS arrears \
+                 FROM expense_line GROUP BY account_id, SUBSTR(billing_day, 1, 7), workspace_id, item, charge_type), \
+                 keys AS (SELECT account_id, month, workspace_id, item, charge_type FROM summed \
+                   UNION SELECT account_id, month, workspace_id, item, charge_type FROM month_line_total) \
+                 SELECT k.account_id, k.month, k.workspace_id, k.item, k.charge_type, \
+                   COALESCE(t.gross, 0), COALESCE(t.rounding_discount, 0), COALESCE(t.coupon, 0), COALESCE(t.card, 0), COALESCE(t.cash, 0), COALESCE(t.arrears, 0), \
+                   COALESCE(s.gross, 0), COALESCE(s.rounding_discount, 0), COALESCE(s.coupon, 0), COALESCE(s.card, 0), COALESCE(s.cash, 0), COALESCE(s.arrears, 0) \
+                 FROM keys k \
+                 LEFT JOIN month_line_total t ON t.account_id = k.account_id AND t.month = k.month AND t.workspace_id = k.workspace_id AND t.item = k.item AND t.charge_type = k.charge_type \
+                 LEFT JOIN summed s ON s.account_id = k.account_id AND s.month = k.month AND s.workspace_id = k.workspace_id AND s.item = k.item AND s.charge_type = k.charge_type \
+                 WHERE t.account_id IS NULL OR s.account_id IS NULL OR t.gross <> s.gross OR t.rounding_discount <> s.rounding_discount \
+                   OR t.coupon <> s.coupon OR t.card <> s.card OR t.cash <> s.cash OR t.arrears <> s.arrears \
+                 ORDER BY k.account_id, k.month, k.workspace_id, k.item, k.charge_type",
             )
-            .bind(first_id)
-            .bind(last_id)
-            .bind(day_text(first))
-            .bind(day_text(end))
             .fetch_all(&mut *conn)
             .await?;
             Ok(rows
                 .iter()
-                .map(|r| InvoiceLineRow {
-                    account_id: r.get(0),
-                    month: String::new(),
-                    workspace_id: r.get(1),
-                    item: r.get(2),
-                    charge_type: r.get(3),
-                    totals: r.totals_at(4),
+                .map(|r| {
+                    let kept = InvoiceLineRow {
+                        account_id: r.get(0),
+                        month: r.get(1),
+                        workspace_id: r.get(2),
+                        item: r.get(3),
+                        charge_type: r.get(4),
+                        totals: r.totals_at(5),
+                    };
+                    let summed = r.totals_at(11);
+                    (kept, summed)
                 })
                 .collect())
         })
@@ -1350,19 +1433,24 @@ fn usage_daily_row(r: &impl Cols) -> Result<UsageDailyRow> {
 
 #[cfg(test)]
 mod tests {
-    /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT: the
-    /// two dialects cannot drift apart unnoticed.
+    /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT (and
+    /// without SQLite's `WITHOUT ROWID` table option): the two dialects cannot drift apart
+    /// unnoticed.
     #[test]
     fn dialect_migrations_say_the_same() {
         let pairs = [
             (include_str!("../migrations/sqlite/0001_schema.sql"), include_str!("../migrations/postgres/0001_schema.sql")),
             (include_str!("../migrations/sqlite/0002_operator.sql"), include_str!("../migrations/postgres/0002_operator.sql")),
             (include_str!("../migrations/sqlite/0003_month_totals.sql"), include_str!("../migrations/postgres/0003_month_totals.sql")),
+            (
+                include_str!("../migrations/sqlite/0004_month_line_total.sql"),
+                include_str!("../migrations/postgres/0004_month_line_total.sql"),
+            ),
         ];
         let normal = |sql: &str| -> Vec<String> {
             sql.lines()
                 .filter(|l| !l.starts_with("--"))
-                .map(|l| l.replace("INTEGER", "BIGINT").split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|l| l.replace("INTEGER", "BIGINT").replace(" WITHOUT ROWID", "").split_whitespace().collect::<Vec<_>>().join(" "))
                 .collect()
         };
         for (sqlite, postgres) in pairs {

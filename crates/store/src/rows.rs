@@ -121,6 +121,19 @@ pub struct ExpenseLineRow {
     pub document: String,
 }
 
+impl ExpenseLineRow {
+    pub fn totals(&self) -> TotalsRow {
+        TotalsRow {
+            gross: self.gross,
+            rounding_discount: self.rounding_discount,
+            coupon: self.coupon,
+            card: self.card,
+            cash: self.cash,
+            arrears: self.arrears,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerTxRow {
     pub account_id: String,
@@ -183,6 +196,18 @@ pub struct TotalsRow {
     pub card: i64,
     pub cash: i64,
     pub arrears: i64,
+}
+
+impl std::ops::AddAssign for TotalsRow {
+    fn add_assign(&mut self, o: TotalsRow) {
+        let add = |a: &mut i64, b: i64| *a = a.checked_add(b).expect("money sums fit i64");
+        add(&mut self.gross, o.gross);
+        add(&mut self.rounding_discount, o.rounding_discount);
+        add(&mut self.coupon, o.coupon);
+        add(&mut self.card, o.card);
+        add(&mut self.cash, o.cash);
+        add(&mut self.arrears, o.arrears);
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
