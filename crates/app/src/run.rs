@@ -84,6 +84,9 @@ struct Pending {
     txs: Vec<LedgerTxRow>,
     entries: Vec<LedgerEntryRow>,
     accounts: Vec<store::AccountRow>,
+    invoices: Vec<InvoiceRow>,
+    invoice_lines: Vec<InvoiceLineRow>,
+    invoice_cards: Vec<InvoiceCardRow>,
 }
 
 impl Pending {
@@ -93,7 +96,11 @@ impl Pending {
         tx.insert_events(&self.events).await?;
         tx.insert_ledger(&self.txs, &self.entries).await?;
         tx.update_accounts(&self.accounts).await?;
+        tx.insert_invoices(&self.invoices, &self.invoice_lines, &self.invoice_cards).await?;
         self.accounts.clear();
+        self.invoices.clear();
+        self.invoice_lines.clear();
+        self.invoice_cards.clear();
         self.txs.clear();
         self.entries.clear();
         self.lines.clear();
@@ -234,7 +241,8 @@ impl App {
         let catalog = load_catalog(tx).await?;
         let after = due.iter().map(|(_, from, _)| previous_day(*from)).min().expect("non-empty");
         let through = due.iter().map(|(_, _, through)| *through).max().expect("non-empty");
-        let mut usage = group(tx.usage_daily_between(&first_id, &last_id, Some(after), through).await?, |r| r.account_id.clone());
+        let ids: Vec<&str> = due.iter().map(|(a, _, _)| a.id()).collect();
+        let mut usage = group(tx.usage_daily_between(&ids, Some(after), through).await?, |r| r.account_id.clone());
         let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
         let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
         let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
@@ -252,7 +260,6 @@ impl App {
             }
         }
         let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
-        let ids: Vec<&str> = due.iter().map(|(a, _, _)| a.id()).collect();
         for month in &months {
             for row in tx.month_line_totals(&ids, &month.to_string()).await? {
                 invoicing.entry(row.account_id.clone()).or_default().lines.entry(*month).or_default().push(row);
@@ -362,7 +369,9 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
         let rated = billing::rate_day(&prices, plan, &quota_used, &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Usage of an invoiced month is a correction dated on the day it is rated; otherwise
         // the adjustment keeps its own billing day and lands on its month's invoice.
-        let invoiced = tx.invoice_exists(account.id(), &Month::of(usage_day).to_string()).await?;
+        // Invoices this batch issued are written with the batch: ask the batch first.
+        let month = Month::of(usage_day);
+        let invoiced = work.invoicing.issued.contains(&month) || tx.invoice_exists(account.id(), &month.to_string()).await?;
         for line in rated {
             drafts.push(LineDraft {
                 day: if invoiced { bill_day } else { usage_day },
@@ -512,7 +521,7 @@ async fn bill_account(
         row.cash = funds.cash.minor();
         set_standing(row, standing);
         if day.day() == options.invoice_day
-            && issue_invoice(tx, account, &mut work.invoicing, Month::of(day).previous(), day, now, pending).await?
+            && issue_invoice(account, &mut work.invoicing, Month::of(day).previous(), day, now, pending).await?
         {
             report.invoices_issued += 1;
         }
@@ -562,7 +571,6 @@ fn line_totals(t: &TotalsRow) -> LineTotals {
 
 /// Issues the invoice of `month` when it had activity and is not issued yet.
 async fn issue_invoice(
-    tx: &mut Tx,
     account: &mut Account,
     invoicing: &mut Invoicing,
     month: Month,
@@ -639,7 +647,9 @@ async fn issue_invoice(
             face_value: c.face_value.minor(),
         })
         .collect();
-    tx.insert_invoice(&header, &lines, &cards).await?;
+    pending.invoices.push(header);
+    pending.invoice_lines.extend(lines);
+    pending.invoice_cards.extend(cards);
     invoicing.issued.insert(month);
     pending.events.push(EventRow {
         account_id: row.account_id.clone(),

@@ -616,20 +616,29 @@ impl Tx {
     }
 
     /// Daily usage of a batch of accounts `[first, last]` for days in `(after, through]`.
-    pub async fn usage_daily_between(&mut self, first: &str, last: &str, after: Option<Date>, through: Date) -> Result<Vec<UsageDailyRow>> {
+    /// The daily usage of the given accounts on the days after `after` through `through`, in
+    /// (account, day, key) order. One key seek per account: a range over account ids would
+    /// read every day each account ever had.
+    pub async fn usage_daily_between(&mut self, account_ids: &[&str], after: Option<Date>, through: Date) -> Result<Vec<UsageDailyRow>> {
+        let mut found = Vec::new();
         on!(self, conn => {
-            let rows = sqlx::query::<Db>(
-                "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
-                 WHERE account_id >= $1 AND account_id <= $2 AND billing_day > $3 AND billing_day <= $4 \
-                 ORDER BY account_id, billing_day, workspace_id, item, dims",
-            )
-            .bind(first)
-            .bind(last)
-            .bind(after.map(day_text).unwrap_or_default())
-            .bind(day_text(through))
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter().map(usage_daily_row).collect()
+            for chunk in account_ids.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily WHERE billing_day > ",
+                );
+                q.push_bind(after.map(day_text).unwrap_or_default()).push(" AND billing_day <= ").push_bind(day_text(through));
+                q.push(" AND account_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(") ORDER BY account_id, billing_day, workspace_id, item, dims");
+                let rows = q.build().fetch_all(&mut *conn).await?;
+                for r in &rows {
+                    found.push(usage_daily_row(r)?);
+                }
+            }
+            Ok(found)
         })
     }
 
@@ -949,44 +958,47 @@ impl Tx {
 
     // ---- invoices and events -----------------------------------------------------------------
 
-    pub async fn insert_invoice(&mut self, inv: &InvoiceRow, lines: &[InvoiceLineRow], cards: &[InvoiceCardRow]) -> Result<()> {
+    /// Writes issued invoices with their lines and the cards they list, many per statement.
+    pub async fn insert_invoices(&mut self, invoices: &[InvoiceRow], lines: &[InvoiceLineRow], cards: &[InvoiceCardRow]) -> Result<()> {
         on!(self, conn => {
-            let t = &inv.totals;
-            let result = sqlx::query::<Db>(
-                "INSERT INTO invoice (account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&inv.account_id)
-            .bind(&inv.month)
-            .bind(&inv.invoice_no)
-            .bind(micros(inv.issued_at))
-            .bind(t.gross)
-            .bind(t.rounding_discount)
-            .bind(t.coupon)
-            .bind(t.card)
-            .bind(t.cash)
-            .bind(t.arrears)
-            .bind(inv.cards_total)
-            .bind(inv.invoiceable)
-            .execute(&mut *conn)
-            .await;
-            if let Err(e) = result {
-                return Err(if is_unique_violation(&e) {
-                    StoreError::Duplicate { what: "invoice", key: format!("{}/{}", inv.account_id, inv.month) }
-                } else {
-                    e.into()
+            for chunk in invoices.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO invoice (account_id, month, invoice_no, issued_at, gross, rounding_discount, coupon, card, cash, arrears, cards_total, invoiceable) ",
+                );
+                q.push_values(chunk, |mut b, inv| {
+                    let t = &inv.totals;
+                    b.push_bind(inv.account_id.as_str())
+                        .push_bind(inv.month.as_str())
+                        .push_bind(inv.invoice_no.as_str())
+                        .push_bind(micros(inv.issued_at))
+                        .push_bind(t.gross)
+                        .push_bind(t.rounding_discount)
+                        .push_bind(t.coupon)
+                        .push_bind(t.card)
+                        .push_bind(t.cash)
+                        .push_bind(t.arrears)
+                        .push_bind(inv.cards_total)
+                        .push_bind(inv.invoiceable);
                 });
+                if let Err(e) = q.build().execute(&mut *conn).await {
+                    return Err(if is_unique_violation(&e) {
+                        let keys: Vec<String> = chunk.iter().map(|i| format!("{}/{}", i.account_id, i.month)).collect();
+                        StoreError::Duplicate { what: "invoice", key: format!("one of {}", keys.join(", ")) }
+                    } else {
+                        e.into()
+                    });
+                }
             }
             for chunk in lines.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO invoice_line (account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears) ",
                 );
                 q.push_values(chunk, |mut b, l| {
-                    b.push_bind(l.account_id.clone())
-                        .push_bind(l.month.clone())
-                        .push_bind(l.workspace_id.clone())
-                        .push_bind(l.item.clone())
-                        .push_bind(l.charge_type.clone())
+                    b.push_bind(l.account_id.as_str())
+                        .push_bind(l.month.as_str())
+                        .push_bind(l.workspace_id.as_str())
+                        .push_bind(l.item.as_str())
+                        .push_bind(l.charge_type.as_str())
                         .push_bind(l.totals.gross)
                         .push_bind(l.totals.rounding_discount)
                         .push_bind(l.totals.coupon)
@@ -996,14 +1008,12 @@ impl Tx {
                 });
                 q.build().execute(&mut *conn).await?;
             }
-            for c in cards {
-                sqlx::query::<Db>("INSERT INTO invoice_card (account_id, month, instrument_id, face_value) VALUES ($1, $2, $3, $4)")
-                    .bind(&c.account_id)
-                    .bind(&c.month)
-                    .bind(c.instrument_id)
-                    .bind(c.face_value)
-                    .execute(&mut *conn)
-                    .await?;
+            for chunk in cards.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO invoice_card (account_id, month, instrument_id, face_value) ");
+                q.push_values(chunk, |mut b, c| {
+                    b.push_bind(c.account_id.as_str()).push_bind(c.month.as_str()).push_bind(c.instrument_id).push_bind(c.face_value);
+                });
+                q.build().execute(&mut *conn).await?;
             }
             Ok(())
         })

@@ -123,7 +123,7 @@ async fn daily_usage_merges_sums_maxima_and_late(store: Store) {
     tx.merge_usage_daily(&[daily("m", 3, true)], true).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    let rows = tx.usage_daily_between("a", "m", None, date(2026, 10, 31)).await.unwrap();
+    let rows = tx.usage_daily_between(&["m", "a", "z"], None, date(2026, 10, 31)).await.unwrap();
     assert_eq!(rows.iter().map(|r| (r.account_id.as_str(), r.quantity, r.late)).collect::<Vec<_>>(), [("a", 12, false), ("m", 5, false)]);
     // A late sample below the peak changes nothing; above it, it marks the key late.
     tx.merge_usage_daily(&[daily("m", 9, true)], true).await.unwrap();
@@ -240,7 +240,7 @@ async fn batch_reads_keep_to_their_range(store: Store) {
         cards_total: 0,
         invoiceable: 1394,
     };
-    tx.insert_invoice(&header, &[], &[]).await.unwrap();
+    tx.insert_invoices(&[header], &[], &[]).await.unwrap();
     assert_eq!(tx.invoiced_between("a1", "a3", "2026-10").await.unwrap(), ["a2"]);
     assert!(tx.invoiced_between("a3", "a3", "2026-10").await.unwrap().is_empty());
     assert!(tx.invoiced_between("a1", "a3", "2026-11").await.unwrap().is_empty());

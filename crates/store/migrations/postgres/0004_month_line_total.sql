@@ -26,3 +26,8 @@ GROUP BY account_id, SUBSTR(billing_day, 1, 7), workspace_id, item, charge_type;
 -- The lines no longer need to carry the sums in the day index (migration 0003).
 DROP INDEX expense_line_day;
 CREATE INDEX expense_line_day ON expense_line (account_id, billing_day);
+
+-- The late keys of a batch are read in key order; with only (account, day) in the partial
+-- index, the planner preferred walking every usage row of the batch in primary-key order.
+DROP INDEX usage_daily_late;
+CREATE INDEX usage_daily_late ON usage_daily (account_id, billing_day, workspace_id, item, dims) WHERE late = 1;
