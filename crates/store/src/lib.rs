@@ -261,6 +261,19 @@ fn from_micros(v: i64) -> Result<Timestamp> {
     Timestamp::from_microsecond(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A month's sums of one workspace × item × charge type, from columns (account, month,
+/// workspace, item, charge type, six money columns).
+fn month_group_row(r: &impl Cols) -> InvoiceLineRow {
+    InvoiceLineRow {
+        account_id: r.text(0),
+        month: r.text(1),
+        workspace_id: r.text(2),
+        item: r.text(3),
+        charge_type: r.text(4),
+        totals: r.totals_at(5),
+    }
+}
+
 fn day_text(d: Date) -> String {
     d.to_string()
 }
@@ -1062,14 +1075,7 @@ impl Tx {
                 }
                 q.push(") ORDER BY account_id, workspace_id, item, charge_type");
                 let rows = q.build().fetch_all(&mut *conn).await?;
-                found.extend(rows.iter().map(|r| InvoiceLineRow {
-                    account_id: r.get(0),
-                    month: r.get(1),
-                    workspace_id: r.get(2),
-                    item: r.get(3),
-                    charge_type: r.get(4),
-                    totals: r.totals_at(5),
-                }));
+                found.extend(rows.iter().map(month_group_row));
             }
             Ok(found)
         })
@@ -1101,18 +1107,7 @@ impl Tx {
             .await?;
             Ok(rows
                 .iter()
-                .map(|r| {
-                    let kept = InvoiceLineRow {
-                        account_id: r.get(0),
-                        month: r.get(1),
-                        workspace_id: r.get(2),
-                        item: r.get(3),
-                        charge_type: r.get(4),
-                        totals: r.totals_at(5),
-                    };
-                    let summed = r.totals_at(11);
-                    (kept, summed)
-                })
+                .map(|r| (month_group_row(r), r.totals_at(11)))
                 .collect())
         })
     }
