@@ -274,6 +274,8 @@ impl App {
             }
         }
         let mut pending = Pending::default();
+        // The catalog as each day prices it, resolved once for the whole batch.
+        let mut day_prices: BTreeMap<Date, billing::DayPrices<'_>> = BTreeMap::new();
         for (mut account, from, through) in due {
             let id = account.id().to_owned();
             let work = AccountWork {
@@ -284,7 +286,7 @@ impl App {
                 alerts: alerts.remove(&id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
                 invoicing: invoicing.remove(&id).unwrap_or_default(),
             };
-            bill_account(tx, &catalog, now, options, &mut account, from, through, work, &mut pending, report).await?;
+            bill_account(tx, &catalog, &mut day_prices, now, options, &mut account, from, through, work, &mut pending, report).await?;
             report.accounts_billed += 1;
         }
         pending.flush(tx).await?;
@@ -377,7 +379,6 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
                 day: if invoiced { bill_day } else { usage_day },
                 original_day: Some(usage_day),
                 charge_type: ChargeType::Adjustment,
-                coupon_eligible: line.coupon_eligible,
                 rated: line,
             });
         }
@@ -387,9 +388,10 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn bill_account(
+async fn bill_account<'c>(
     tx: &mut Tx,
-    catalog: &Catalog,
+    catalog: &'c Catalog,
+    day_prices: &mut BTreeMap<Date, billing::DayPrices<'c>>,
     now: Timestamp,
     options: RunOptions,
     account: &mut Account,
@@ -419,19 +421,11 @@ async fn bill_account(
         }
         let keys: Vec<KeyUsage> = work.usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
         let plan = plan_on(catalog, &work.packages, day);
-        let prices = catalog.on(day);
+        let prices = day_prices.entry(day).or_insert_with(|| catalog.on(day));
         let rated =
-            billing::rate_day(&prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
-        let mut drafts: Vec<LineDraft> = rated
-            .into_iter()
-            .map(|line| LineDraft {
-                day,
-                original_day: None,
-                charge_type: ChargeType::PayAsYouGo,
-                coupon_eligible: line.coupon_eligible,
-                rated: line,
-            })
-            .collect();
+            billing::rate_day(prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let mut drafts: Vec<LineDraft> =
+            rated.into_iter().map(|line| LineDraft { day, original_day: None, charge_type: ChargeType::PayAsYouGo, rated: line }).collect();
         // Late usage is rated with the last day this run bills: the day on which it is rated.
         if day == through && !work.late.is_empty() {
             let late = late_drafts(tx, catalog, account, day, &work).await?;

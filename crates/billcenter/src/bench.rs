@@ -509,13 +509,8 @@ fn engine(prices: &billing::DayPrices<'_>, is_max: &[bool], share: Share<'_>) ->
         }
         let account = account - account_base;
         let rated = billing::rate_day(prices, plans[account], &Default::default(), usage)?;
-        let drafts = rated.into_iter().map(|line| LineDraft {
-            day,
-            original_day: None,
-            charge_type: billing::ChargeType::PayAsYouGo,
-            coupon_eligible: line.coupon_eligible,
-            rated: line,
-        });
+        let drafts =
+            rated.into_iter().map(|line| LineDraft { day, original_day: None, charge_type: billing::ChargeType::PayAsYouGo, rated: line });
         let mut standing = billing::Standing::ACTIVE;
         let bill = billing::settle_day(&mut funds[account], &mut standing, day, drafts);
         let p = &mut paid[account];

@@ -18,7 +18,6 @@ pub struct LineDraft {
     /// For a correction of an already invoiced month: the day the usage belonged to.
     pub original_day: Option<Date>,
     pub charge_type: ChargeType,
-    pub coupon_eligible: bool,
     pub rated: RatedLine,
 }
 
@@ -67,7 +66,7 @@ pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, drafts:
         let charge = Charge {
             day: draft.day,
             item: &draft.rated.key.item,
-            coupon_eligible: draft.coupon_eligible,
+            coupon_eligible: draft.rated.coupon_eligible,
             amount: draft.rated.rounded.amount,
         };
         let deduction = funds.deduct(&charge, true).expect("usage lines may create arrears");
