@@ -13,15 +13,15 @@ use std::sync::Arc;
 use billing::money::{EXACT_SCALE, to_scaled};
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
-    Amount, Billed, Book, Catalog, ChargeType, Dims, Invoice, InvoiceKey, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction,
-    UsageKey, settle_day,
+    Amount, Billed, Book, Catalog, ChargeType, Dims, Invoice, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction, UsageKey,
+    settle_day,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use store::{
-    DailyBillRow, EventRow, ExpenseLineRow, InstrumentRow, InvoiceCardRow, InvoiceLineRow, InvoiceRow, LedgerEntryRow, LedgerTxRow,
-    PackageRow, TotalsRow, Tx, UsageDailyRow,
+    DailyBillRow, EventRow, ExpenseLineRow, InstrumentRow, InvoiceCardRow, InvoiceRow, LedgerEntryRow, LedgerTxRow, PackageRow, TotalsRow,
+    Tx, UsageDailyRow,
 };
 
 use crate::context::{Account, LedgerWriter, funds_of, instrument_book, load_catalog};
@@ -85,7 +85,6 @@ struct Pending {
     entries: Vec<LedgerEntryRow>,
     accounts: Vec<store::AccountRow>,
     invoices: Vec<InvoiceRow>,
-    invoice_lines: Vec<InvoiceLineRow>,
     invoice_cards: Vec<InvoiceCardRow>,
 }
 
@@ -96,10 +95,9 @@ impl Pending {
         tx.insert_events(&self.events).await?;
         tx.insert_ledger(&self.txs, &self.entries).await?;
         tx.update_accounts(&self.accounts).await?;
-        tx.insert_invoices(&self.invoices, &self.invoice_lines, &self.invoice_cards).await?;
+        tx.insert_invoices(&self.invoices, &self.invoice_cards).await?;
         self.accounts.clear();
         self.invoices.clear();
-        self.invoice_lines.clear();
         self.invoice_cards.clear();
         self.txs.clear();
         self.entries.clear();
@@ -261,8 +259,8 @@ impl App {
         }
         let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
         for month in &months {
-            for row in tx.month_line_totals(&ids, &month.to_string()).await? {
-                invoicing.entry(row.account_id.clone()).or_default().lines.entry(*month).or_default().push(row);
+            for (account_id, groups, totals) in tx.month_sums(&ids, &month.to_string()).await? {
+                invoicing.entry(account_id).or_default().lines.insert(*month, (groups, totals));
             }
             for account_id in tx.invoiced_between(&first_id, &last_id, &month.to_string()).await? {
                 invoicing.entry(account_id).or_default().issued.insert(*month);
@@ -317,8 +315,9 @@ struct AccountWork {
 /// What the invoices a batch may issue are made of, read before the batch bills anything.
 #[derive(Default)]
 struct Invoicing {
-    /// Lines stored by earlier runs, summed per workspace × item × charge type, by month.
-    lines: HashMap<Month, Vec<InvoiceLineRow>>,
+    /// Lines stored by earlier runs, by month: how many workspace × item × charge type
+    /// groups they fill and their sum.
+    lines: HashMap<Month, (i64, TotalsRow)>,
     /// Months whose invoice is already issued.
     issued: std::collections::BTreeSet<Month>,
     /// Prepaid cards the account bought, active or not.
@@ -408,6 +407,8 @@ async fn bill_account<'c>(
         std::iter::once((Book::Cash, account.row.cash)).chain(work.instruments.iter().map(|i| (instrument_book(i), i.balance))),
     );
     let account_currency = account.currency;
+    // This account's lines are the buffer's lines from here on.
+    let first_line = pending.lines.len();
     let mut day = from;
     let mut cursor = 0;
     while day <= through {
@@ -515,7 +516,7 @@ async fn bill_account<'c>(
         row.cash = funds.cash.minor();
         set_standing(row, standing);
         if day.day() == options.invoice_day
-            && issue_invoice(account, &mut work.invoicing, Month::of(day).previous(), day, now, pending).await?
+            && issue_invoice(account, &mut work.invoicing, Month::of(day).previous(), day, now, pending, first_line).await?
         {
             report.invoices_issued += 1;
         }
@@ -571,43 +572,24 @@ async fn issue_invoice(
     issued_on: Date,
     now: Timestamp,
     pending: &mut Pending,
+    first_line: usize,
 ) -> Result<bool> {
     let month_text = month.to_string();
     if invoicing.issued.contains(&month) {
         return Ok(false);
     }
     let days = month.days();
-    // The month's lines: those stored by earlier runs, and this account's lines of this run
-    // that are still waiting in the batch's buffer.
-    let stored = invoicing.lines.remove(&month).unwrap_or_default();
-    let unwritten =
-        pending.lines.iter().filter(|l| l.account_id == account.row.account_id && days.contains(l.billing_day)).map(|l| InvoiceLineRow {
-            account_id: l.account_id.clone(),
-            month: String::new(),
-            workspace_id: l.workspace_id.clone(),
-            item: l.item.clone(),
-            charge_type: l.charge_type.clone(),
-            totals: TotalsRow {
-                gross: l.gross,
-                rounding_discount: l.rounding_discount,
-                coupon: l.coupon,
-                card: l.card,
-                cash: l.cash,
-                arrears: l.arrears,
-            },
-        });
-    let groups: Vec<InvoiceLineRow> = stored.into_iter().chain(unwritten).collect();
+    // The month's lines: those stored by earlier runs (summed), and this account's lines of
+    // this run that are still waiting in the batch's buffer.
+    let stored = invoicing.lines.remove(&month).filter(|(groups, _)| *groups > 0).map(|(_, t)| line_totals(&t));
+    let unwritten = pending.lines[first_line..].iter().filter(|l| days.contains(l.billing_day)).map(|l| line_totals(&l.totals()));
     let cards: Vec<billing::invoice::CardBought> = invoicing
         .cards
         .iter()
         .filter(|i| month.contains(account.today(i.created_at)))
         .map(|i| billing::invoice::CardBought { card_id: i.instrument_id, face_value: Amount(i.face_value) })
         .collect();
-    let lines = groups.iter().map(|g| {
-        let charge_type = ChargeType::parse(&g.charge_type).expect("stored charge types are valid");
-        (InvoiceKey { workspace: g.workspace_id.clone(), item: g.item.clone(), charge_type }, line_totals(&g.totals))
-    });
-    let Some(invoice) = Invoice::assemble(month, lines, cards) else { return Ok(false) };
+    let Some(invoice) = Invoice::assemble(month, stored.into_iter().chain(unwritten), cards) else { return Ok(false) };
     let row = &mut account.row;
     let invoice_no = billing::invoice::invoice_number(month, &row.account_id, store::take(&mut row.counters.next_invoice));
     let header = InvoiceRow {
@@ -619,18 +601,6 @@ async fn issue_invoice(
         cards_total: invoice.cards_total.minor(),
         invoiceable: invoice.invoiceable.minor(),
     };
-    let lines: Vec<InvoiceLineRow> = invoice
-        .lines
-        .iter()
-        .map(|l| InvoiceLineRow {
-            account_id: row.account_id.clone(),
-            month: month_text.clone(),
-            workspace_id: l.key.workspace.clone(),
-            item: l.key.item.clone(),
-            charge_type: l.key.charge_type.as_str().to_owned(),
-            totals: totals_row(&l.totals),
-        })
-        .collect();
     let cards: Vec<InvoiceCardRow> = invoice
         .cards
         .iter()
@@ -642,7 +612,6 @@ async fn issue_invoice(
         })
         .collect();
     pending.invoices.push(header);
-    pending.invoice_lines.extend(lines);
     pending.invoice_cards.extend(cards);
     invoicing.issued.insert(month);
     pending.events.push(EventRow {

@@ -99,22 +99,24 @@ impl App {
             problems: bills.iter().map(|(a, d)| format!("{a} daily bill {d}")).collect(),
         });
 
-        let (line_totals, invoice_line_totals) = tx.month_totals_everywhere().await?;
+        let (line_totals, running_totals) = tx.month_totals_everywhere().await?;
         let lines: HashMap<(String, String), store::TotalsRow> = line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
-        let invoice_lines: HashMap<(String, String), store::TotalsRow> =
-            invoice_line_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
+        let running: HashMap<(String, String), store::TotalsRow> = running_totals.into_iter().map(|(a, m, t)| ((a, m), t)).collect();
         let invoices = tx.all_invoices().await?;
         let mut invoice_problems = Vec::new();
         for inv in &invoices {
             let key = (inv.account_id.clone(), inv.month.clone());
             let month_lines = lines.get(&key).copied().unwrap_or_default();
-            let grouped = invoice_lines.get(&key).copied().unwrap_or_default();
+            let grouped = running.get(&key).copied().unwrap_or_default();
             if inv.totals != month_lines {
                 invoice_problems
                     .push(format!("{}: totals {:?} but the month's lines sum to {:?}", inv.invoice_no, inv.totals, month_lines));
             }
             if inv.totals != grouped {
-                invoice_problems.push(format!("{}: totals {:?} but its lines sum to {:?}", inv.invoice_no, inv.totals, grouped));
+                invoice_problems.push(format!(
+                    "{}: totals {:?} but its lines (the month's running totals) sum to {:?}",
+                    inv.invoice_no, inv.totals, grouped
+                ));
             }
             if inv.invoiceable != inv.totals.cash + inv.cards_total {
                 invoice_problems.push(format!(

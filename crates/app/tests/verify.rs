@@ -114,3 +114,14 @@ async fn finds_a_month_total_that_differs_from_its_lines() {
 async fn finds_lines_without_a_month_total() {
     corrupted("DELETE FROM month_line_total WHERE month = '2026-10'", "every month's running totals equal the sum of its lines").await;
 }
+
+#[tokio::test]
+async fn finds_an_invoiced_month_whose_lines_changed() {
+    // An issued invoice's lines are its month's running totals: a change to them after
+    // issuing breaks the invoice, whatever the lines say.
+    corrupted(
+        "UPDATE month_line_total SET gross = gross + 1, cash = cash + 1 WHERE month = '2026-10'",
+        "every invoice equals the sum of its month's lines",
+    )
+    .await;
+}

@@ -1,7 +1,6 @@
 //! Monthly invoice assembly (SPEC 4.8): lines grouped by workspace × billable item × charge
 //! type, the cards bought in the month, the invoiceable amount, numbering and status.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
@@ -63,29 +62,18 @@ impl LineTotals {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct InvoiceKey {
-    pub workspace: String,
-    pub item: String,
-    pub charge_type: ChargeType,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvoiceLine {
-    pub key: InvoiceKey,
-    pub totals: LineTotals,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CardBought {
     pub card_id: i64,
     pub face_value: Amount,
 }
 
+/// An invoice's figures. Its lines are the month's expense lines summed per workspace ×
+/// billable item × charge type, which the store keeps as running totals while the month is
+/// open; issuing freezes them (late usage of an invoiced month is rated into an open month).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invoice {
     pub month: Month,
-    pub lines: Vec<InvoiceLine>,
     pub cards: Vec<CardBought>,
     pub totals: LineTotals,
     pub cards_total: Amount,
@@ -94,27 +82,22 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    /// Groups a month's expense lines. Returns `None` when the month had no activity.
-    pub fn assemble(month: Month, lines: impl IntoIterator<Item = (InvoiceKey, LineTotals)>, cards: Vec<CardBought>) -> Option<Invoice> {
-        let mut grouped: BTreeMap<InvoiceKey, LineTotals> = BTreeMap::new();
+    /// Sums a month's expense lines, or any grouping of them (each part a line or a sum of
+    /// lines), with the cards bought in the month. Returns `None` when the month had no
+    /// activity.
+    pub fn assemble(month: Month, parts: impl IntoIterator<Item = LineTotals>, cards: Vec<CardBought>) -> Option<Invoice> {
         let mut totals = LineTotals::default();
-        for (key, line) in lines {
-            assert!(line.is_settled(), "expense line not settled: {line:?}");
-            grouped.entry(key).or_default().add(&line);
-            totals.add(&line);
+        let mut any = false;
+        for part in parts {
+            assert!(part.is_settled(), "expense lines not settled: {part:?}");
+            totals.add(&part);
+            any = true;
         }
-        if grouped.is_empty() && cards.is_empty() {
+        if !any && cards.is_empty() {
             return None;
         }
         let cards_total: Amount = cards.iter().map(|c| c.face_value).sum();
-        Some(Invoice {
-            month,
-            lines: grouped.into_iter().map(|(key, totals)| InvoiceLine { key, totals }).collect(),
-            invoiceable: totals.cash + cards_total,
-            cards,
-            totals,
-            cards_total,
-        })
+        Some(Invoice { month, invoiceable: totals.cash + cards_total, cards, totals, cards_total })
     }
 }
 
@@ -168,7 +151,6 @@ mod tests {
 
     #[test]
     fn invoiceable_is_cash_plus_cards_bought() {
-        let key = InvoiceKey { workspace: "w".into(), item: "sms".into(), charge_type: ChargeType::PayAsYouGo };
         let line = LineTotals {
             gross: Amount(100),
             coupon: Amount(20),
@@ -177,13 +159,9 @@ mod tests {
             arrears: Amount(10),
             ..Default::default()
         };
-        let inv = Invoice::assemble(
-            Month { year: 2026, month: 11 },
-            [(key.clone(), line), (key, line)],
-            vec![CardBought { card_id: 1, face_value: Amount(50000) }],
-        )
-        .unwrap();
-        assert_eq!(inv.lines.len(), 1);
+        let inv =
+            Invoice::assemble(Month { year: 2026, month: 11 }, [line, line], vec![CardBought { card_id: 1, face_value: Amount(50000) }])
+                .unwrap();
         assert_eq!(inv.totals.gross, Amount(200));
         assert_eq!(inv.invoiceable, Amount(80 + 50000));
         assert!(Invoice::assemble(Month { year: 2026, month: 11 }, [], vec![]).is_none());

@@ -21,7 +21,7 @@ pub use catalog::{
     Aggregation, BillableItem, Catalog, CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier,
 };
 pub use deduction::{Charge, Deduction, DeductionError, Funds, Instrument, InstrumentKind};
-pub use invoice::{ChargeType, Invoice, InvoiceKey, InvoiceLine, InvoiceStatus, LineTotals};
+pub use invoice::{ChargeType, Invoice, InvoiceStatus, LineTotals};
 pub use ledger::{Book, Posting, Transaction, TxKind};
 pub use money::{Amount, Currency, MoneyError, Rounded};
 pub use period::{DayRange, Month, Validity};

@@ -971,8 +971,9 @@ impl Tx {
 
     // ---- invoices and events -----------------------------------------------------------------
 
-    /// Writes issued invoices with their lines and the cards they list, many per statement.
-    pub async fn insert_invoices(&mut self, invoices: &[InvoiceRow], lines: &[InvoiceLineRow], cards: &[InvoiceCardRow]) -> Result<()> {
+    /// Writes issued invoices and the cards they list, many per statement. An invoice's lines
+    /// are its month's running totals (`month_line_totals`), frozen by issuing it.
+    pub async fn insert_invoices(&mut self, invoices: &[InvoiceRow], cards: &[InvoiceCardRow]) -> Result<()> {
         on!(self, conn => {
             for chunk in invoices.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new(
@@ -1001,25 +1002,6 @@ impl Tx {
                         e.into()
                     });
                 }
-            }
-            for chunk in lines.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO invoice_line (account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears) ",
-                );
-                q.push_values(chunk, |mut b, l| {
-                    b.push_bind(l.account_id.as_str())
-                        .push_bind(l.month.as_str())
-                        .push_bind(l.workspace_id.as_str())
-                        .push_bind(l.item.as_str())
-                        .push_bind(l.charge_type.as_str())
-                        .push_bind(l.totals.gross)
-                        .push_bind(l.totals.rounding_discount)
-                        .push_bind(l.totals.coupon)
-                        .push_bind(l.totals.card)
-                        .push_bind(l.totals.cash)
-                        .push_bind(l.totals.arrears);
-                });
-                q.build().execute(&mut *conn).await?;
             }
             for chunk in cards.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new("INSERT INTO invoice_card (account_id, month, instrument_id, face_value) ");
@@ -1056,8 +1038,6 @@ impl Tx {
         })
     }
 
-    /// A month's expense lines of the accounts in `[first_id, last_id]`, summed per account ×
-    /// workspace × item × charge type (read from the `expense_line_day` index alone).
     /// A month's line sums per workspace × item × charge type of the given accounts, in
     /// (account, workspace, item, charge type) order, from the running totals.
     pub async fn month_line_totals(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<InvoiceLineRow>> {
@@ -1076,6 +1056,30 @@ impl Tx {
                 q.push(") ORDER BY account_id, workspace_id, item, charge_type");
                 let rows = q.build().fetch_all(&mut *conn).await?;
                 found.extend(rows.iter().map(month_group_row));
+            }
+            Ok(found)
+        })
+    }
+
+    /// A month's running totals summed per account, for the given accounts: (account, how
+    /// many workspace × item × charge type groups, their sum). An account without lines in
+    /// the month is absent.
+    pub async fn month_sums(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<(String, i64, TotalsRow)>> {
+        let mut found = Vec::new();
+        on!(self, conn => {
+            for chunk in account_ids.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "SELECT account_id, COUNT(*), CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), \
+                     CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) FROM month_line_total WHERE month = ",
+                );
+                q.push_bind(month).push(" AND account_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(") GROUP BY account_id");
+                let rows = q.build().fetch_all(&mut *conn).await?;
+                found.extend(rows.iter().map(|r| (r.text(0), r.int(1), r.totals_at(2))));
             }
             Ok(found)
         })
@@ -1330,7 +1334,7 @@ impl Tx {
         })
     }
 
-    /// Expense line totals per account and month, and invoice line totals per account and month.
+    /// Expense line totals per account and month, and running totals per account and month.
     pub async fn month_totals_everywhere(&mut self) -> Result<(Vec<(String, String, TotalsRow)>, Vec<(String, String, TotalsRow)>)> {
         on!(self, conn => {
             let totals = |r: &<Db as sqlx::Database>::Row| r.totals_at(2);
@@ -1342,7 +1346,7 @@ impl Tx {
             .await?;
             let invoiced = sqlx::query::<Db>(
                 "SELECT account_id, month, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) \
-                 FROM invoice_line GROUP BY account_id, month",
+                 FROM month_line_total GROUP BY account_id, month",
             )
             .fetch_all(&mut *conn)
             .await?;

@@ -52,7 +52,7 @@ pub const ACCOUNT_TABLES: [(&str, &str, &str); 10] = [
         "account_id, month",
     ),
     (
-        "invoice_line",
+        "month_line_total",
         "account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears",
         "account_id, month, workspace_id, item, charge_type",
     ),
