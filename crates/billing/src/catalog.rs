@@ -1,6 +1,7 @@
 //! The catalog: billable items, their prices (versioned by effective date, possibly varying by
 //! one dimension such as `retention_days`) and annual package plans.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS};
 
@@ -40,8 +42,32 @@ impl Aggregation {
 
 /// The dimension values of a usage record or expense line in canonical form:
 /// `key=value` pairs sorted by key and joined by `;`, empty when the item has none.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Dims(Arc<str>);
+
+/// Text order, quick where it can be: shared text is equal without a look, and a differing
+/// first byte decides without a call to `memcmp`.
+pub(crate) fn shared_text_order(a: &Arc<str>, b: &Arc<str>) -> Ordering {
+    if Arc::ptr_eq(a, b) {
+        return Ordering::Equal;
+    }
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
+
+impl Ord for Dims {
+    fn cmp(&self, other: &Self) -> Ordering {
+        shared_text_order(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Dims {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Dims {
     /// No dimensions: the form of every item without a dimension.
@@ -212,22 +238,33 @@ pub struct PackagePlan {
 pub struct DayPrices<'c> {
     pub catalog: &'c Catalog,
     pub day: Date,
-    items: FxHashMap<&'c str, (&'c BillableItem, Result<&'c PriceVersion, CatalogError>)>,
-    rates: FxHashMap<(&'c str, &'c str), &'c Price>,
+    items: FxHashMap<&'c str, DayItem<'c>>,
+}
+
+/// An item as one day prices it: its price version in force and that version's rates by
+/// dimension value (a handful per item, searched in order).
+#[derive(Debug)]
+struct DayItem<'c> {
+    item: &'c BillableItem,
+    rates: Result<SmallVec<[(&'c str, &'c Price); 4]>, CatalogError>,
 }
 
 impl<'c> DayPrices<'c> {
     pub fn item(&self, code: &str) -> Result<&'c BillableItem, CatalogError> {
-        self.items.get(code).map(|(item, _)| *item).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
+        self.items.get(code).map(|i| i.item).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
     }
 
     /// An item and its price on this day for a dimension value.
     pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
-        let (item, version) = self.items.get(code).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))?;
-        version.as_ref().map_err(Clone::clone)?;
-        let price =
-            self.rates.get(&(code, dims.as_str())).ok_or_else(|| CatalogError::NoRate { item: code.to_owned(), dims: dims.to_string() })?;
-        Ok((item, price))
+        let day_item = self.items.get(code).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))?;
+        let rates = day_item.rates.as_ref().map_err(Clone::clone)?;
+        let wanted = dims.as_str();
+        let price = rates
+            .iter()
+            .find(|(d, _)| *d == wanted)
+            .map(|(_, price)| *price)
+            .ok_or_else(|| CatalogError::NoRate { item: code.to_owned(), dims: dims.to_string() })?;
+        Ok((day_item.item, price))
     }
 }
 
@@ -262,13 +299,15 @@ impl Catalog {
 
     /// The catalog as it prices one billing day: each item and rate resolved once.
     pub fn on(&self, day: Date) -> DayPrices<'_> {
-        let items: FxHashMap<_, _> = self.items.iter().map(|(code, item)| (code.as_str(), (item, self.version(code, day)))).collect();
-        let rates = items
+        let items = self
+            .items
             .iter()
-            .filter_map(|(code, (_, version))| Some((*code, version.as_ref().ok()?)))
-            .flat_map(|(code, version)| version.rates.iter().map(move |(dims, price)| ((code, dims.as_str()), price)))
+            .map(|(code, item)| {
+                let rates = self.version(code, day).map(|v| v.rates.iter().map(|(dims, price)| (dims.as_str(), price)).collect());
+                (code.as_str(), DayItem { item, rates })
+            })
             .collect();
-        DayPrices { catalog: self, day, items, rates }
+        DayPrices { catalog: self, day, items }
     }
 
     /// Checks everything that must hold before a catalog is used.

@@ -97,11 +97,22 @@ impl Funds {
             self.cash += -charge.amount;
             return Ok(Deduction { cash: charge.amount, ..Deduction::default() });
         }
-        let mut order: SmallVec<[usize; 8]> = (0..self.instruments.len()).filter(|&i| self.instruments[i].pays(charge)).collect();
-        order.sort_by_key(|&i| {
-            let s = &self.instruments[i];
-            (s.kind, s.validity.until, s.balance, s.id)
-        });
+        if charge.amount.is_zero() {
+            // Nothing to pay: nothing is drawn (the waterfall below would draw nothing either).
+            return Ok(Deduction::default());
+        }
+        let mut order: SmallVec<[usize; 8]> = SmallVec::new();
+        for (i, instrument) in self.instruments.iter().enumerate() {
+            if instrument.pays(charge) {
+                order.push(i);
+            }
+        }
+        if order.len() > 1 {
+            order.sort_by_key(|&i| {
+                let s = &self.instruments[i];
+                (s.kind, s.validity.until, s.balance, s.id)
+            });
+        }
         let available: Amount = order.iter().map(|&i| self.instruments[i].balance).sum::<Amount>() + self.cash.max(Amount::ZERO);
         if !allow_arrears && available < charge.amount {
             return Err(DeductionError::InsufficientFunds { short: charge.amount - available });

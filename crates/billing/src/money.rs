@@ -64,20 +64,21 @@ impl Currency {
     /// The rounding contract (SPEC 4.3): an exact, non-negative line amount is rounded down to
     /// the minor unit; the cut-off fraction is returned as the rounding discount.
     pub fn round_down(&self, exact: Decimal) -> Rounded {
-        assert!(exact >= Decimal::ZERO, "exact line amounts are never negative: {exact}");
+        assert!(is_non_negative(exact), "exact line amounts are never negative: {exact}");
         // On the integer mantissa: exact = m / 10^s, so the minor units are m / 10^(s - e)
         // truncated, and the remainder is the cut-off fraction at scale s.
         let (m, s) = (exact.mantissa(), exact.scale());
         let (minor, discount) = if s <= self.exponent {
-            (m * 10i128.pow(self.exponent - s), Decimal::ZERO)
+            (m * pow10(self.exponent - s), Decimal::ZERO)
         } else {
-            let divisor = 10i128.pow(s - self.exponent);
+            let divisor = pow10(s - self.exponent);
             let minor = quotient(m, divisor);
             (minor, Decimal::from_i128_with_scale(m - minor * divisor, s))
         };
         let minor = i64::try_from(minor).expect("line amount within i64 minor units");
         assert!(discount.scale() <= EXACT_SCALE || discount.round_dp(EXACT_SCALE) == discount);
-        Rounded { amount: Amount(minor), rounding_discount: discount.normalize() }
+        let rounding_discount = if discount.is_zero() { Decimal::ZERO } else { discount.normalize() };
+        Rounded { amount: Amount(minor), rounding_discount }
     }
 }
 
@@ -179,9 +180,35 @@ pub fn to_scaled(value: Decimal, scale: u32) -> Option<i64> {
     i64::try_from(scaled.normalize()).ok()
 }
 
+/// Whether a decimal is zero or positive, without `Decimal`'s general comparison.
+#[inline]
+pub(crate) fn is_non_negative(d: Decimal) -> bool {
+    d.is_zero() || d.is_sign_positive()
+}
+
+/// 10 to the power `exp` as an i128, from a table (exponents up to 28, a decimal's scale
+/// range, and beyond up to 38).
+#[inline]
+pub(crate) fn pow10(exp: u32) -> i128 {
+    const TABLE: [i128; 39] = {
+        let mut t = [1i128; 39];
+        let mut i = 1;
+        while i < 39 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    TABLE[exp as usize]
+}
+
 /// The inverse of [`to_scaled`].
 pub fn from_scaled(value: i64, scale: u32) -> Decimal {
-    // Normalized on the integer: trailing zeros come off before the decimal is built.
+    // Normalized on the integer: trailing zeros come off before the decimal is built (a
+    // whole number, the common case, in one step).
+    if let Some(whole) = 10i64.checked_pow(scale).filter(|p| value % p == 0) {
+        return Decimal::new(value / whole, 0);
+    }
     let (mut value, mut scale) = (value, scale);
     while scale > 0 && value % 10 == 0 {
         value /= 10;
@@ -213,10 +240,33 @@ mod tests {
     /// `from_scaled` gives the normalized decimal, the same as building and normalizing it.
     #[test]
     fn scaled_integers_read_back_normalized() {
-        for (value, scale) in [(0, 6), (1_500_000, 6), (-120, 2), (7, 0), (123_456_789, 6), (i64::MIN, 6), (10, 1)] {
+        for (value, scale) in [
+            (0, 6),
+            (1_500_000, 6),
+            (-120, 2),
+            (7, 0),
+            (123_456_789, 6),
+            (i64::MIN, 6),
+            (10, 1),
+            (5_000_000, 6),
+            (-3_000, 3),
+            (i64::MAX, 18),
+        ] {
             let expected = Decimal::new(value, scale).normalize();
             let got = from_scaled(value, scale);
             assert_eq!((got, got.scale()), (expected, expected.scale()), "{value} at scale {scale}");
+        }
+    }
+
+    #[test]
+    fn powers_of_ten_and_signs() {
+        for exp in 0..=38 {
+            assert_eq!(pow10(exp), 10i128.pow(exp));
+        }
+        let negative_zero = -Decimal::ZERO;
+        for (d, expected) in [(Decimal::ZERO, true), (negative_zero, true), (Decimal::new(1, 28), true), (Decimal::new(-1, 28), false)] {
+            assert_eq!(is_non_negative(d), expected, "{d}");
+            assert_eq!(is_non_negative(d), d >= Decimal::ZERO);
         }
     }
 

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::catalog::{CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel};
-use crate::money::{Currency, Rounded};
+use crate::money::{Currency, Rounded, is_non_negative, pow10};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
 pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
-    assert!(unit_size > Decimal::ZERO && quantity >= Decimal::ZERO);
+    assert!(!unit_size.is_zero() && unit_size.is_sign_positive() && is_non_negative(quantity));
     // Exactly, on the mantissas: (mq / 10^sq) / (mu / 10^su) × 100, floored. Decimal division
     // is the fallback only where that overflows i128.
-    let scaled = |m: i128, by: u32| 10i128.checked_pow(by).and_then(|p| m.checked_mul(p));
+    let scaled = |m: i128, by: u32| if by > 38 { None } else { m.checked_mul(pow10(by)) };
     let numerator = scaled(quantity.mantissa(), unit_size.scale() + 2);
     let denominator = scaled(unit_size.mantissa(), quantity.scale());
     let exact = match (numerator, denominator) {
@@ -47,7 +47,7 @@ impl Price {
 impl PriceModel {
     /// The exact amount for a count of units.
     pub fn amount(&self, units: Decimal) -> Decimal {
-        assert!(units >= Decimal::ZERO);
+        assert!(is_non_negative(units));
         if units.is_zero() {
             return Decimal::ZERO;
         }
@@ -101,7 +101,7 @@ impl Ord for UsageKey {
     fn cmp(&self, other: &Self) -> Ordering {
         // Loaders share the text of a workspace or item between keys: equal pointers are
         // equal text, without reading it.
-        let text = |a: &Arc<str>, b: &Arc<str>| if Arc::ptr_eq(a, b) { Ordering::Equal } else { a.cmp(b) };
+        let text = crate::catalog::shared_text_order;
         text(&self.workspace, &other.workspace).then_with(|| text(&self.item, &other.item)).then_with(|| self.dims.cmp(&other.dims))
     }
 }
@@ -176,7 +176,7 @@ pub fn rate_day(
             None => usage.quantity,
             Some(before) => usage.quantity - before.quantity,
         };
-        if delta <= Decimal::ZERO {
+        if delta.is_zero() || delta.is_sign_negative() {
             continue;
         }
         let quota = package.and_then(|p| p.quotas.get(&*key.item));
@@ -224,7 +224,7 @@ pub fn rate_day(
 /// credit under volume or package pricing) rounds toward zero, so a credit never exceeds
 /// its exact value either.
 pub fn round_line(currency: Currency, exact: Decimal) -> Rounded {
-    if exact >= Decimal::ZERO {
+    if is_non_negative(exact) {
         currency.round_down(exact)
     } else {
         let r = currency.round_down(-exact);
