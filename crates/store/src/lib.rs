@@ -6,6 +6,7 @@
 //! integers scaled by 10^6, rounding discounts integers scaled by 10^8, dates ISO text and
 //! instants microseconds since the epoch. No floating point is ever read or written.
 
+mod bulk;
 mod operator;
 mod rows;
 pub mod testing;
@@ -38,6 +39,8 @@ pub enum StoreError {
     Duplicate { what: &'static str, key: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl StoreError {
@@ -49,6 +52,9 @@ impl StoreError {
                 matches!(db.code().as_deref(), Some("40001" | "40P01" | "55P03" | "5" | "517" | "6"))
             }
             StoreError::Database(sqlx::Error::PoolTimedOut) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            }
             _ => false,
         }
     }
@@ -203,6 +209,16 @@ macro_rules! on {
     };
 }
 pub(crate) use on;
+
+/// Writes rows in bulk by the driver's fastest path (see `bulk`).
+macro_rules! bulk {
+    ($self:ident, $rows:expr, $suffix:expr, $what:expr) => {
+        match &mut $self.inner {
+            crate::TxInner::Sqlite(tx) => crate::bulk::sqlite(&mut **tx, $rows, $suffix, $what).await,
+            crate::TxInner::Postgres(tx) => crate::bulk::postgres(&mut **tx, $rows, $suffix, $what).await,
+        }
+    };
+}
 
 /// Typed column access shared by both drivers' rows.
 pub(crate) trait Col<T> {
@@ -633,26 +649,34 @@ impl Tx {
     /// (account, day, key) order. One key seek per account: a range over account ids would
     /// read every day each account ever had.
     pub async fn usage_daily_between(&mut self, account_ids: &[&str], after: Option<Date>, through: Date) -> Result<Vec<UsageDailyRow>> {
+        const HEAD: &str = "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily WHERE billing_day > ";
+        const ORDER: &str = ") ORDER BY account_id, billing_day, workspace_id, item, dims";
+        let (after, through) = (after.map(day_text).unwrap_or_default(), day_text(through));
         let mut found = Vec::new();
-        on!(self, conn => {
-            for chunk in account_ids.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily WHERE billing_day > ",
-                );
-                q.push_bind(after.map(day_text).unwrap_or_default()).push(" AND billing_day <= ").push_bind(day_text(through));
-                q.push(" AND account_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
+        for chunk in account_ids.chunks(INSERT_CHUNK) {
+            match &mut self.inner {
+                TxInner::Sqlite(tx) => {
+                    // The night's biggest read: rows mapped in place (see `bulk`).
+                    let list: Vec<String> = (3..chunk.len() + 3).map(|i| format!("?{i}")).collect();
+                    let sql = format!("{HEAD}?1 AND billing_day <= ?2 AND account_id IN ({}{ORDER}", list.join(", "));
+                    let binds: Vec<&str> = [after.as_str(), through.as_str()].into_iter().chain(chunk.iter().copied()).collect();
+                    found.extend(bulk::sqlite_rows(tx, &sql, &binds, |r| usage_daily_row(r)).await?);
                 }
-                q.push(") ORDER BY account_id, billing_day, workspace_id, item, dims");
-                let rows = q.build().fetch_all(&mut *conn).await?;
-                for r in &rows {
-                    found.push(usage_daily_row(r)?);
+                TxInner::Postgres(tx) => {
+                    let mut q = QueryBuilder::<sqlx::Postgres>::new(HEAD);
+                    q.push_bind(after.as_str()).push(" AND billing_day <= ").push_bind(through.as_str()).push(" AND account_id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(ORDER);
+                    for r in &q.build().fetch_all(&mut **tx).await? {
+                        found.push(usage_daily_row(r)?);
+                    }
                 }
             }
-            Ok(found)
-        })
+        }
+        Ok(found)
     }
 
     /// Keys of a batch of accounts that changed after their day was billed.
@@ -709,26 +733,7 @@ impl Tx {
     // ---- bills, lines, ledger --------------------------------------------------------------
 
     pub async fn insert_daily_bills(&mut self, bills: &[DailyBillRow]) -> Result<()> {
-        on!(self, conn => {
-            for chunk in bills.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new("INSERT INTO daily_bill (account_id, billing_day, settled_at, line_count, total) ");
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.account_id.clone())
-                        .push_bind(day_text(r.billing_day))
-                        .push_bind(micros(r.settled_at))
-                        .push_bind(r.line_count)
-                        .push_bind(r.total);
-                });
-                q.build().execute(&mut *conn).await.map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Duplicate { what: "daily bill", key: format!("{}/{}", chunk[0].account_id, chunk[0].billing_day) }
-                    } else {
-                        e.into()
-                    }
-                })?;
-            }
-            Ok(())
-        })
+        bulk!(self, bills, "", "daily bill")
     }
 
     /// Writes expense lines and adds them to their months' running totals
@@ -739,98 +744,24 @@ impl Tx {
             let month = day_text(l.billing_day)[..7].to_owned();
             *sums.entry((&l.account_id, month, &l.workspace_id, &l.item, &l.charge_type)).or_default() += l.totals();
         }
-        let sums: Vec<_> = sums.into_iter().collect();
-        on!(self, conn => {
-            for chunk in sums.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO month_line_total (account_id, month, workspace_id, item, charge_type, \
-                     gross, rounding_discount, coupon, card, cash, arrears) ",
-                );
-                q.push_values(chunk, |mut b, ((account_id, month, workspace_id, item, charge_type), t)| {
-                    b.push_bind(*account_id)
-                        .push_bind(month.as_str())
-                        .push_bind(*workspace_id)
-                        .push_bind(*item)
-                        .push_bind(*charge_type)
-                        .push_bind(t.gross)
-                        .push_bind(t.rounding_discount)
-                        .push_bind(t.coupon)
-                        .push_bind(t.card)
-                        .push_bind(t.cash)
-                        .push_bind(t.arrears);
-                });
-                q.push(
-                    " ON CONFLICT (account_id, month, workspace_id, item, charge_type) DO UPDATE SET \
-                     gross = month_line_total.gross + excluded.gross, \
-                     rounding_discount = month_line_total.rounding_discount + excluded.rounding_discount, \
-                     coupon = month_line_total.coupon + excluded.coupon, card = month_line_total.card + excluded.card, \
-                     cash = month_line_total.cash + excluded.cash, arrears = month_line_total.arrears + excluded.arrears",
-                );
-                q.build().execute(&mut *conn).await?;
-            }
-            for chunk in lines.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO expense_line (account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, \
-                     covered, chargeable, priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document) ",
-                );
-                q.push_values(chunk, |mut b, l| {
-                    b.push_bind(l.account_id.clone())
-                        .push_bind(l.line_no)
-                        .push_bind(day_text(l.billing_day))
-                        .push_bind(day_text(l.usage_day))
-                        .push_bind(l.workspace_id.clone())
-                        .push_bind(l.item.clone())
-                        .push_bind(l.dims.clone())
-                        .push_bind(l.charge_type.clone())
-                        .push_bind(l.quantity)
-                        .push_bind(l.covered)
-                        .push_bind(l.chargeable)
-                        .push_bind(l.priced_dims.clone())
-                        .push_bind(l.unit_price)
-                        .push_bind(l.gross)
-                        .push_bind(l.rounding_discount)
-                        .push_bind(l.coupon)
-                        .push_bind(l.card)
-                        .push_bind(l.cash)
-                        .push_bind(l.arrears)
-                        .push_bind(l.document.clone());
-                });
-                q.build().execute(&mut *conn).await?;
-            }
-            Ok(())
-        })
+        let sums: Vec<bulk::MonthTotal<'_>> = sums
+            .into_iter()
+            .map(|((account_id, month, workspace_id, item, charge_type), totals)| bulk::MonthTotal {
+                account_id,
+                month,
+                workspace_id,
+                item,
+                charge_type,
+                totals,
+            })
+            .collect();
+        bulk!(self, &sums, bulk::MONTH_TOTAL_ADDS, "month total")?;
+        bulk!(self, lines, "", "expense line")
     }
 
     pub async fn insert_ledger(&mut self, txs: &[LedgerTxRow], entries: &[LedgerEntryRow]) -> Result<()> {
-        on!(self, conn => {
-            for chunk in txs.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new("INSERT INTO ledger_tx (account_id, tx_no, kind, posted_at, document, remark) ");
-                q.push_values(chunk, |mut b, t| {
-                    b.push_bind(t.account_id.clone())
-                        .push_bind(t.tx_no)
-                        .push_bind(t.kind.clone())
-                        .push_bind(micros(t.posted_at))
-                        .push_bind(t.document.clone())
-                        .push_bind(t.remark.clone());
-                });
-                q.build().execute(&mut *conn).await?;
-            }
-            for chunk in entries.chunks(INSERT_CHUNK) {
-                let mut q =
-                    QueryBuilder::<Db>::new("INSERT INTO ledger_entry (account_id, tx_no, entry_no, book, fund_id, amount, balance_after) ");
-                q.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.account_id.clone())
-                        .push_bind(e.tx_no)
-                        .push_bind(e.entry_no)
-                        .push_bind(e.book.clone())
-                        .push_bind(e.fund_id)
-                        .push_bind(e.amount)
-                        .push_bind(e.balance_after);
-                });
-                q.build().execute(&mut *conn).await?;
-            }
-            Ok(())
-        })
+        bulk!(self, txs, "", "ledger transaction")?;
+        bulk!(self, entries, "", "ledger entry")
     }
 
     // ---- instruments and packages ------------------------------------------------------------
@@ -1409,22 +1340,7 @@ impl Tx {
     }
 
     pub async fn insert_events(&mut self, events: &[EventRow]) -> Result<()> {
-        on!(self, conn => {
-            for e in events {
-                sqlx::query::<Db>(
-                    "INSERT INTO account_event (account_id, event_no, kind, happened_on, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&e.account_id)
-                .bind(e.event_no)
-                .bind(&e.kind)
-                .bind(day_text(e.happened_on))
-                .bind(micros(e.created_at))
-                .bind(&e.detail)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(())
-        })
+        bulk!(self, events, "", "account event")
     }
 }
 
