@@ -1371,6 +1371,10 @@ mod tests {
                 include_str!("../migrations/sqlite/0004_month_line_total.sql"),
                 include_str!("../migrations/postgres/0004_month_line_total.sql"),
             ),
+            (
+                include_str!("../migrations/sqlite/0005_invoice_lines_are_month_totals.sql"),
+                include_str!("../migrations/postgres/0005_invoice_lines_are_month_totals.sql"),
+            ),
         ];
         let normal = |sql: &str| -> Vec<String> {
             sql.lines()
