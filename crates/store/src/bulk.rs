@@ -317,6 +317,41 @@ impl BulkRow for crate::EventRow {
     }
 }
 
+impl BulkRow for crate::UsageRecordRow {
+    const INTO: &'static str = "usage_record (account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day)";
+    const COLUMNS: usize = 8;
+    fn bind(&self, b: &mut impl Binder) {
+        b.text(&self.account_id);
+        b.text(&self.record_id);
+        b.text(&self.workspace_id);
+        b.text(&self.item);
+        b.text(&self.dims);
+        b.instant(self.recorded_at);
+        b.int(self.quantity);
+        b.day(self.billing_day);
+    }
+    fn key(&self) -> String {
+        format!("{}/{}", self.account_id, self.record_id)
+    }
+}
+
+impl BulkRow for crate::UsageDailyRow {
+    const INTO: &'static str = "usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late)";
+    const COLUMNS: usize = 7;
+    fn bind(&self, b: &mut impl Binder) {
+        b.text(&self.account_id);
+        b.day(self.billing_day);
+        b.text(&self.workspace_id);
+        b.text(&self.item);
+        b.text(&self.dims);
+        b.int(self.quantity);
+        b.int(i64::from(self.late));
+    }
+    fn key(&self) -> String {
+        format!("{}/{}/{}/{}/{}", self.account_id, self.billing_day, self.workspace_id, self.item, self.dims)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

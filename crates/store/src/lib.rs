@@ -590,58 +590,23 @@ impl Tx {
     }
 
     pub async fn insert_usage_records(&mut self, records: &[UsageRecordRow]) -> Result<()> {
-        on!(self, conn => {
-            for chunk in records.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT INTO usage_record (account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day) ",
-                );
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.account_id.clone())
-                        .push_bind(r.record_id.clone())
-                        .push_bind(r.workspace_id.clone())
-                        .push_bind(r.item.clone())
-                        .push_bind(r.dims.clone())
-                        .push_bind(micros(r.recorded_at))
-                        .push_bind(r.quantity)
-                        .push_bind(day_text(r.billing_day));
-                });
-                q.build().execute(&mut *conn).await?;
-            }
-            Ok(())
-        })
+        bulk!(self, records, "", "usage record")
     }
 
     /// Folds a batch's aggregates of one kind into the daily usage: for `max` items the larger
     /// peak wins, otherwise quantities add. A row sent with `late` (its day is already billed)
     /// marks the key late when it changes the stored quantity.
     pub async fn merge_usage_daily(&mut self, rows: &[UsageDailyRow], max: bool) -> Result<()> {
-        on!(self, conn => {
-            let conflict = if max {
-                " ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
-                 late = CASE WHEN excluded.late = 1 AND excluded.quantity > usage_daily.quantity THEN 1 ELSE usage_daily.late END, \
-                 quantity = CASE WHEN excluded.quantity > usage_daily.quantity THEN excluded.quantity ELSE usage_daily.quantity END"
-            } else {
-                " ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
-                 late = CASE WHEN excluded.late = 1 AND excluded.quantity > 0 THEN 1 ELSE usage_daily.late END, \
-                 quantity = usage_daily.quantity + excluded.quantity"
-            };
-            for chunk in rows.chunks(INSERT_CHUNK) {
-                let mut q =
-                    QueryBuilder::<Db>::new("INSERT INTO usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late) ");
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.account_id.clone())
-                        .push_bind(day_text(r.billing_day))
-                        .push_bind(r.workspace_id.clone())
-                        .push_bind(r.item.clone())
-                        .push_bind(r.dims.clone())
-                        .push_bind(r.quantity)
-                        .push_bind(i64::from(r.late));
-                });
-                q.push(conflict);
-                q.build().execute(&mut *conn).await?;
-            }
-            Ok(())
-        })
+        let conflict = if max {
+            "ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
+             late = CASE WHEN excluded.late = 1 AND excluded.quantity > usage_daily.quantity THEN 1 ELSE usage_daily.late END, \
+             quantity = CASE WHEN excluded.quantity > usage_daily.quantity THEN excluded.quantity ELSE usage_daily.quantity END"
+        } else {
+            "ON CONFLICT (account_id, billing_day, workspace_id, item, dims) DO UPDATE SET \
+             late = CASE WHEN excluded.late = 1 AND excluded.quantity > 0 THEN 1 ELSE usage_daily.late END, \
+             quantity = usage_daily.quantity + excluded.quantity"
+        };
+        bulk!(self, rows, conflict, "daily usage")
     }
 
     /// Daily usage of a batch of accounts `[first, last]` for days in `(after, through]`.
