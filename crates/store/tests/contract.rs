@@ -105,6 +105,30 @@ async fn duplicates_are_named(store: Store) {
     drop(tx);
     let mut tx = store.begin().await.unwrap();
     assert!(matches!(tx.insert_workspace(&w).await, Err(StoreError::Duplicate { what: "workspace", .. })));
+    drop(tx);
+    // Bulk writes name a duplicate too, and leave the connection fit for the next transaction.
+    let bill = |day: Date| store::DailyBillRow {
+        account_id: "a1".into(),
+        billing_day: day,
+        settled_at: t("2026-10-03T00:00:00Z"),
+        line_count: 0,
+        total: 0,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_daily_bills(&[bill(date(2026, 10, 2))]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    match tx.insert_daily_bills(&[bill(date(2026, 10, 1)), bill(date(2026, 10, 2))]).await {
+        Err(StoreError::Duplicate { what: "daily bill", key }) => assert!(key.contains("a1/2026-10-02"), "{key}"),
+        other => panic!("expected a duplicate daily bill, got {other:?}"),
+    }
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_daily_bills(&[bill(date(2026, 10, 3))]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    assert_eq!(tx.mismatched_daily_bills().await.unwrap(), (2, vec![]), "the first and the last bill, not the failed write's");
+    tx.commit().await.unwrap();
 }
 
 async fn uncommitted_work_is_gone(store: Store) {
