@@ -290,6 +290,18 @@ fn month_group_row(r: &impl Cols) -> InvoiceLineRow {
     }
 }
 
+/// Appends `v1, v2, ...)` to a query that ends in `IN (`: each id a bound value.
+fn push_id_list<DB: sqlx::Database>(q: &mut QueryBuilder<DB>, ids: &[&str])
+where
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(")");
+}
+
 fn day_text(d: Date) -> String {
     d.to_string()
 }
@@ -544,11 +556,7 @@ impl Tx {
         on!(self, conn => {
             for chunk in workspace_ids.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new("SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
+                push_id_list(&mut q, chunk);
                 let rows = q.build().fetch_all(&mut *conn).await?;
                 found.extend(rows.iter().map(|r| (r.get(0), r.get(1))));
             }
@@ -567,11 +575,7 @@ impl Tx {
                     "SELECT account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day FROM usage_record WHERE account_id = ",
                 );
                 q.push_bind(account_id).push(" AND record_id IN (");
-                let mut sep = q.separated(", ");
-                for id in chunk {
-                    sep.push_bind(id.to_string());
-                }
-                q.push(")");
+                push_id_list(&mut q, chunk);
                 for r in q.build().fetch_all(&mut *conn).await? {
                     found.push(UsageRecordRow {
                         account_id: r.get(0),
@@ -615,7 +619,7 @@ impl Tx {
     /// read every day each account ever had.
     pub async fn usage_daily_between(&mut self, account_ids: &[&str], after: Option<Date>, through: Date) -> Result<Vec<UsageDailyRow>> {
         const HEAD: &str = "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily WHERE billing_day > ";
-        const ORDER: &str = ") ORDER BY account_id, billing_day, workspace_id, item, dims";
+        const ORDER: &str = " ORDER BY account_id, billing_day, workspace_id, item, dims";
         let (after, through) = (after.map(day_text).unwrap_or_default(), day_text(through));
         let mut found = Vec::new();
         for chunk in account_ids.chunks(INSERT_CHUNK) {
@@ -623,17 +627,14 @@ impl Tx {
                 TxInner::Sqlite(tx) => {
                     // The night's biggest read: rows mapped in place (see `bulk`).
                     let list: Vec<String> = (3..chunk.len() + 3).map(|i| format!("?{i}")).collect();
-                    let sql = format!("{HEAD}?1 AND billing_day <= ?2 AND account_id IN ({}{ORDER}", list.join(", "));
+                    let sql = format!("{HEAD}?1 AND billing_day <= ?2 AND account_id IN ({}){ORDER}", list.join(", "));
                     let binds: Vec<&str> = [after.as_str(), through.as_str()].into_iter().chain(chunk.iter().copied()).collect();
                     found.extend(bulk::sqlite_rows(tx, &sql, &binds, |r| usage_daily_row(r)).await?);
                 }
                 TxInner::Postgres(tx) => {
                     let mut q = QueryBuilder::<sqlx::Postgres>::new(HEAD);
                     q.push_bind(after.as_str()).push(" AND billing_day <= ").push_bind(through.as_str()).push(" AND account_id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
+                    push_id_list(&mut q, chunk);
                     q.push(ORDER);
                     for r in &q.build().fetch_all(&mut **tx).await? {
                         found.push(usage_daily_row(r)?);
@@ -945,11 +946,8 @@ impl Tx {
                      FROM month_line_total WHERE month = ",
                 );
                 q.push_bind(month).push(" AND account_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(") ORDER BY account_id, workspace_id, item, charge_type");
+                push_id_list(&mut q, chunk);
+                q.push(" ORDER BY account_id, workspace_id, item, charge_type");
                 let rows = q.build().fetch_all(&mut *conn).await?;
                 found.extend(rows.iter().map(month_group_row));
             }
@@ -969,11 +967,8 @@ impl Tx {
                      CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) FROM month_line_total WHERE month = ",
                 );
                 q.push_bind(month).push(" AND account_id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(") GROUP BY account_id");
+                push_id_list(&mut q, chunk);
+                q.push(" GROUP BY account_id");
                 let rows = q.build().fetch_all(&mut *conn).await?;
                 found.extend(rows.iter().map(|r| (r.text(0), r.int(1), r.totals_at(2))));
             }
