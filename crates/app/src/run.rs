@@ -259,8 +259,8 @@ impl App {
         }
         let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
         for month in &months {
-            for (account_id, groups, totals) in tx.month_sums(&ids, &month.to_string()).await? {
-                invoicing.entry(account_id).or_default().lines.insert(*month, (groups, totals));
+            for (account_id, totals) in tx.month_sums(&ids, &month.to_string()).await? {
+                invoicing.entry(account_id).or_default().lines.insert(*month, totals);
             }
             for account_id in tx.invoiced_between(&first_id, &last_id, &month.to_string()).await? {
                 invoicing.entry(account_id).or_default().issued.insert(*month);
@@ -315,9 +315,8 @@ struct AccountWork {
 /// What the invoices a batch may issue are made of, read before the batch bills anything.
 #[derive(Default)]
 struct Invoicing {
-    /// Lines stored by earlier runs, by month: how many workspace × item × charge type
-    /// groups they fill and their sum.
-    lines: HashMap<Month, (i64, TotalsRow)>,
+    /// The sum of the lines stored by earlier runs, by month (absent: no lines).
+    lines: HashMap<Month, TotalsRow>,
     /// Months whose invoice is already issued.
     issued: std::collections::BTreeSet<Month>,
     /// Prepaid cards the account bought, active or not.
@@ -581,7 +580,7 @@ async fn issue_invoice(
     let days = month.days();
     // The month's lines: those stored by earlier runs (summed), and this account's lines of
     // this run that are still waiting in the batch's buffer.
-    let stored = invoicing.lines.remove(&month).filter(|(groups, _)| *groups > 0).map(|(_, t)| line_totals(&t));
+    let stored = invoicing.lines.remove(&month).map(|t| line_totals(&t));
     let unwritten = pending.lines[first_line..].iter().filter(|l| days.contains(l.billing_day)).map(|l| line_totals(&l.totals()));
     let cards: Vec<billing::invoice::CardBought> = invoicing
         .cards

@@ -955,22 +955,21 @@ impl Tx {
         })
     }
 
-    /// A month's running totals summed per account, for the given accounts: (account, how
-    /// many workspace × item × charge type groups, their sum). An account without lines in
-    /// the month is absent.
-    pub async fn month_sums(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<(String, i64, TotalsRow)>> {
+    /// A month's running totals summed per account, for the given accounts. An account
+    /// without lines in the month is absent.
+    pub async fn month_sums(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<(String, TotalsRow)>> {
         let mut found = Vec::new();
         on!(self, conn => {
             for chunk in account_ids.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new(
-                    "SELECT account_id, COUNT(*), CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), \
+                    "SELECT account_id, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), \
                      CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) FROM month_line_total WHERE month = ",
                 );
                 q.push_bind(month).push(" AND account_id IN (");
                 push_id_list(&mut q, chunk);
                 q.push(" GROUP BY account_id");
                 let rows = q.build().fetch_all(&mut *conn).await?;
-                found.extend(rows.iter().map(|r| (r.text(0), r.int(1), r.totals_at(2))));
+                found.extend(rows.iter().map(|r| (r.text(0), r.totals_at(1))));
             }
             Ok(found)
         })
