@@ -135,8 +135,10 @@ impl<T: rusqlite::types::FromSql> crate::Col<T> for rusqlite::Row<'_> {
     }
 }
 
+/// A primary-key or unique violation (not any constraint: a NOT NULL failure is no duplicate).
 fn is_sqlite_unique(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.extended_code, SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE))
 }
 
 /// Writes `rows` on SQLite through one prepared statement; `suffix` follows the VALUES

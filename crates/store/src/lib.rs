@@ -705,16 +705,19 @@ impl Tx {
     /// Writes expense lines and adds them to their months' running totals
     /// (`month_line_total`), in the same transaction.
     pub async fn insert_lines(&mut self, lines: &[ExpenseLineRow]) -> Result<()> {
-        let mut sums: BTreeMap<(&str, String, &str, &str, &str), TotalsRow> = BTreeMap::new();
+        // Grouped by the month as numbers; its text (`YYYY-MM`) is written once per group.
+        // (account, (year, month), workspace, item, charge type)
+        type Group<'a> = (&'a str, (i16, i8), &'a str, &'a str, &'a str);
+        let mut sums: BTreeMap<Group<'_>, TotalsRow> = BTreeMap::new();
         for l in lines {
-            let month = day_text(l.billing_day)[..7].to_owned();
+            let month = (l.billing_day.year(), l.billing_day.month());
             *sums.entry((&l.account_id, month, &l.workspace_id, &l.item, &l.charge_type)).or_default() += l.totals();
         }
         let sums: Vec<bulk::MonthTotal<'_>> = sums
             .into_iter()
-            .map(|((account_id, month, workspace_id, item, charge_type), totals)| bulk::MonthTotal {
+            .map(|((account_id, (year, month), workspace_id, item, charge_type), totals)| bulk::MonthTotal {
                 account_id,
-                month,
+                month: format!("{year:04}-{month:02}"),
                 workspace_id,
                 item,
                 charge_type,
