@@ -557,10 +557,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let reader =
                 std::fs::File::open(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", file.display())))?;
             let ndjson = matches!(path.extension().and_then(|e| e.to_str()), Some("ndjson" | "jsonl"));
-            let (records, unreadable) = app::usage::read_usage_file(BufReader::new(reader), ndjson)?;
-            let mut report = app.ingest(now, &records).await?;
-            report.rejected.extend(unreadable);
-            report.rejected.sort_by_key(|r| r.position);
+            let report = app.import_usage(now, BufReader::with_capacity(1 << 20, reader), ndjson).await?;
             if json {
                 let rejected: Vec<_> =
                     report.rejected.iter().map(|r| serde_json::json!({"line": r.position, "field": r.field, "reason": r.reason})).collect();

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::QueryBuilder;
 
-use crate::{INSERT_CHUNK, Result, StoreError, day_text, is_unique_violation, micros};
+use crate::{INSERT_CHUNK, RecordClaim, Result, StoreError, day_text, is_unique_violation, micros};
 
 /// Receives a row's values in column order.
 pub(crate) trait Binder {
@@ -187,6 +187,74 @@ pub(crate) async fn postgres<R: BulkRow>(conn: &mut sqlx::PgConnection, rows: &[
     Ok(())
 }
 
+/// Claims record ids on SQLite: each id is inserted with its fingerprint unless stored
+/// before; the answer holds, in order, `None` for an id new here and the stored fingerprint
+/// for one seen before.
+pub(crate) async fn sqlite_claims(conn: &mut sqlx::SqliteConnection, claims: &[RecordClaim<'_>]) -> Result<Vec<Option<i64>>> {
+    let mut found = Vec::with_capacity(claims.len());
+    if claims.is_empty() {
+        return Ok(found);
+    }
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: as in `sqlite`.
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    let mut insert = db.prepare(&format!("INSERT INTO {CLAIM_INTO} VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"))?;
+    let mut stored = db.prepare("SELECT fingerprint FROM usage_record_id WHERE account_id = ?1 AND record_id = ?2")?;
+    for c in claims {
+        insert.raw_bind_parameter(1, c.account_id)?;
+        insert.raw_bind_parameter(2, c.record_id)?;
+        insert.raw_bind_parameter(3, c.fingerprint)?;
+        found.push(match insert.raw_execute()? {
+            1 => None,
+            _ => Some(stored.query_row((c.account_id, c.record_id), |r| r.get(0))?),
+        });
+    }
+    Ok(found)
+}
+
+/// Claims record ids on PostgreSQL, as `sqlite_claims` answers: a multi-row INSERT that skips
+/// stored ids and returns the ones it wrote, then one read of the others' fingerprints.
+pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[RecordClaim<'_>]) -> Result<Vec<Option<i64>>> {
+    use sqlx::Row;
+    let mut found = Vec::with_capacity(claims.len());
+    for chunk in claims.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO {CLAIM_INTO} "));
+        q.push_values(chunk, |mut row, c| {
+            row.push_bind(c.account_id).push_bind(c.record_id).push_bind(c.fingerprint);
+        });
+        q.push(" ON CONFLICT DO NOTHING RETURNING account_id, record_id");
+        let written: std::collections::HashSet<(String, String)> =
+            q.build().fetch_all(&mut *conn).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let seen: Vec<&RecordClaim<'_>> =
+            chunk.iter().filter(|c| !written.contains(&(c.account_id.to_owned(), c.record_id.to_owned()))).collect();
+        let mut stored = std::collections::HashMap::new();
+        if !seen.is_empty() {
+            let mut q = QueryBuilder::<sqlx::Postgres>::new(
+                "SELECT account_id, record_id, fingerprint FROM usage_record_id WHERE (account_id, record_id) IN (",
+            );
+            let mut list = q.separated(", ");
+            for c in &seen {
+                list.push("(").push_bind_unseparated(c.account_id).push_unseparated(", ").push_bind_unseparated(c.record_id).push_unseparated(")");
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *conn).await? {
+                stored.insert((r.get::<String, _>(0), r.get::<String, _>(1)), r.get::<i64, _>(2));
+            }
+        }
+        for c in chunk {
+            let key = (c.account_id.to_owned(), c.record_id.to_owned());
+            found.push(if written.contains(&key) {
+                None
+            } else {
+                Some(*stored.get(&key).expect("an id not written is stored"))
+            });
+        }
+    }
+    Ok(found)
+}
+
+const CLAIM_INTO: &str = "usage_record_id (account_id, record_id, fingerprint)";
+
 impl BulkRow for crate::ExpenseLineRow {
     const INTO: &'static str = "expense_line (account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, \
          covered, chargeable, priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document)";
@@ -316,24 +384,6 @@ impl BulkRow for crate::EventRow {
     }
     fn key(&self) -> String {
         format!("{}/{}", self.account_id, self.event_no)
-    }
-}
-
-impl BulkRow for crate::UsageRecordRow {
-    const INTO: &'static str = "usage_record (account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day)";
-    const COLUMNS: usize = 8;
-    fn bind(&self, b: &mut impl Binder) {
-        b.text(&self.account_id);
-        b.text(&self.record_id);
-        b.text(&self.workspace_id);
-        b.text(&self.item);
-        b.text(&self.dims);
-        b.instant(self.recorded_at);
-        b.int(self.quantity);
-        b.day(self.billing_day);
-    }
-    fn key(&self) -> String {
-        format!("{}/{}", self.account_id, self.record_id)
     }
 }
 

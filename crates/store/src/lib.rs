@@ -101,12 +101,16 @@ fn migrator(dialect: &str) -> Migrator {
             migration(2, "operator", include_str!("../migrations/sqlite/0002_operator.sql")),
             migration(3, "month totals", include_str!("../migrations/sqlite/0003_month_totals.sql")),
             migration(4, "month line total", include_str!("../migrations/sqlite/0004_month_line_total.sql")),
+            migration(5, "invoice lines are month totals", include_str!("../migrations/sqlite/0005_invoice_lines_are_month_totals.sql")),
+            migration(6, "record ids keep a fingerprint", include_str!("../migrations/sqlite/0006_record_ids_keep_a_fingerprint.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
             migration(2, "operator", include_str!("../migrations/postgres/0002_operator.sql")),
             migration(3, "month totals", include_str!("../migrations/postgres/0003_month_totals.sql")),
             migration(4, "month line total", include_str!("../migrations/postgres/0004_month_line_total.sql")),
+            migration(5, "invoice lines are month totals", include_str!("../migrations/postgres/0005_invoice_lines_are_month_totals.sql")),
+            migration(6, "record ids keep a fingerprint", include_str!("../migrations/postgres/0006_record_ids_keep_a_fingerprint.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -566,35 +570,14 @@ impl Tx {
 
     // ---- usage -----------------------------------------------------------------------------
 
-    /// The stored records among `record_ids` of one account.
-    pub async fn usage_records(&mut self, account_id: &str, record_ids: &[&str]) -> Result<Vec<UsageRecordRow>> {
-        on!(self, conn => {
-            let mut found = Vec::new();
-            for chunk in record_ids.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "SELECT account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day FROM usage_record WHERE account_id = ",
-                );
-                q.push_bind(account_id).push(" AND record_id IN (");
-                push_id_list(&mut q, chunk);
-                for r in q.build().fetch_all(&mut *conn).await? {
-                    found.push(UsageRecordRow {
-                        account_id: r.get(0),
-                        record_id: r.get(1),
-                        workspace_id: r.get(2),
-                        item: r.get(3),
-                        dims: r.get(4),
-                        recorded_at: from_micros(r.get(5))?,
-                        quantity: r.get(6),
-                        billing_day: parse_day(&r.get::<String, _>(7))?,
-                    });
-                }
-            }
-            Ok(found)
-        })
-    }
-
-    pub async fn insert_usage_records(&mut self, records: &[UsageRecordRow]) -> Result<()> {
-        bulk!(self, records, "", "usage record")
+    /// Claims the record ids of a batch of usage (each pair at most once): an id new here is
+    /// stored with its fingerprint (`None` in the answer); an id seen before answers the
+    /// fingerprint stored with it. In the order given.
+    pub async fn claim_record_ids(&mut self, claims: &[RecordClaim<'_>]) -> Result<Vec<Option<i64>>> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => bulk::sqlite_claims(&mut **tx, claims).await,
+            TxInner::Postgres(tx) => bulk::postgres_claims(&mut **tx, claims).await,
+        }
     }
 
     /// Folds a batch's aggregates of one kind into the daily usage: for `max` items the larger
@@ -1320,6 +1303,22 @@ fn usage_daily_row(r: &impl Cols) -> Result<UsageDailyRow> {
 
 #[cfg(test)]
 mod tests {
+    /// Every migration file of each dialect is applied, in its numbered order.
+    #[test]
+    fn every_migration_file_is_applied() {
+        for dialect in ["sqlite", "postgres"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+            let mut files: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            files.sort();
+            let applied: Vec<String> = super::migrator(dialect).iter().map(|m| format!("{:04}", m.version)).collect();
+            let numbered: Vec<String> = files.iter().map(|f| f[..4].to_owned()).collect();
+            assert_eq!(applied, numbered, "{dialect}: the migrator lists every file of {}", dir.display());
+            for (m, file) in super::migrator(dialect).iter().zip(&files) {
+                assert_eq!(m.sql.as_ref(), std::fs::read_to_string(dir.join(file)).unwrap(), "{file}");
+            }
+        }
+    }
+
     /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT (and
     /// without SQLite's `WITHOUT ROWID` table option): the two dialects cannot drift apart
     /// unnoticed.
@@ -1336,6 +1335,10 @@ mod tests {
             (
                 include_str!("../migrations/sqlite/0005_invoice_lines_are_month_totals.sql"),
                 include_str!("../migrations/postgres/0005_invoice_lines_are_month_totals.sql"),
+            ),
+            (
+                include_str!("../migrations/sqlite/0006_record_ids_keep_a_fingerprint.sql"),
+                include_str!("../migrations/postgres/0006_record_ids_keep_a_fingerprint.sql"),
             ),
         ];
         let normal = |sql: &str| -> Vec<String> {

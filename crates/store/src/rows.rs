@@ -49,17 +49,14 @@ pub struct WorkspaceRow {
     pub created_at: Timestamp,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageRecordRow {
-    pub account_id: String,
-    pub record_id: String,
-    pub workspace_id: String,
-    pub item: String,
-    pub dims: String,
-    pub recorded_at: Timestamp,
-    /// Scaled by 10^6.
-    pub quantity: i64,
-    pub billing_day: Date,
+/// A usage record's id as ingestion claims it: the id, and a fingerprint of the record's
+/// content that tells a repeat (a duplicate) from a different record under the same id (a
+/// conflict). Fingerprint 0 means "content not known" (ids stored before fingerprints were).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordClaim<'a> {
+    pub account_id: &'a str,
+    pub record_id: &'a str,
+    pub fingerprint: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
-use store::{AccountRow, Counters, Idempotency, Store, StoreError, UsageDailyRow, UsageRecordRow, WorkspaceRow};
+use store::{AccountRow, Counters, Idempotency, Store, StoreError, RecordClaim, UsageDailyRow, WorkspaceRow};
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -156,18 +156,21 @@ async fn daily_usage_merges_sums_maxima_and_late(store: Store) {
     assert_eq!(late.iter().map(|r| (r.account_id.as_str(), r.quantity)).collect::<Vec<_>>(), [("a", 13), ("m", 9)]);
     tx.clear_late("a", date(2026, 10, 2)).await.unwrap();
     assert_eq!(tx.late_usage("a", "m").await.unwrap().len(), 1);
-    let record = UsageRecordRow {
-        account_id: "a".into(),
-        record_id: "r1".into(),
-        workspace_id: "w".into(),
-        item: "sms".into(),
-        dims: String::new(),
-        recorded_at: t("2026-10-02T01:00:00Z"),
-        quantity: 1,
-        billing_day: date(2026, 10, 2),
-    };
-    tx.insert_usage_records(std::slice::from_ref(&record)).await.unwrap();
-    assert_eq!(tx.usage_records("a", &["r1", "r2"]).await.unwrap(), vec![record]);
+    // Record ids: a new id is stored with its fingerprint; a stored one answers its own.
+    let claim = |account_id, record_id, fingerprint| RecordClaim { account_id, record_id, fingerprint };
+    assert_eq!(tx.claim_record_ids(&[claim("a", "r1", 7), claim("a", "r2", 8)]).await.unwrap(), [None, None]);
+    assert_eq!(
+        tx.claim_record_ids(&[claim("a", "r2", 9), claim("a", "r3", 1), claim("b", "r1", 5), claim("a", "r1", 7)]).await.unwrap(),
+        [Some(8), None, None, Some(7)],
+        "ids are per account; the answer keeps the order given"
+    );
+    // Past one statement's rows (PostgreSQL writes them in chunks): every other id is stored.
+    let ids: Vec<String> = (0..2500).map(|i| format!("bulk-{i}")).collect();
+    let odd: Vec<RecordClaim> = ids.iter().enumerate().filter(|(i, _)| i % 2 == 1).map(|(i, id)| claim("a", id, i as i64)).collect();
+    assert!(tx.claim_record_ids(&odd).await.unwrap().iter().all(Option::is_none));
+    let all: Vec<RecordClaim> = ids.iter().enumerate().map(|(i, id)| claim("a", id, 100_000 + i as i64)).collect();
+    let answer = tx.claim_record_ids(&all).await.unwrap();
+    assert_eq!(answer, (0..2500).map(|i| (i % 2 == 1).then_some(i as i64)).collect::<Vec<_>>());
     tx.commit().await.unwrap();
 }
 
