@@ -1,7 +1,7 @@
 //! The catalog file format (TOML, documented in `docs/catalog.md`) and its translation into
 //! the domain catalog. Decimals are written as strings (or integers), never as TOML floats.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use billing::{Aggregation, BillableItem, Catalog, Currency, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier};
 use jiff::civil::Date;
@@ -181,7 +181,8 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
                 None
             }
             Some(key) => {
-                let values: BTreeSet<String> = f.values.iter().map(Num::text).collect();
+                let values: BTreeMap<String, Dims> =
+                    f.values.iter().map(Num::text).map(|v| (v.clone(), Dims::from_pairs([(key.as_str(), v.as_str())]))).collect();
                 if values.is_empty() {
                     return Err(AppError::invalid(&format!("{field}.values"), "a dimension needs its values"));
                 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use billing::{Book, Catalog, Currency, Transaction};
 use jiff::Timestamp;
@@ -33,12 +34,22 @@ impl App {
     }
 }
 
-pub(crate) async fn load_catalog(tx: &mut Tx) -> Result<Catalog> {
+pub(crate) async fn load_catalog(tx: &mut Tx) -> Result<Arc<Catalog>> {
+    /// The catalog read last, by its source: every ingest chunk and billing batch reads the
+    /// catalog in its own transaction, and parsing it again cost a few milliseconds each.
+    static LAST: Mutex<Option<(String, Arc<Catalog>)>> = Mutex::new(None);
     let source = tx
         .latest_catalog()
         .await?
         .ok_or_else(|| AppError::invalid("catalog", "no catalog imported yet (billcenter catalog import FILE)"))?;
-    catalog_file::parse(&source)
+    if let Some((text, catalog)) = &*LAST.lock().expect("the catalog cache is never poisoned")
+        && *text == source
+    {
+        return Ok(catalog.clone());
+    }
+    let catalog = Arc::new(catalog_file::parse(&source)?);
+    *LAST.lock().expect("the catalog cache is never poisoned") = Some((source, catalog.clone()));
+    Ok(catalog)
 }
 
 /// A billing account with its zone and currency resolved.

@@ -139,7 +139,7 @@ impl App {
     }
 
     /// The catalog in force, for the layers that show item names and units.
-    pub async fn catalog(&self) -> Result<billing::Catalog> {
+    pub async fn catalog(&self) -> Result<std::sync::Arc<billing::Catalog>> {
         let mut tx = self.store.read().await?;
         let catalog = load_catalog(&mut tx).await?;
         tx.commit().await?;

@@ -67,15 +67,51 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
-    fn absorb(&mut self, other: IngestReport) {
+    pub fn absorb(&mut self, other: IngestReport) {
         self.accepted += other.accepted;
         self.duplicate += other.duplicate;
         self.rejected.extend(other.rejected);
     }
 }
 
-/// Records read from a file with their line numbers, and the lines that could not be read.
-pub type ReadUsage = (Vec<(usize, UsageInput)>, Vec<Rejected>);
+/// Records read from a file (prepared, with their line numbers), and the lines that could not
+/// be read.
+pub type ReadUsage = (Vec<Prepared>, Vec<Rejected>);
+
+/// What a record says that needs nothing stored to check: its instant, its quantity at
+/// `QUANTITY_SCALE` decimals and its fingerprint. Worked out where the record is read (on a
+/// file import, the reader's thread), so the transaction only looks things up.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub position: usize,
+    pub input: UsageInput,
+    at: Option<Timestamp>,
+    quantity: std::result::Result<i64, QuantityProblem>,
+    fingerprint: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum QuantityProblem {
+    NotDecimal,
+    Negative,
+    TooFine,
+}
+
+impl Prepared {
+    pub fn new(position: usize, input: UsageInput) -> Prepared {
+        let at = input.timestamp.trim().parse::<Timestamp>().ok();
+        let quantity = match input.quantity.0.trim().parse::<Decimal>() {
+            Err(_) => Err(QuantityProblem::NotDecimal),
+            Ok(q) if q.is_sign_negative() && !q.is_zero() => Err(QuantityProblem::Negative),
+            Ok(q) => to_scaled(q, QUANTITY_SCALE).filter(|v| *v < 1_000_000_000_000_000_000).ok_or(QuantityProblem::TooFine),
+        };
+        let fingerprint = match (at, quantity) {
+            (Some(at), Ok(quantity)) => fingerprint(&input, at, quantity),
+            _ => 0,
+        };
+        Prepared { position, input, at, quantity, fingerprint }
+    }
+}
 
 /// Reads a usage file: CSV (header `record_id,workspace,item,timestamp,quantity` then one
 /// column per dimension) or NDJSON (one JSON object per line), `IMPORT_BATCH` records at a
@@ -84,7 +120,7 @@ pub type ReadUsage = (Vec<(usize, UsageInput)>, Vec<Rejected>);
 pub fn read_usage_chunks(mut reader: impl BufRead, ndjson: bool, mut each: impl FnMut(ReadUsage) -> bool) -> Result<()> {
     let mut good = Vec::with_capacity(IMPORT_BATCH);
     let mut bad = Vec::new();
-    let mut full = |good: &mut Vec<(usize, UsageInput)>, bad: &mut Vec<Rejected>, last: bool| {
+    let mut full = |good: &mut Vec<Prepared>, bad: &mut Vec<Rejected>, last: bool| {
         if good.len() >= IMPORT_BATCH || (last && !(good.is_empty() && bad.is_empty())) {
             each((std::mem::replace(good, Vec::with_capacity(IMPORT_BATCH)), std::mem::take(bad)))
         } else {
@@ -104,7 +140,7 @@ pub fn read_usage_chunks(mut reader: impl BufRead, ndjson: bool, mut each: impl 
                 continue;
             }
             match serde_json::from_slice::<UsageInput>(&line) {
-                Ok(input) => good.push((number, input)),
+                Ok(input) => good.push(Prepared::new(number, input)),
                 Err(e) => bad.push(Rejected { position: number, field: "record".into(), reason: e.to_string() }),
             }
             if !full(&mut good, &mut bad, false) {
@@ -130,7 +166,7 @@ pub fn read_usage_chunks(mut reader: impl BufRead, ndjson: bool, mut each: impl 
                     .filter(|(_, v)| !v.is_empty())
                     .map(|(k, v)| (k.clone(), v.to_owned()))
                     .collect();
-                good.push((
+                good.push(Prepared::new(
                     line,
                     UsageInput {
                         record_id: record[0].to_owned(),
@@ -170,9 +206,9 @@ fn validate<'a>(
     accounts: &HashMap<String, Account>,
     directory: &'a HashMap<String, String>,
     now: Timestamp,
-    position: usize,
-    input: &'a UsageInput,
+    prepared: &'a Prepared,
 ) -> std::result::Result<Valid<'a>, Rejected> {
+    let (position, input) = (prepared.position, &prepared.input);
     let reject = |field: &str, reason: String| Rejected { position, field: field.to_owned(), reason };
     if input.record_id.is_empty() || input.record_id.len() > 128 {
         return Err(reject("record_id", "must be 1 to 128 characters".into()));
@@ -182,8 +218,7 @@ fn validate<'a>(
     let account = &accounts[account_id];
     let item = catalog.item(&input.item).map_err(|e| reject("item", e.to_string()))?;
     let dims = item.dims_for(&input.dimensions).map_err(|e| reject("dimensions", e.to_string()))?;
-    let at: Timestamp =
-        input.timestamp.trim().parse().map_err(|_| reject("timestamp", format!("`{}` is not an RFC 3339 timestamp", input.timestamp)))?;
+    let at = prepared.at.ok_or_else(|| reject("timestamp", format!("`{}` is not an RFC 3339 timestamp", input.timestamp)))?;
     if at > now + FUTURE_TOLERANCE {
         return Err(reject("timestamp", format!("{at} is more than 1 hour in the future")));
     }
@@ -194,35 +229,40 @@ fn validate<'a>(
         return Err(reject("timestamp", format!("{at} is before billing account `{account_id}` existed")));
     }
     let text = input.quantity.0.trim();
-    let quantity: Decimal = text.parse().map_err(|_| reject("quantity", format!("`{text}` is not a decimal number")))?;
-    if quantity.is_sign_negative() && !quantity.is_zero() {
-        return Err(reject("quantity", format!("`{text}` is negative")));
-    }
-    let scaled = to_scaled(quantity, QUANTITY_SCALE)
-        .filter(|v| *v < 1_000_000_000_000_000_000)
-        .ok_or_else(|| reject("quantity", format!("`{text}` has more than {QUANTITY_SCALE} decimals or is too large")))?;
+    let quantity = prepared.quantity.map_err(|problem| match problem {
+        QuantityProblem::NotDecimal => reject("quantity", format!("`{text}` is not a decimal number")),
+        QuantityProblem::Negative => reject("quantity", format!("`{text}` is negative")),
+        QuantityProblem::TooFine => reject("quantity", format!("`{text}` has more than {QUANTITY_SCALE} decimals or is too large")),
+    })?;
     Ok(Valid {
         position,
         account_id,
         input,
-        fingerprint: fingerprint(&input.workspace, &input.item, dims.as_str(), at, scaled),
+        fingerprint: prepared.fingerprint,
         dims,
         billing_day: billing::period::billing_day(at, &account.tz),
-        quantity: scaled,
+        quantity,
         aggregation: item.aggregation,
     })
 }
 
 /// A record's content as ingestion remembers it under its id: the first 8 bytes of the
-/// SHA-256 of its workspace, item, canonical dimensions, instant and scaled quantity (texts
-/// length-prefixed, so no two contents share an encoding). Never 0, which marks an id whose
-/// content is not known.
-fn fingerprint(workspace: &str, item: &str, dims: &str, at: Timestamp, quantity: i64) -> i64 {
+/// SHA-256 of its workspace, item, dimensions (their count, then key and value in key order; a
+/// valid record's are its canonical ones), instant and scaled quantity, every text length-prefixed so no two
+/// contents share an encoding. Never 0, which marks an id whose content is not known.
+fn fingerprint(input: &UsageInput, at: Timestamp, quantity: i64) -> i64 {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
-    for text in [workspace, item, dims] {
-        h.update((text.len() as u32).to_le_bytes());
-        h.update(text.as_bytes());
+    fn text(h: &mut sha2::Sha256, t: &str) {
+        h.update(u32::try_from(t.len()).expect("a record's texts are short").to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    text(&mut h, &input.workspace);
+    text(&mut h, &input.item);
+    h.update(u32::try_from(input.dimensions.len()).expect("a record names few dimensions").to_le_bytes());
+    for (key, value) in &input.dimensions {
+        text(&mut h, key);
+        text(&mut h, value);
     }
     h.update(at.as_microsecond().to_le_bytes());
     h.update(quantity.to_le_bytes());
@@ -248,7 +288,13 @@ impl App {
     /// Ingests a batch of records in one transaction: all valid records are stored, none of
     /// the refused ones. A record id seen before with the same content is a duplicate; with
     /// other content it is refused as a conflict.
-    pub async fn ingest(&self, now: Timestamp, batch: &[(usize, UsageInput)]) -> Result<IngestReport> {
+    pub async fn ingest(&self, now: Timestamp, batch: Vec<(usize, UsageInput)>) -> Result<IngestReport> {
+        let prepared: Vec<Prepared> = batch.into_iter().map(|(position, input)| Prepared::new(position, input)).collect();
+        self.ingest_prepared(now, &prepared).await
+    }
+
+    /// `ingest` for records prepared where they were read.
+    pub async fn ingest_prepared(&self, now: Timestamp, batch: &[Prepared]) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         for chunk in batch.chunks(IMPORT_BATCH) {
             // A chunk that fails transiently is rolled back whole and tried again.
@@ -279,7 +325,7 @@ impl App {
         let mut report = IngestReport::default();
         while let Some(chunk) = receive.recv().await {
             let (records, unreadable) = chunk?;
-            report.absorb(self.ingest(now, &records).await?);
+            report.absorb(self.ingest_prepared(now, &records).await?);
             report.rejected.extend(unreadable);
         }
         reading.join().expect("the usage file's reader thread does not panic");
@@ -287,17 +333,17 @@ impl App {
         Ok(report)
     }
 
-    async fn ingest_chunk(&self, now: Timestamp, batch: &[(usize, UsageInput)]) -> Result<IngestReport> {
+    async fn ingest_chunk(&self, now: Timestamp, batch: &[Prepared]) -> Result<IngestReport> {
         let mut tx = self.store.begin().await?;
         let catalog = load_catalog(&mut tx).await?;
         // Only the workspaces this chunk names: the directory of every workspace would cost
         // each chunk a read of the whole table.
-        let named: std::collections::BTreeSet<&str> = batch.iter().map(|(_, i)| i.workspace.as_str()).collect();
+        let named: std::collections::BTreeSet<&str> = batch.iter().map(|p| p.input.workspace.as_str()).collect();
         let named: Vec<&str> = named.into_iter().collect();
         let directory: HashMap<String, String> = tx.workspace_accounts(&named).await?.into_iter().collect();
         // Accounts are read (and on PostgreSQL locked) in id order, as the nightly run locks
         // them, so concurrent ingestion and billing never wait on each other in a cycle.
-        let ids: std::collections::BTreeSet<&String> = batch.iter().filter_map(|(_, i)| directory.get(&i.workspace)).collect();
+        let ids: std::collections::BTreeSet<&String> = batch.iter().filter_map(|p| directory.get(&p.input.workspace)).collect();
         let mut accounts: HashMap<String, Account> = HashMap::new();
         for account_id in ids {
             let row = tx.account(account_id).await?.expect("workspace directory points at an account");
@@ -305,8 +351,8 @@ impl App {
         }
         let mut report = IngestReport::default();
         let mut valid: Vec<Valid> = Vec::with_capacity(batch.len());
-        for (position, input) in batch {
-            match validate(&catalog, &accounts, &directory, now, *position, input) {
+        for prepared in batch {
+            match validate(&catalog, &accounts, &directory, now, prepared) {
                 Ok(v) => valid.push(v),
                 Err(r) => report.rejected.push(r),
             }
@@ -430,8 +476,9 @@ mod tests {
         assert_eq!(chunks.iter().map(|(good, _)| good.len()).collect::<Vec<_>>(), [IMPORT_BATCH, IMPORT_BATCH, 5_001]);
         assert_eq!(chunks[0].1.iter().map(|r| r.position).collect::<Vec<_>>(), [7], "the unreadable line, by its number");
         let (last, _) = chunks.last().unwrap();
-        assert_eq!((last[0].0, last[0].1.record_id.as_str()), (20_003, "r20003"));
-        assert_eq!(last.last().unwrap().0, 25_003);
+        assert_eq!((last[0].position, last[0].input.record_id.as_str()), (20_003, "r20003"));
+        assert_eq!(last.last().unwrap().position, 25_003);
+        assert_eq!(last[0].quantity.ok(), Some(1_000_000), "read and prepared");
         // A reader that answers `false` stops the reading.
         let mut seen = 0;
         read_usage_chunks(text.as_bytes(), true, |_| {
@@ -445,22 +492,32 @@ mod tests {
     #[test]
     fn a_fingerprint_changes_with_every_part_of_the_content() {
         let at: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
-        let base = fingerprint("w", "sms", "", at, 1);
+        let record = |workspace: &str, item: &str, dims: &[(&str, &str)]| UsageInput {
+            record_id: "r".into(),
+            workspace: workspace.into(),
+            item: item.into(),
+            timestamp: String::new(),
+            quantity: QuantityText(String::new()),
+            dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        let base = fingerprint(&record("w", "sms", &[]), at, 1);
         let others = [
-            fingerprint("w2", "sms", "", at, 1),
-            fingerprint("w", "log_events", "", at, 1),
-            fingerprint("w", "sms", "retention_days=7", at, 1),
-            fingerprint("w", "sms", "", at + SignedDuration::from_micros(1), 1),
-            fingerprint("w", "sms", "", at, 2),
+            fingerprint(&record("w2", "sms", &[]), at, 1),
+            fingerprint(&record("w", "log_events", &[]), at, 1),
+            fingerprint(&record("w", "sms", &[("retention_days", "7")]), at, 1),
+            fingerprint(&record("w", "sms", &[("retention_days", "14")]), at, 1),
+            fingerprint(&record("w", "sms", &[]), at + SignedDuration::from_micros(1), 1),
+            fingerprint(&record("w", "sms", &[]), at, 2),
             // The same bytes split differently between the texts.
-            fingerprint("ws", "ms", "", at, 1),
+            fingerprint(&record("ws", "ms", &[]), at, 1),
         ];
         // Stored fingerprints outlive versions: the encoding is fixed (checked against Python's
         // hashlib over the same bytes).
         assert_eq!(base, 5_284_103_806_934_482_520);
-        for other in others {
-            assert_ne!(base, other);
-            assert_ne!(other, 0, "0 marks an id of unknown content");
+        for (i, other) in others.iter().enumerate() {
+            assert_ne!(base, *other, "variant {i}");
+            assert_ne!(*other, 0, "0 marks an id of unknown content");
         }
+        assert_eq!(others[2], fingerprint(&record("w", "sms", &[("retention_days", "7")]), at, 1), "a function of the content alone");
     }
 }

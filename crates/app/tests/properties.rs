@@ -104,7 +104,7 @@ async fn apply(app: &App, now: Timestamp, n: usize, op: &Op) {
                 quantity: QuantityText(quantity.to_string()),
                 dimensions: retention.map(|r| [("retention_days".to_owned(), r.to_owned())].into()).unwrap_or_default(),
             };
-            let report = app.ingest(now, &[(1, input)]).await.unwrap();
+            let report = app.ingest(now, vec![(1, input)]).await.unwrap();
             assert!(report.rejected.iter().all(|r| r.field == "timestamp"), "{:?}", report.rejected);
             Ok(())
         }

@@ -39,7 +39,7 @@ async fn story(dir: &std::path::Path) -> App {
         })
         .collect();
     let late: Timestamp = "2026-10-21T00:00:00Z".parse().unwrap();
-    assert_eq!(app.ingest(late, &usage).await.unwrap().accepted, 20);
+    assert_eq!(app.ingest(late, usage).await.unwrap().accepted, 20);
     app.run("2026-11-05T00:00:00Z".parse().unwrap(), RunOptions::default(), &mut |_, _| {}).await.unwrap();
     app
 }

@@ -329,7 +329,7 @@ pub struct JobReport {
 /// `prices.csv`, `quotas.csv`, `factors.csv`, `accounts.csv`) and the engine's answer
 /// (`engine.csv`: per account total, coupon, card, cash, arrears in minor units).
 pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
-    let catalog: Catalog = app.catalog().await?;
+    let catalog = app.catalog().await?;
     let accounts = app.accounts().await?;
     let index: HashMap<String, u32> = accounts.iter().enumerate().map(|(i, a)| (a.id().to_owned(), i as u32)).collect();
     let day: jiff::civil::Date = DAY.parse()?;

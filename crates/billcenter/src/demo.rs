@@ -262,7 +262,7 @@ pub async fn run(app: &App, _cwd: &Path, now: Timestamp, days: u16, seed: u64, o
             let ember = accounts.iter().find(|a| a.id == "ember").expect("ember");
             batch.extend(day_usage(ember, old, &tz, &mut rng, "-resent").into_iter().take(6).map(|(_, i)| (0, i)));
         }
-        let report = app.ingest(night, &batch).await?;
+        let report = app.ingest(night, batch).await?;
         anyhow::ensure!(report.rejected.is_empty(), "demo usage rejected: {:?}", report.rejected.first());
         records += report.accepted;
         app.run(night, RunOptions::default(), &mut |_, _| {}).await?;

@@ -86,7 +86,7 @@ async fn three_workers_and_a_killed_one_bill_like_one_process() {
     cli(&["--db", &sqlite, "--now", T0, "account", "import", &accounts]);
     let reference = App::open(std::path::Path::new(&sqlite)).await.unwrap();
     let batch: Vec<(usize, UsageInput)> = records.iter().cloned().enumerate().collect();
-    assert_eq!(reference.ingest(T1.parse().unwrap(), &batch).await.unwrap().accepted, 6 * ACCOUNTS);
+    assert_eq!(reference.ingest(T1.parse().unwrap(), batch).await.unwrap().accepted, 6 * ACCOUNTS);
     for i in (0..ACCOUNTS).step_by(97) {
         reference.top_up(T1.parse().unwrap(), &format!("a{i:05}"), "20.00", "online").await.unwrap();
     }

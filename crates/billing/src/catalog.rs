@@ -117,8 +117,10 @@ pub struct BillableItem {
     /// How many of the metered quantity make one priced unit (1,000,000 for log events).
     pub unit_size: Decimal,
     pub aggregation: Aggregation,
-    /// The one dimension prices may vary by, with its allowed values; `None` for items without.
-    pub dimension: Option<(String, BTreeSet<String>)>,
+    /// The one dimension prices may vary by, with its allowed values, each with its canonical
+    /// dimensions (made once, shared by every record that names the value); `None` for items
+    /// without.
+    pub dimension: Option<(String, BTreeMap<String, Dims>)>,
     /// Items such as `sms` take no coupons at all.
     pub coupon_eligible: bool,
 }
@@ -136,10 +138,11 @@ impl BillableItem {
                     return Err(CatalogError::UnexpectedDimension { item: self.code.clone(), key: extra.clone() });
                 }
                 let value = given.get(key).ok_or_else(|| CatalogError::MissingDimension { item: self.code.clone(), key: key.clone() })?;
-                if !allowed.contains(value) {
-                    return Err(CatalogError::DimensionValue { item: self.code.clone(), key: key.clone(), value: value.clone() });
-                }
-                Ok(Dims::from_pairs([(key.as_str(), value.as_str())]))
+                allowed.get(value).cloned().ok_or_else(|| CatalogError::DimensionValue {
+                    item: self.code.clone(),
+                    key: key.clone(),
+                    value: value.clone(),
+                })
             }
         }
     }
@@ -328,7 +331,12 @@ impl Catalog {
             }
             let expected: BTreeSet<Dims> = match &item.dimension {
                 None => [Dims::none()].into(),
-                Some((key, values)) => values.iter().map(|v| Dims::from_pairs([(key.as_str(), v.as_str())])).collect(),
+                Some((key, values)) => {
+                    for (v, dims) in values {
+                        assert_eq!(*dims, Dims::from_pairs([(key.as_str(), v.as_str())]), "{key}={v} carries its canonical dimensions");
+                    }
+                    values.values().cloned().collect()
+                }
             };
             for version in versions {
                 let have: BTreeSet<Dims> = version.rates.keys().cloned().collect();
@@ -364,7 +372,7 @@ impl Catalog {
                     }
                     Some((key, values)) => {
                         let base = quota.base.get(key).ok_or_else(|| bad(format!("quota for {code} needs a base {key}")))?;
-                        if !values.contains(base) || quota.factors.keys().any(|v| !values.contains(v)) {
+                        if !values.contains_key(base) || quota.factors.keys().any(|v| !values.contains_key(v)) {
                             return Err(bad(format!("quota for {code} names a {key} the item does not have")));
                         }
                     }

@@ -158,7 +158,7 @@ async fn get_catalog(State(st): St, _auth: Auth) -> ApiResult<Response> {
         .values()
         .map(|i| {
             j!({"code": i.code, "name": i.name, "unit": i.unit, "unit_size": i.unit_size.to_string(), "aggregation": i.aggregation.as_str(),
-                "dimension": i.dimension.as_ref().map(|(k, v)| j!({"key": k, "values": v})), "coupons": i.coupon_eligible})
+                "dimension": i.dimension.as_ref().map(|(k, v)| j!({"key": k, "values": v.keys().collect::<Vec<_>>()})), "coupons": i.coupon_eligible})
         })
         .collect();
     let packages: Vec<_> = c.packages.values().map(|p| j!({"code": p.code, "name": p.name, "price": c.currency.format(p.price)})).collect();
@@ -330,13 +330,17 @@ async fn ingest_inputs(
     st: &ApiState,
     now: jiff::Timestamp,
     inputs: Vec<(usize, UsageInput)>,
-    mut rejected: Vec<app::usage::Rejected>,
+    rejected: Vec<app::usage::Rejected>,
 ) -> ApiResult<Response> {
-    let mut report = st.app.ingest(now, &inputs).await?;
-    report.rejected.append(&mut rejected);
+    Ok(ingest_answer(st.app.ingest(now, inputs).await?, rejected))
+}
+
+/// The answer to an ingest: the store's report with the records that could not be read.
+fn ingest_answer(mut report: app::usage::IngestReport, mut unreadable: Vec<app::usage::Rejected>) -> Response {
+    report.rejected.append(&mut unreadable);
     report.rejected.sort_by_key(|r| r.position);
     let rejected: Vec<_> = report.rejected.iter().map(|r| j!({"index": r.position, "field": r.field, "reason": r.reason})).collect();
-    Ok(json(StatusCode::OK, j!({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected})))
+    json(StatusCode::OK, j!({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected}))
 }
 
 /// Ingest a batch of up to 10,000 usage records; idempotent by `record_id`. The batch is stored
@@ -375,8 +379,10 @@ async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body
     let mut rejected = Vec::new();
     let mut total = 0usize;
     let mut line_no = 0usize;
-    let (mut accepted, mut duplicate) = (0usize, 0usize);
-    let mut all_rejected = Vec::new();
+    let mut stored = app::usage::IngestReport::default();
+    // Each full chunk is stored by a task of its own while the next is read and parsed; one
+    // chunk is stored at a time, in order.
+    let mut storing: Option<tokio::task::JoinHandle<Result<app::usage::IngestReport, app::AppError>>> = None;
     loop {
         let chunk = stream.next().await;
         let done = chunk.is_none();
@@ -409,7 +415,7 @@ async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body
                 return Err(ApiError::too_large(format!("an NDJSON body holds at most {MAX_NDJSON_RECORDS} records")));
             }
             match serde_json::from_slice::<UsageInput>(line) {
-                Ok(input) => inputs.push((index, input)),
+                Ok(input) => inputs.push(app::usage::Prepared::new(index, input)),
                 Err(e) => rejected.push(app::usage::Rejected { position: index, field: "record".into(), reason: e.to_string() }),
             }
             if pos == buffer.len() {
@@ -418,19 +424,21 @@ async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body
         }
         buffer.drain(..consumed.min(buffer.len()));
         if inputs.len() >= app::usage::IMPORT_BATCH || (done && !inputs.is_empty()) {
-            let report = st.app.ingest(now, &std::mem::take(&mut inputs)).await?;
-            accepted += report.accepted;
-            duplicate += report.duplicate;
-            all_rejected.extend(report.rejected);
+            let chunk = std::mem::take(&mut inputs);
+            if let Some(previous) = storing.take() {
+                stored.absorb(previous.await.expect("an ingest task does not panic")?);
+            }
+            let app = st.app.clone();
+            storing = Some(tokio::spawn(async move { app.ingest_prepared(now, &chunk).await }));
         }
         if done {
+            if let Some(last) = storing.take() {
+                stored.absorb(last.await.expect("an ingest task does not panic")?);
+            }
             break;
         }
     }
-    all_rejected.append(&mut rejected);
-    all_rejected.sort_by_key(|r| r.position);
-    let rejected: Vec<_> = all_rejected.iter().map(|r| j!({"index": r.position, "field": r.field, "reason": r.reason})).collect();
-    Ok(json(StatusCode::OK, j!({"accepted": accepted, "duplicate": duplicate, "rejected": rejected})))
+    Ok(ingest_answer(stored, rejected))
 }
 
 // ---- funds -------------------------------------------------------------------------------

@@ -234,7 +234,11 @@ pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[Rec
             );
             let mut list = q.separated(", ");
             for c in &seen {
-                list.push("(").push_bind_unseparated(c.account_id).push_unseparated(", ").push_bind_unseparated(c.record_id).push_unseparated(")");
+                list.push("(")
+                    .push_bind_unseparated(c.account_id)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(c.record_id)
+                    .push_unseparated(")");
             }
             q.push(")");
             for r in q.build().fetch_all(&mut *conn).await? {
@@ -243,11 +247,7 @@ pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[Rec
         }
         for c in chunk {
             let key = (c.account_id.to_owned(), c.record_id.to_owned());
-            found.push(if written.contains(&key) {
-                None
-            } else {
-                Some(*stored.get(&key).expect("an id not written is stored"))
-            });
+            found.push(if written.contains(&key) { None } else { Some(*stored.get(&key).expect("an id not written is stored")) });
         }
     }
     Ok(found)

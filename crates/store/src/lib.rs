@@ -575,8 +575,8 @@ impl Tx {
     /// fingerprint stored with it. In the order given.
     pub async fn claim_record_ids(&mut self, claims: &[RecordClaim<'_>]) -> Result<Vec<Option<i64>>> {
         match &mut self.inner {
-            TxInner::Sqlite(tx) => bulk::sqlite_claims(&mut **tx, claims).await,
-            TxInner::Postgres(tx) => bulk::postgres_claims(&mut **tx, claims).await,
+            TxInner::Sqlite(tx) => bulk::sqlite_claims(tx, claims).await,
+            TxInner::Postgres(tx) => bulk::postgres_claims(tx, claims).await,
         }
     }
 

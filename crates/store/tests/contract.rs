@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
-use store::{AccountRow, Counters, Idempotency, Store, StoreError, RecordClaim, UsageDailyRow, WorkspaceRow};
+use store::{AccountRow, Counters, Idempotency, RecordClaim, Store, StoreError, UsageDailyRow, WorkspaceRow};
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
