@@ -492,17 +492,29 @@ fn engine(prices: &billing::DayPrices<'_>, is_max: &[bool], share: Share<'_>) ->
     let is_max = &is_max[key_base..key_base + keys.len()];
     let mut i = 0;
     while i < records.len() {
-        let account = records[i].account as usize;
-        let (mut lo, mut hi) = (usize::MAX, 0);
-        while i < records.len() && records[i].account as usize == account {
+        let account = records[i].account;
+        // A run of records of one key folds in a register and touches its slot once (any
+        // order is right; meters that send a key's samples together are cheaper).
+        let mut k = records[i].key as usize - key_base;
+        let (mut lo, mut hi) = (k, k);
+        let (mut max, mut folded) = (is_max[k], running[k]);
+        while i < records.len() && records[i].account == account {
             let r = &records[i];
-            let k = r.key as usize - key_base;
-            let slot = &mut running[k];
-            let sum = slot.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals");
-            *slot = if is_max[k] { (*slot).max(r.quantity) } else { sum };
-            (lo, hi) = (lo.min(k), hi.max(k));
+            let rk = r.key as usize - key_base;
+            if rk != k {
+                running[k] = folded;
+                (k, max, folded) = (rk, is_max[rk], running[rk]);
+                (lo, hi) = (lo.min(k), hi.max(k));
+            }
+            folded = if max {
+                folded.max(r.quantity)
+            } else {
+                folded.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals")
+            };
             i += 1;
         }
+        running[k] = folded;
+        let account = account as usize;
         let usage = &mut keys[lo..=hi];
         for (key, q) in usage.iter_mut().zip(&mut running[lo..=hi]) {
             key.quantity = billing::money::from_scaled(std::mem::take(q), 6);

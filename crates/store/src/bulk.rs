@@ -200,14 +200,28 @@ pub(crate) async fn sqlite_claims(conn: &mut sqlx::SqliteConnection, claims: &[R
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     let mut insert = db.prepare(&format!("INSERT INTO {CLAIM_INTO} VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"))?;
     let mut stored = db.prepare("SELECT fingerprint FROM usage_record_id WHERE account_id = ?1 AND record_id = ?2")?;
+    // A file sent again is all duplicates: after a duplicate, the next id is looked up before
+    // it is inserted (one B-tree seek for another duplicate, instead of a failed insert and
+    // then the look-up); after a new id, it is inserted straight away.
+    use rusqlite::OptionalExtension;
+    let mut after_duplicate = false;
     for c in claims {
-        insert.raw_bind_parameter(1, c.account_id)?;
-        insert.raw_bind_parameter(2, c.record_id)?;
-        insert.raw_bind_parameter(3, c.fingerprint)?;
-        found.push(match insert.raw_execute()? {
-            1 => None,
-            _ => Some(stored.query_row((c.account_id, c.record_id), |r| r.get(0))?),
-        });
+        let key = (c.account_id, c.record_id);
+        let seen = if after_duplicate { stored.query_row(key, |r| r.get(0)).optional()? } else { None };
+        let answer = match seen {
+            Some(fingerprint) => Some(fingerprint),
+            None => {
+                insert.raw_bind_parameter(1, c.account_id)?;
+                insert.raw_bind_parameter(2, c.record_id)?;
+                insert.raw_bind_parameter(3, c.fingerprint)?;
+                match insert.raw_execute()? {
+                    1 => None,
+                    _ => Some(stored.query_row(key, |r| r.get(0))?),
+                }
+            }
+        };
+        after_duplicate = answer.is_some();
+        found.push(answer);
     }
     Ok(found)
 }
