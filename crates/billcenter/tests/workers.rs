@@ -120,6 +120,24 @@ async fn three_workers_and_a_killed_one_bill_like_one_process() {
         .unwrap();
     let report: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(report["accepted"], 6 * ACCOUNTS, "{report}");
+    // The body sent again, one record changed in its third chunk: the rest are duplicates and
+    // the changed one a conflict, named by its index, and nothing is stored twice.
+    let mut again = records.clone();
+    again[25_000].quantity = QuantityText("999".into());
+    let resp = http
+        .post(format!("{base}/api/v1/usage/ndjson"))
+        .header("authorization", format!("Bearer {operator}"))
+        .header("billcenter-now", T1)
+        .body(ndjson(&again))
+        .send()
+        .await
+        .unwrap();
+    let report: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["duplicate"].as_u64()), (Some(0), Some(6 * ACCOUNTS as u64 - 1)), "{report}");
+    assert_eq!(
+        report["rejected"],
+        json!([{"index": 25_000, "field": "record_id", "reason": format!("`{}` was already ingested with other content", records[25_000].record_id)}])
+    );
     for i in (0..ACCOUNTS).step_by(97) {
         let status = http
             .post(format!("{base}/api/v1/accounts/a{i:05}/top-ups"))
