@@ -110,29 +110,21 @@ async fn three_workers_and_a_killed_one_bill_like_one_process() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(serve.stdout.as_mut().unwrap()), &mut line).unwrap();
     let base = format!("http://{}", line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap());
     let http = reqwest::Client::new();
-    let resp = http
-        .post(format!("{base}/api/v1/usage/ndjson"))
-        .header("authorization", format!("Bearer {operator}"))
-        .header("billcenter-now", T1)
-        .body(ndjson(&records))
-        .send()
-        .await
-        .unwrap();
-    let report: serde_json::Value = resp.json().await.unwrap();
+    let post_usage = |records: &[UsageInput]| {
+        let request = http
+            .post(format!("{base}/api/v1/usage/ndjson"))
+            .header("authorization", format!("Bearer {operator}"))
+            .header("billcenter-now", T1)
+            .body(ndjson(records));
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let report = post_usage(&records).await;
     assert_eq!(report["accepted"], 6 * ACCOUNTS, "{report}");
     // The body sent again, one record changed in its third chunk: the rest are duplicates and
     // the changed one a conflict, named by its index, and nothing is stored twice.
     let mut again = records.clone();
     again[25_000].quantity = QuantityText("999".into());
-    let resp = http
-        .post(format!("{base}/api/v1/usage/ndjson"))
-        .header("authorization", format!("Bearer {operator}"))
-        .header("billcenter-now", T1)
-        .body(ndjson(&again))
-        .send()
-        .await
-        .unwrap();
-    let report: serde_json::Value = resp.json().await.unwrap();
+    let report = post_usage(&again).await;
     assert_eq!((report["accepted"].as_u64(), report["duplicate"].as_u64()), (Some(0), Some(6 * ACCOUNTS as u64 - 1)), "{report}");
     assert_eq!(
         report["rejected"],

@@ -237,11 +237,10 @@ pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[Rec
             row.push_bind(c.account_id).push_bind(c.record_id).push_bind(c.fingerprint);
         });
         q.push(" ON CONFLICT DO NOTHING RETURNING account_id, record_id");
-        let written: std::collections::HashSet<(String, String)> =
-            q.build().fetch_all(&mut *conn).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let seen: Vec<&RecordClaim<'_>> =
-            chunk.iter().filter(|c| !written.contains(&(c.account_id.to_owned(), c.record_id.to_owned()))).collect();
-        let mut stored = std::collections::HashMap::new();
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let written: std::collections::HashSet<(&str, &str)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let seen: Vec<&RecordClaim<'_>> = chunk.iter().filter(|c| !written.contains(&(c.account_id, c.record_id))).collect();
+        let mut stored_rows = Vec::new();
         if !seen.is_empty() {
             let mut q = QueryBuilder::<sqlx::Postgres>::new(
                 "SELECT account_id, record_id, fingerprint FROM usage_record_id WHERE (account_id, record_id) IN (",
@@ -255,14 +254,13 @@ pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[Rec
                     .push_unseparated(")");
             }
             q.push(")");
-            for r in q.build().fetch_all(&mut *conn).await? {
-                stored.insert((r.get::<String, _>(0), r.get::<String, _>(1)), r.get::<i64, _>(2));
-            }
+            stored_rows = q.build().fetch_all(&mut *conn).await?;
         }
-        for c in chunk {
-            let key = (c.account_id.to_owned(), c.record_id.to_owned());
-            found.push(if written.contains(&key) { None } else { Some(*stored.get(&key).expect("an id not written is stored")) });
-        }
+        let stored: std::collections::HashMap<(&str, &str), i64> = stored_rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
+        found.extend(chunk.iter().map(|c| {
+            let key = (c.account_id, c.record_id);
+            (!written.contains(&key)).then(|| *stored.get(&key).expect("an id not written is stored"))
+        }));
     }
     Ok(found)
 }
