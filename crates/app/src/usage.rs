@@ -343,12 +343,13 @@ impl App {
         let directory: HashMap<String, String> = tx.workspace_accounts(&named).await?.into_iter().collect();
         // Accounts are read (and on PostgreSQL locked) in id order, as the nightly run locks
         // them, so concurrent ingestion and billing never wait on each other in a cycle.
-        let ids: std::collections::BTreeSet<&String> = batch.iter().filter_map(|p| directory.get(&p.input.workspace)).collect();
-        let mut accounts: HashMap<String, Account> = HashMap::new();
-        for account_id in ids {
-            let row = tx.account(account_id).await?.expect("workspace directory points at an account");
-            accounts.insert(account_id.clone(), Account::from_row(row)?);
+        let ids: std::collections::BTreeSet<&str> = directory.values().map(String::as_str).collect();
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let mut accounts: HashMap<String, Account> = HashMap::with_capacity(ids.len());
+        for row in tx.accounts(&ids).await? {
+            accounts.insert(row.account_id.clone(), Account::from_row(row)?);
         }
+        assert_eq!(accounts.len(), ids.len(), "the workspace directory points at accounts that exist");
         let mut report = IngestReport::default();
         let mut valid: Vec<Valid> = Vec::with_capacity(batch.len());
         for prepared in batch {

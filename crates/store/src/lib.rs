@@ -444,6 +444,28 @@ impl Tx {
         })
     }
 
+    /// The given accounts that exist, in id order, read in chunks of sorted ids; on PostgreSQL
+    /// locked in that order, as every writer locks accounts, so two transactions never wait on
+    /// each other in a cycle.
+    pub async fn accounts(&mut self, account_ids: &[&str]) -> Result<Vec<AccountRow>> {
+        let lock = self.lock_clause();
+        let mut sorted = account_ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut found = Vec::with_capacity(sorted.len());
+        on!(self, conn => {
+            for chunk in sorted.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new(format!("SELECT {} FROM billing_account WHERE account_id IN (", Self::ACCOUNT_COLUMNS));
+                push_id_list(&mut q, chunk);
+                q.push(" ORDER BY account_id").push(lock);
+                for r in q.build().fetch_all(&mut *conn).await? {
+                    found.push(Self::account_row(&r)?);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     /// The next batch of accounts in id order after `after` (keyset pagination).
     pub async fn accounts_after(&mut self, after: &str, limit: i64) -> Result<Vec<AccountRow>> {
         let lock = self.lock_clause();

@@ -90,6 +90,9 @@ async fn accounts_round_trip_and_batch_updates(store: Store) {
     assert_eq!((a2.cash, a2.billed_through, a2.state.as_str(), a2.counters.next_line), (-1234, Some(date(2026, 10, 5)), "overdue", 42));
     assert_eq!(tx.account("a1").await.unwrap().unwrap(), account("a1"));
     assert!(tx.account("zz").await.unwrap().is_none());
+    let some = tx.accounts(&["a3", "zz", "a1", "a3"]).await.unwrap();
+    assert_eq!(some.iter().map(|r| r.account_id.as_str()).collect::<Vec<_>>(), ["a1", "a3"], "those that exist, once, in id order");
+    assert_eq!(some[1], rows[1]);
     assert_eq!(tx.max_billed_through().await.unwrap(), Some(date(2026, 10, 5)));
     tx.commit().await.unwrap();
 }
