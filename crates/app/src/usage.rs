@@ -491,6 +491,35 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_id_is_a_duplicate_unless_its_content_differs() {
+        let input = UsageInput {
+            record_id: "r1".into(),
+            workspace: "w".into(),
+            item: "sms".into(),
+            timestamp: "2026-11-01T00:00:00Z".into(),
+            quantity: QuantityText("1".into()),
+            dimensions: BTreeMap::new(),
+        };
+        let prepared = Prepared::new(3, input);
+        let valid = Valid {
+            position: 3,
+            account_id: "a",
+            input: &prepared.input,
+            dims: Dims::none(),
+            billing_day: jiff::civil::date(2026, 11, 1),
+            quantity: 1_000_000,
+            aggregation: Aggregation::Sum,
+            fingerprint: prepared.fingerprint,
+        };
+        let mut report = IngestReport::default();
+        repeat_fate(prepared.fingerprint, &valid, &mut report);
+        repeat_fate(0, &valid, &mut report);
+        assert_eq!((report.duplicate, report.rejected.len()), (2, 0), "the same content, or an id stored before fingerprints");
+        repeat_fate(prepared.fingerprint ^ 1, &valid, &mut report);
+        assert_eq!(report.rejected.iter().map(|r| (r.position, r.field.as_str())).collect::<Vec<_>>(), [(3, "record_id")]);
+    }
+
+    #[test]
     fn a_fingerprint_changes_with_every_part_of_the_content() {
         let at: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
         let record = |workspace: &str, item: &str, dims: &[(&str, &str)]| UsageInput {

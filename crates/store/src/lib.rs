@@ -1341,6 +1341,29 @@ mod tests {
         }
     }
 
+    /// Migration 0006 keeps every record id ingested before it, with fingerprint 0 ("content
+    /// not known"), which ingestion counts as a duplicate of whatever is sent again.
+    #[test]
+    fn record_ids_stored_before_fingerprints_are_kept() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let migrations: Vec<_> = super::migrator("sqlite").iter().map(|m| (m.version, m.sql.as_ref().to_owned())).collect();
+        for (version, sql) in &migrations {
+            if *version == 6 {
+                db.execute(
+                    "INSERT INTO usage_record (account_id, record_id, workspace_id, item, dims, recorded_at, quantity, billing_day) \
+                     VALUES ('a', 'r1', 'w', 'sms', '', 0, 1, '2026-11-01'), ('b', 'r1', 'w2', 'sms', '', 0, 2, '2026-11-01')",
+                    [],
+                )
+                .unwrap();
+            }
+            db.execute_batch(sql).unwrap();
+        }
+        let mut stmt = db.prepare("SELECT account_id, record_id, fingerprint FROM usage_record_id ORDER BY account_id").unwrap();
+        let rows: Vec<(String, String, i64)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows, [("a".into(), "r1".into(), 0), ("b".into(), "r1".into(), 0)]);
+    }
+
     /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT (and
     /// without SQLite's `WITHOUT ROWID` table option): the two dialects cannot drift apart
     /// unnoticed.
