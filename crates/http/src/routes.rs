@@ -432,11 +432,11 @@ async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body
             storing = Some(tokio::spawn(async move { app.ingest_prepared(now, &chunk).await }));
         }
         if done {
-            if let Some(last) = storing.take() {
-                stored.absorb(last.await.expect("an ingest task does not panic")?);
-            }
             break;
         }
+    }
+    if let Some(last) = storing {
+        stored.absorb(last.await.expect("an ingest task does not panic")?);
     }
     Ok(ingest_answer(stored, rejected))
 }
