@@ -31,7 +31,10 @@ use crate::{App, Result};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
-    /// Accounts per database transaction.
+    /// Accounts per database transaction. 10,000 by default: a commit costs a WAL sync and
+    /// a checkpoint, and the pages a batch shares (month totals, the tops of the line tree)
+    /// are written once per commit; at 2,000 a 50,000-account night took ~13 s, at 10,000
+    /// ~9 s, for ~390 MiB of rows held until the batch is written.
     pub batch_accounts: usize,
     /// The monthly invoice for month M is issued once this day of M+1 has ended.
     pub invoice_day: i8,
@@ -41,7 +44,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { batch_accounts: 2_000, invoice_day: 3, delay: jiff::SignedDuration::ZERO }
+        RunOptions { batch_accounts: 10_000, invoice_day: 3, delay: jiff::SignedDuration::ZERO }
     }
 }
 

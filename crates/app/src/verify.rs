@@ -91,6 +91,11 @@ impl App {
             checked: count as usize,
             problems: unsettled.iter().map(|(a, l)| format!("{a} line {l}")).collect(),
         });
+        report.checks.push(Check {
+            name: "no line number is used twice in an account",
+            checked: count as usize,
+            problems: tx.reused_line_numbers().await?.iter().map(|(a, l)| format!("{a} line {l} is used more than once")).collect(),
+        });
 
         let (count, bills) = tx.mismatched_daily_bills().await?;
         report.checks.push(Check {

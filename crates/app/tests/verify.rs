@@ -86,6 +86,15 @@ async fn finds_a_line_not_equal_to_its_deductions() {
 }
 
 #[tokio::test]
+async fn finds_a_line_number_used_twice() {
+    corrupted(
+        "UPDATE expense_line SET line_no = 1 WHERE line_no = 3 AND billing_day <> (SELECT billing_day FROM expense_line WHERE line_no = 1)",
+        "no line number is used twice in an account",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn finds_a_negative_instrument() {
     corrupted("UPDATE instrument SET balance = -5 WHERE instrument_id = 1", "no coupon or card below zero or above its face value").await;
 }

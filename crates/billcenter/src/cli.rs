@@ -92,7 +92,7 @@ enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i8).range(1..=28))]
         invoice_day: i8,
         /// Accounts per database transaction.
-        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        #[arg(long, default_value_t = app::run::RunOptions::default().batch_accounts as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         batch: u32,
     },
     /// Show a list of the Billing Center.
