@@ -89,6 +89,10 @@ struct Pending {
     accounts: Vec<store::AccountRow>,
     invoices: Vec<InvoiceRow>,
     invoice_cards: Vec<InvoiceCardRow>,
+    /// Instruments whose balance or state changed.
+    instruments: Vec<store::InstrumentBalance>,
+    /// Usage days whose late keys were rated: (account, usage day).
+    rated_late: Vec<(String, Date)>,
 }
 
 impl Pending {
@@ -99,6 +103,12 @@ impl Pending {
         tx.insert_ledger(&self.txs, &self.entries).await?;
         tx.update_accounts(&self.accounts).await?;
         tx.insert_invoices(&self.invoices, &self.invoice_cards).await?;
+        tx.update_instruments(&self.instruments).await?;
+        for (account_id, day) in &self.rated_late {
+            tx.clear_late(account_id, *day).await?;
+        }
+        self.instruments.clear();
+        self.rated_late.clear();
         self.accounts.clear();
         self.invoices.clear();
         self.invoice_cards.clear();
@@ -274,23 +284,72 @@ impl App {
                 invoicing.entry(card.account_id.clone()).or_default().cards.push(card);
             }
         }
-        let mut pending = Pending::default();
-        // The catalog as each day prices it, resolved once for the whole batch.
-        let mut day_prices: BTreeMap<Date, billing::DayPrices<'_>> = BTreeMap::new();
-        for (mut account, from, through) in due {
-            let id = account.id().to_owned();
-            let work = AccountWork {
-                usage: usage.remove(&id).unwrap_or_default(),
-                late: late.remove(&id).unwrap_or_default(),
-                instruments: instruments.remove(&id).unwrap_or_default(),
-                packages: packages.remove(&id).unwrap_or_default(),
-                alerts: alerts.remove(&id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
-                invoicing: invoicing.remove(&id).unwrap_or_default(),
-            };
-            bill_account(tx, &catalog, &mut day_prices, now, options, &mut account, from, through, work, &mut pending, report).await?;
-            report.accounts_billed += 1;
+        // Late usage is rare: what its days billed before, and whether their months are
+        // invoiced, is read here, so that billing needs nothing more from the database.
+        let mut late_reads: HashMap<String, LateBilled> = HashMap::new();
+        for (account_id, rows) in &late {
+            let days: std::collections::BTreeSet<Date> = rows.iter().map(|r| r.billing_day).collect();
+            let read = late_reads.entry(account_id.clone()).or_default();
+            for day in days {
+                read.days.insert(day, tx.billed_usage(account_id, day).await?);
+                let month = Month::of(day);
+                if tx.invoice_exists(account_id, &month.to_string()).await? {
+                    read.invoiced.insert(month);
+                }
+            }
         }
-        pending.flush(tx).await?;
+        let mut work: Vec<(Account, Date, Date, AccountWork)> = Vec::with_capacity(due.len());
+        for (account, from, through) in due {
+            let id = account.id();
+            let account_work = AccountWork {
+                usage: usage.remove(id).unwrap_or_default(),
+                late: late.remove(id).unwrap_or_default(),
+                late_billed: late_reads.remove(id).unwrap_or_default(),
+                instruments: instruments.remove(id).unwrap_or_default(),
+                packages: packages.remove(id).unwrap_or_default(),
+                alerts: alerts.remove(id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
+                invoicing: invoicing.remove(id).unwrap_or_default(),
+            };
+            work.push((account, from, through, account_work));
+        }
+        // The accounts are billed on a thread of their own, which hands over the rows of every
+        // `WRITE_ACCOUNTS` accounts; this task writes them meanwhile, in this transaction.
+        const WRITE_ACCOUNTS: usize = 1_000;
+        let (rows, mut written) = tokio::sync::mpsc::channel::<Pending>(2);
+        let billing = tokio::task::spawn_blocking(move || -> Result<RunReport> {
+            let mut report = RunReport::default();
+            let mut pending = Pending::default();
+            // The catalog as each day prices it, resolved once for the whole batch.
+            let mut day_prices: BTreeMap<Date, billing::DayPrices<'_>> = BTreeMap::new();
+            for (mut account, from, through, account_work) in work {
+                bill_account(
+                    &catalog,
+                    &mut day_prices,
+                    now,
+                    options,
+                    &mut account,
+                    from,
+                    through,
+                    account_work,
+                    &mut pending,
+                    &mut report,
+                )?;
+                report.accounts_billed += 1;
+                if pending.accounts.len() >= WRITE_ACCOUNTS && rows.blocking_send(std::mem::take(&mut pending)).is_err() {
+                    // The writer stopped on an error of its own, which it reports.
+                    return Ok(report);
+                }
+            }
+            // A closed channel: as above.
+            let _ = rows.blocking_send(pending);
+            Ok(report)
+        });
+        while let Some(mut pending) = written.recv().await {
+            pending.flush(tx).await?;
+        }
+        // A broken invariant in billing (an assertion) stays a panic of the run.
+        let billed = billing.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        report.add(&billed);
         Ok(())
     }
 }
@@ -308,11 +367,21 @@ struct AccountWork {
     usage: Vec<UsageDailyRow>,
     /// Keys changed after their day was billed.
     late: Vec<UsageDailyRow>,
+    late_billed: LateBilled,
     instruments: Vec<InstrumentRow>,
     packages: Vec<PackageRow>,
     /// Alert thresholds: item `""` is low balance, others high daily spend of that item.
     alerts: BTreeMap<String, i64>,
     invoicing: Invoicing,
+}
+
+/// What the days of an account's late usage billed before, read with the batch.
+#[derive(Default)]
+struct LateBilled {
+    /// What the lines of each late usage day billed so far.
+    days: HashMap<Date, Vec<store::BilledUsageRow>>,
+    /// Months of late usage days whose invoice an earlier run issued.
+    invoiced: std::collections::BTreeSet<Month>,
 }
 
 /// What the invoices a batch may issue are made of, read before the batch bills anything.
@@ -342,17 +411,26 @@ fn spendable(funds: &billing::Funds) -> i64 {
     funds.cash.minor().max(0) + funds.instruments.iter().filter(|i| i.active).map(|i| i.balance.minor()).sum::<i64>()
 }
 
-/// Adjustment drafts for late usage, to be settled with the last day this run bills.
-async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day: Date, work: &AccountWork) -> Result<Vec<LineDraft>> {
+/// Adjustment drafts for late usage, to be settled with the last day this run bills; the
+/// usage days rated go to `rated_late`.
+fn late_drafts(
+    catalog: &Catalog,
+    account: &Account,
+    bill_day: Date,
+    work: &mut AccountWork,
+    rated_late: &mut Vec<(String, Date)>,
+) -> Result<Vec<LineDraft>> {
     let mut by_day: BTreeMap<Date, Vec<&UsageDailyRow>> = BTreeMap::new();
     for row in &work.late {
         by_day.entry(row.billing_day).or_default().push(row);
     }
     let mut drafts = Vec::new();
     for (usage_day, rows) in by_day {
-        let billed: HashMap<(String, String, String), Billed> = tx
-            .billed_usage(account.id(), usage_day)
-            .await?
+        let billed: HashMap<(String, String, String), Billed> = work
+            .late_billed
+            .days
+            .remove(&usage_day)
+            .expect("what a late usage day billed was read with the batch")
             .into_iter()
             .map(|b| {
                 let billed = Billed { quantity: quantity(b.quantity), covered: quantity(b.covered), chargeable: quantity(b.chargeable) };
@@ -374,7 +452,7 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
         // the adjustment keeps its own billing day and lands on its month's invoice.
         // Invoices this batch issued are written with the batch: ask the batch first.
         let month = Month::of(usage_day);
-        let invoiced = work.invoicing.issued.contains(&month) || tx.invoice_exists(account.id(), &month.to_string()).await?;
+        let invoiced = work.invoicing.issued.contains(&month) || work.late_billed.invoiced.contains(&month);
         for line in rated {
             drafts.push(LineDraft {
                 day: if invoiced { bill_day } else { usage_day },
@@ -383,14 +461,15 @@ async fn late_drafts(tx: &mut Tx, catalog: &Catalog, account: &Account, bill_day
                 rated: line,
             });
         }
-        tx.clear_late(account.id(), usage_day).await?;
+        rated_late.push((account.id().to_owned(), usage_day));
     }
     Ok(drafts)
 }
 
+/// Bills one account's due days from what the batch read: no database access, so a batch's
+/// accounts are billed on a thread of their own while their rows are written.
 #[allow(clippy::too_many_arguments)]
-async fn bill_account<'c>(
-    tx: &mut Tx,
+fn bill_account<'c>(
     catalog: &'c Catalog,
     day_prices: &mut BTreeMap<Date, billing::DayPrices<'c>>,
     now: Timestamp,
@@ -431,7 +510,7 @@ async fn bill_account<'c>(
             rated.into_iter().map(|line| LineDraft { day, original_day: None, charge_type: ChargeType::PayAsYouGo, rated: line }).collect();
         // Late usage is rated with the last day this run bills: the day on which it is rated.
         if day == through && !work.late.is_empty() {
-            let late = late_drafts(tx, catalog, account, day, &work).await?;
+            let late = late_drafts(catalog, account, day, &mut work, &mut pending.rated_late)?;
             report.adjustment_lines += late.len();
             drafts.extend(late);
         }
@@ -518,7 +597,7 @@ async fn bill_account<'c>(
         row.cash = funds.cash.minor();
         set_standing(row, standing);
         if day.day() == options.invoice_day
-            && issue_invoice(account, &mut work.invoicing, Month::of(day).previous(), day, now, pending, first_line).await?
+            && issue_invoice(account, &mut work.invoicing, Month::of(day).previous(), day, now, pending, first_line)
         {
             report.invoices_issued += 1;
         }
@@ -532,7 +611,12 @@ async fn bill_account<'c>(
             .find(|i| i.id == stored.instrument_id && i.kind == crate::context::instrument_kind(&stored.kind).expect("loaded"));
         let current = current.expect("the same instruments");
         if current.balance.minor() != stored.balance || current.active != stored.active {
-            tx.update_instrument(&stored.account_id, stored.instrument_id, current.balance.minor(), current.active).await?;
+            pending.instruments.push(store::InstrumentBalance {
+                account_id: stored.account_id.clone(),
+                instrument_id: stored.instrument_id,
+                balance: current.balance.minor(),
+                active: current.active,
+            });
         }
     }
     // The ledger's running cash must agree with the waterfall's: two views, one truth.
@@ -567,7 +651,7 @@ fn line_totals(t: &TotalsRow) -> LineTotals {
 }
 
 /// Issues the invoice of `month` when it had activity and is not issued yet.
-async fn issue_invoice(
+fn issue_invoice(
     account: &mut Account,
     invoicing: &mut Invoicing,
     month: Month,
@@ -575,10 +659,10 @@ async fn issue_invoice(
     now: Timestamp,
     pending: &mut Pending,
     first_line: usize,
-) -> Result<bool> {
+) -> bool {
     let month_text = month.to_string();
     if invoicing.issued.contains(&month) {
-        return Ok(false);
+        return false;
     }
     let days = month.days();
     // The month's lines: those stored by earlier runs (summed), and this account's lines of
@@ -591,7 +675,7 @@ async fn issue_invoice(
         .filter(|i| month.contains(account.today(i.created_at)))
         .map(|i| billing::invoice::CardBought { card_id: i.instrument_id, face_value: Amount(i.face_value) })
         .collect();
-    let Some(invoice) = Invoice::assemble(month, stored.into_iter().chain(unwritten), cards) else { return Ok(false) };
+    let Some(invoice) = Invoice::assemble(month, stored.into_iter().chain(unwritten), cards) else { return false };
     let row = &mut account.row;
     let invoice_no = billing::invoice::invoice_number(month, &row.account_id, store::take(&mut row.counters.next_invoice));
     let header = InvoiceRow {
@@ -624,5 +708,5 @@ async fn issue_invoice(
         created_at: now,
         detail: invoice_no,
     });
-    Ok(true)
+    true
 }

@@ -144,6 +144,14 @@ fn is_sqlite_unique(e: &rusqlite::Error) -> bool {
 /// Writes `rows` on SQLite through one prepared statement; `suffix` follows the VALUES
 /// clause (an `ON CONFLICT` clause). A duplicate key of a `what` row is `Duplicate`.
 pub(crate) async fn sqlite<R: BulkRow>(conn: &mut sqlx::SqliteConnection, rows: &[R], suffix: &str, what: &'static str) -> Result<()> {
+    let placeholders: Vec<String> = (1..=R::COLUMNS).map(|i| format!("?{i}")).collect();
+    let sql = format!("INSERT INTO {} VALUES ({}) {suffix}", R::INTO, placeholders.join(", "));
+    sqlite_each(conn, &sql, rows, what).await
+}
+
+/// Runs `sql` on SQLite once per row through one prepared statement, each row bound to its
+/// parameters `?1`, `?2`, ... in column order.
+pub(crate) async fn sqlite_each<R: BulkRow>(conn: &mut sqlx::SqliteConnection, sql: &str, rows: &[R], what: &'static str) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -152,9 +160,7 @@ pub(crate) async fn sqlite<R: BulkRow>(conn: &mut sqlx::SqliteConnection, rows: 
     // worker thread cannot touch it meanwhile); the rusqlite view of it neither closes it nor
     // outlives this function, and finalizes its statement before returning.
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
-    let placeholders: Vec<String> = (1..=R::COLUMNS).map(|i| format!("?{i}")).collect();
-    let sql = format!("INSERT INTO {} VALUES ({}) {suffix}", R::INTO, placeholders.join(", "));
-    let mut stmt = db.prepare(&sql)?;
+    let mut stmt = db.prepare(sql)?;
     for row in rows {
         let mut binder = SqliteBinder { stmt: &mut stmt, at: 0, failed: None };
         row.bind(&mut binder);
@@ -332,6 +338,21 @@ impl BulkRow for MonthTotal<'_> {
     }
     fn key(&self) -> String {
         format!("{}/{}/{}/{}/{}", self.account_id, self.month, self.workspace_id, self.item, self.charge_type)
+    }
+}
+
+/// An instrument's new balance and state, as `UPDATE instrument` binds them.
+impl BulkRow for crate::InstrumentBalance {
+    const INTO: &'static str = "instrument (account_id, instrument_id, balance, active)";
+    const COLUMNS: usize = 4;
+    fn bind(&self, b: &mut impl Binder) {
+        b.text(&self.account_id);
+        b.int(self.instrument_id);
+        b.int(self.balance);
+        b.int(i64::from(self.active));
+    }
+    fn key(&self) -> String {
+        format!("{}/{}", self.account_id, self.instrument_id)
     }
 }
 

@@ -839,6 +839,27 @@ impl Tx {
         })
     }
 
+    /// Writes many instruments' balances and states at once (the nightly run's).
+    pub async fn update_instruments(&mut self, updates: &[InstrumentBalance]) -> Result<()> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let sql = "UPDATE instrument SET balance = ?3, active = ?4 WHERE account_id = ?1 AND instrument_id = ?2";
+                bulk::sqlite_each(tx, sql, updates, "instrument").await
+            }
+            TxInner::Postgres(tx) => {
+                for chunk in updates.chunks(INSERT_CHUNK) {
+                    let mut q = QueryBuilder::<sqlx::Postgres>::new("UPDATE instrument SET balance = v.column3, active = v.column4 FROM (");
+                    q.push_values(chunk, |mut b, u| {
+                        b.push_bind(u.account_id.as_str()).push_bind(u.instrument_id).push_bind(u.balance).push_bind(i64::from(u.active));
+                    });
+                    q.push(") AS v WHERE instrument.account_id = v.column1 AND instrument.instrument_id = v.column2");
+                    q.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub async fn insert_package(&mut self, p: &PackageRow) -> Result<()> {
         on!(self, conn => {
             sqlx::query::<Db>("INSERT INTO package (account_id, package_no, plan, start_day, end_day, price, purchased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")

@@ -153,6 +153,15 @@ pub struct LedgerEntryRow {
     pub balance_after: Option<i64>,
 }
 
+/// What the nightly run changes of an instrument: its balance and whether it is active.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstrumentBalance {
+    pub account_id: String,
+    pub instrument_id: i64,
+    pub balance: i64,
+    pub active: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstrumentRow {
     pub account_id: String,

@@ -65,7 +65,8 @@ contract!(
     idempotency_states,
     leases_expire,
     sums_are_integers,
-    batch_reads_keep_to_their_range
+    batch_reads_keep_to_their_range,
+    instruments_update_in_bulk
 );
 
 async fn accounts_round_trip_and_batch_updates(store: Store) {
@@ -290,5 +291,45 @@ async fn sums_are_integers(store: Store) {
     assert_eq!(totals[0].totals.rounding_discount, 24_691_356);
     let monthly = tx.monthly_line_totals("a1").await.unwrap();
     assert_eq!(monthly, vec![("2026-10".to_owned(), totals[0].totals)]);
+    tx.commit().await.unwrap();
+}
+
+/// The nightly run writes every changed instrument of a batch at once: each row gets its own
+/// balance and state, and only the named instruments change.
+async fn instruments_update_in_bulk(store: Store) {
+    let instrument = |account: &str, id: i64| store::InstrumentRow {
+        account_id: account.into(),
+        instrument_id: id,
+        kind: "regular".into(),
+        origin: "granted".into(),
+        code: format!("CPN-{id}"),
+        face_value: 5000,
+        balance: 5000,
+        valid_from: date(2026, 10, 1),
+        valid_until: date(2026, 10, 31),
+        scope: None,
+        active: true,
+        created_at: "2026-10-01T00:00:00Z".parse().unwrap(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    for id in ["a1", "a2"] {
+        tx.insert_account(&account(id)).await.unwrap();
+    }
+    for (account, id) in [("a1", 1), ("a1", 2), ("a2", 1)] {
+        tx.insert_instrument(&instrument(account, id)).await.unwrap();
+    }
+    let update = |account: &str, id: i64, balance: i64, active: bool| store::InstrumentBalance {
+        account_id: account.into(),
+        instrument_id: id,
+        balance,
+        active,
+    };
+    tx.update_instruments(&[update("a1", 2, 1234, true), update("a2", 1, 0, false)]).await.unwrap();
+    tx.update_instruments(&[]).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let all: Vec<(String, i64, i64, bool)> =
+        tx.all_instruments().await.unwrap().into_iter().map(|i| (i.account_id, i.instrument_id, i.balance, i.active)).collect();
+    assert_eq!(all, [("a1".into(), 1, 5000, true), ("a1".into(), 2, 1234, true), ("a2".into(), 1, 0, false)]);
     tx.commit().await.unwrap();
 }
