@@ -82,13 +82,18 @@ async fn finds_a_wrong_balance_after() {
 
 #[tokio::test]
 async fn finds_a_line_not_equal_to_its_deductions() {
-    corrupted("UPDATE expense_line SET cash = cash + 1 WHERE line_no = 3", "every expense line equals its deductions plus arrears").await;
+    // Line 3 is alone in its group (one line a day): its cash is the line's 15th value.
+    corrupted(
+        "UPDATE expense_line_group SET lines = json_set(lines, '$[0][14]', (lines ->> '$[0][14]') + 1) WHERE first_line = 3",
+        "every expense line equals its deductions plus arrears",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn finds_a_line_number_used_twice() {
     corrupted(
-        "UPDATE expense_line SET line_no = 1 WHERE line_no = 3 AND billing_day <> (SELECT billing_day FROM expense_line WHERE line_no = 1)",
+        "UPDATE expense_line_group SET lines = json_set(lines, '$[0][0]', 1) WHERE first_line = 3",
         "no line number is used twice in an account",
     )
     .await;

@@ -273,34 +273,101 @@ pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[Rec
 
 const CLAIM_INTO: &str = "usage_record_id (account_id, record_id, fingerprint)";
 
-impl BulkRow for crate::ExpenseLineRow {
-    const INTO: &'static str = "expense_line (account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, \
-         covered, chargeable, priced_dims, unit_price, gross, rounding_discount, coupon, card, cash, arrears, document)";
-    const COLUMNS: usize = 20;
+/// A group of expense lines as `expense_line_group` stores them (migration 0007): the lines of
+/// one account, billing day, usage day and document, as a JSON array of arrays.
+pub(crate) struct LineGroup<'a> {
+    account_id: &'a str,
+    billing_day: Date,
+    first_line: i64,
+    usage_day: Date,
+    document: &'a str,
+    line_count: i64,
+    lines: String,
+}
+
+impl<'a> LineGroup<'a> {
+    /// Lines in writing order, grouped: each run of consecutive lines with the same account,
+    /// billing day, usage day and document is one group.
+    pub(crate) fn of(lines: &'a [crate::ExpenseLineRow]) -> Vec<LineGroup<'a>> {
+        lines
+            .chunk_by(|a, b| {
+                a.account_id == b.account_id && a.billing_day == b.billing_day && a.usage_day == b.usage_day && a.document == b.document
+            })
+            .map(|run| {
+                let first = &run[0];
+                assert!(run.windows(2).all(|w| w[0].line_no < w[1].line_no), "{}: lines are written in number order", first.account_id);
+                LineGroup {
+                    account_id: &first.account_id,
+                    billing_day: first.billing_day,
+                    first_line: first.line_no,
+                    usage_day: first.usage_day,
+                    document: &first.document,
+                    line_count: run.len() as i64,
+                    lines: lines_json(run),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The JSON of a group's lines, in the column order the `expense_line` view reads.
+fn lines_json(run: &[crate::ExpenseLineRow]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(run.len() * 128);
+    out.push('[');
+    for (i, l) in run.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "[{},", l.line_no);
+        for text in [&l.workspace_id, &l.item, &l.dims, &l.charge_type] {
+            json_text(&mut out, text);
+            out.push(',');
+        }
+        let _ = write!(out, "{},{},{},", l.quantity, l.covered, l.chargeable);
+        json_text(&mut out, &l.priced_dims);
+        match l.unit_price {
+            Some(price) => write!(out, ",{price}"),
+            None => write!(out, ",null"),
+        }
+        .expect("writing to a String");
+        let _ = write!(out, ",{},{},{},{},{},{}]", l.gross, l.rounding_discount, l.coupon, l.card, l.cash, l.arrears);
+    }
+    out.push(']');
+    out
+}
+
+/// A JSON string (RFC 8259): quotes, backslashes and control characters escaped.
+fn json_text(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl BulkRow for LineGroup<'_> {
+    const INTO: &'static str = "expense_line_group (account_id, billing_day, first_line, usage_day, document, line_count, lines)";
+    const COLUMNS: usize = 7;
     fn bind(&self, b: &mut impl Binder) {
-        b.text(&self.account_id);
-        b.int(self.line_no);
+        b.text(self.account_id);
         b.day(self.billing_day);
+        b.int(self.first_line);
         b.day(self.usage_day);
-        b.text(&self.workspace_id);
-        b.text(&self.item);
-        b.text(&self.dims);
-        b.text(&self.charge_type);
-        b.int(self.quantity);
-        b.int(self.covered);
-        b.int(self.chargeable);
-        b.text(&self.priced_dims);
-        b.opt_int(self.unit_price);
-        b.int(self.gross);
-        b.int(self.rounding_discount);
-        b.int(self.coupon);
-        b.int(self.card);
-        b.int(self.cash);
-        b.int(self.arrears);
-        b.text(&self.document);
+        b.text(self.document);
+        b.int(self.line_count);
+        b.text(&self.lines);
     }
     fn key(&self) -> String {
-        format!("{}/{}", self.account_id, self.line_no)
+        format!("{}/{}/line {}", self.account_id, self.billing_day, self.first_line)
     }
 }
 

@@ -103,7 +103,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(4, "month line total", include_str!("../migrations/sqlite/0004_month_line_total.sql")),
             migration(5, "invoice lines are month totals", include_str!("../migrations/sqlite/0005_invoice_lines_are_month_totals.sql")),
             migration(6, "record ids keep a fingerprint", include_str!("../migrations/sqlite/0006_record_ids_keep_a_fingerprint.sql")),
-            migration(7, "lines in day order", include_str!("../migrations/sqlite/0007_lines_in_day_order.sql")),
+            migration(7, "lines grouped per day", include_str!("../migrations/sqlite/0007_lines_grouped_per_day.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -112,7 +112,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(4, "month line total", include_str!("../migrations/postgres/0004_month_line_total.sql")),
             migration(5, "invoice lines are month totals", include_str!("../migrations/postgres/0005_invoice_lines_are_month_totals.sql")),
             migration(6, "record ids keep a fingerprint", include_str!("../migrations/postgres/0006_record_ids_keep_a_fingerprint.sql")),
-            migration(7, "lines in day order", include_str!("../migrations/postgres/0007_lines_in_day_order.sql")),
+            migration(7, "lines grouped per day", include_str!("../migrations/postgres/0007_lines_grouped_per_day.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -738,7 +738,7 @@ impl Tx {
             })
             .collect();
         bulk!(self, &sums, bulk::MONTH_TOTAL_ADDS, "month total")?;
-        bulk!(self, lines, "", "expense line")
+        bulk!(self, &bulk::LineGroup::of(lines), "", "expense line")
     }
 
     pub async fn insert_ledger(&mut self, txs: &[LedgerTxRow], entries: &[LedgerEntryRow]) -> Result<()> {
@@ -1406,41 +1406,80 @@ mod tests {
         assert_eq!(rows, [("a".into(), "r1".into(), 0), ("b".into(), "r1".into(), 0)]);
     }
 
-    /// Migration 0007 rebuilds `expense_line` in (account, billing day, line) order and keeps
-    /// every line with every column; only lines of another usage day are in the usage-day index.
+    /// Migration 0007 moves every line, with every column, into groups per account, billing
+    /// day, usage day and document; the `expense_line` view shows them as before (texts that
+    /// JSON must escape included). Only groups of another usage day are in the usage-day index.
     #[test]
-    fn lines_stored_before_the_day_order_are_kept() {
+    fn lines_stored_before_the_groups_are_kept() {
         let db = rusqlite::Connection::open_in_memory().unwrap();
-        let line = |no: i64, billing: &str, usage: &str| {
+        let line = |no: i64, billing: &str, usage: &str, price: &str| {
             format!(
-                "('a', {no}, '{billing}', '{usage}', 'w', 'sms', '', 'pay_as_you_go', 1000000, 0, 1000000, '', 50000, 5, 0, 1, 2, 1, 1, 'DB-{}')",
+                "('a', {no}, '{billing}', '{usage}', 'w\"1', 'sms', 'tier=a\\b', 'pay_as_you_go', 1000000, 0, 1000000, '', {price}, 5, 0, 1, 2, 1, 1, 'DB-{}')",
                 billing.replace('-', "")
             )
         };
         for m in super::migrator("sqlite").iter() {
             if m.version == 7 {
-                let values =
-                    [line(1, "2026-11-02", "2026-11-02"), line(2, "2026-11-01", "2026-11-01"), line(3, "2026-11-02", "2026-10-30")];
+                let values = [
+                    line(1, "2026-11-02", "2026-11-02", "50000"),
+                    line(2, "2026-11-01", "2026-11-01", "NULL"),
+                    line(3, "2026-11-02", "2026-10-30", "50000"),
+                    line(4, "2026-11-02", "2026-11-02", "70000"),
+                ];
                 db.execute(&format!("INSERT INTO expense_line VALUES {}", values.join(", ")), []).unwrap();
             }
             db.execute_batch(m.sql.as_ref()).unwrap();
         }
-        let mut stmt =
-            db.prepare("SELECT line_no, billing_day, usage_day, gross, coupon, card, cash, arrears, document FROM expense_line").unwrap();
-        type Kept = (i64, String, String, i64, i64, i64, i64, i64, String);
-        let rows: Vec<Kept> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)))
+        type Kept = (i64, String, String, String, String, Option<i64>, i64, i64, i64, i64, i64, String);
+        let rows: Vec<Kept> = db
+            .prepare(
+                "SELECT line_no, billing_day, usage_day, workspace_id, dims, unit_price, gross, coupon, card, cash, arrears, document \
+                 FROM expense_line ORDER BY billing_day, line_no",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ))
+            })
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        let kept = |no: i64, billing: &str, usage: &str| -> Kept {
-            (no, billing.into(), usage.into(), 5, 1, 2, 1, 1, format!("DB-{}", billing.replace('-', "")))
+        let kept = |no: i64, billing: &str, usage: &str, price: Option<i64>| -> Kept {
+            let document = format!("DB-{}", billing.replace('-', ""));
+            (no, billing.into(), usage.into(), "w\"1".into(), "tier=a\\b".into(), price, 5, 1, 2, 1, 1, document)
         };
-        // In key order: by billing day, then line number.
-        assert_eq!(rows, [kept(2, "2026-11-01", "2026-11-01"), kept(1, "2026-11-02", "2026-11-02"), kept(3, "2026-11-02", "2026-10-30")]);
+        assert_eq!(
+            rows,
+            [
+                kept(2, "2026-11-01", "2026-11-01", None),
+                kept(1, "2026-11-02", "2026-11-02", Some(50000)),
+                kept(3, "2026-11-02", "2026-10-30", Some(50000)),
+                kept(4, "2026-11-02", "2026-11-02", Some(70000)),
+            ]
+        );
+        let groups: Vec<(String, i64, i64)> = db
+            .prepare("SELECT billing_day, first_line, line_count FROM expense_line_group ORDER BY billing_day, first_line")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(groups, [("2026-11-01".into(), 2, 1), ("2026-11-02".into(), 1, 2), ("2026-11-02".into(), 3, 1)]);
         let other_day: i64 = db
             .query_row(
-                "SELECT COUNT(*) FROM expense_line INDEXED BY expense_line_other_day WHERE account_id = 'a' AND usage_day <> billing_day",
+                "SELECT COUNT(*) FROM expense_line_group INDEXED BY expense_line_group_other_day WHERE account_id = 'a' AND usage_day <> billing_day",
                 [],
                 |r| r.get(0),
             )

@@ -66,7 +66,8 @@ contract!(
     leases_expire,
     sums_are_integers,
     batch_reads_keep_to_their_range,
-    instruments_update_in_bulk
+    instruments_update_in_bulk,
+    lines_round_trip_through_their_groups
 );
 
 async fn accounts_round_trip_and_batch_updates(store: Store) {
@@ -331,5 +332,47 @@ async fn instruments_update_in_bulk(store: Store) {
     let all: Vec<(String, i64, i64, bool)> =
         tx.all_instruments().await.unwrap().into_iter().map(|i| (i.account_id, i.instrument_id, i.balance, i.active)).collect();
     assert_eq!(all, [("a1".into(), 1, 5000, true), ("a1".into(), 2, 1234, true), ("a2".into(), 1, 0, false)]);
+    tx.commit().await.unwrap();
+}
+
+/// Lines are stored in groups (per account, billing day, usage day and document) and read
+/// back one by one, every column as written: texts JSON must escape, no unit price, large
+/// amounts; filters and the usage-day reading of late usage see through the groups.
+async fn lines_round_trip_through_their_groups(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account("a1")).await.unwrap();
+    let (oct2, oct3) = (date(2026, 10, 2), date(2026, 10, 3));
+    let mut lines = vec![
+        expense_line("a1", 1, oct2, "pay_as_you_go", 100),
+        store::ExpenseLineRow {
+            workspace_id: "w \"quoted\" \\ back\tslash \u{1} 工作区".into(),
+            dims: "retention=30d".into(),
+            priced_dims: "retention=30d".into(),
+            unit_price: None,
+            ..expense_line("a1", 2, oct2, "annual_package", 0)
+        },
+        // The next day's bill: its own day's line, then a correction of October 2.
+        expense_line("a1", 3, oct3, "pay_as_you_go", 4_000_000_000_000),
+        store::ExpenseLineRow {
+            usage_day: oct2,
+            charge_type: "adjustment".into(),
+            quantity: 5,
+            ..expense_line("a1", 4, oct3, "adjustment", 250)
+        },
+        store::ExpenseLineRow { document: "DB-2".into(), ..expense_line("a1", 5, oct3, "pay_as_you_go", 7) },
+    ];
+    lines[2].rounding_discount = -99_999_999;
+    tx.insert_lines(&lines).await.unwrap();
+    let all = tx.expense_lines("a1", &store::LineFilter::default()).await.unwrap();
+    assert_eq!(all, lines);
+    let filter = store::LineFilter { from: Some(oct3), charge_type: Some("adjustment".into()), ..Default::default() };
+    assert_eq!(tx.expense_lines("a1", &filter).await.unwrap(), [lines[3].clone()]);
+    let filter = store::LineFilter { to: Some(oct3), workspace: Some(lines[1].workspace_id.clone()), ..Default::default() };
+    assert_eq!(tx.expense_lines("a1", &filter).await.unwrap(), [lines[1].clone()]);
+    // October 2's usage so far: its own pay-as-you-go line and the correction billed on the
+    // 3rd (annual package lines do not count).
+    let billed = tx.billed_usage("a1", oct2).await.unwrap();
+    let billed: Vec<(&str, i64)> = billed.iter().map(|b| (b.workspace_id.as_str(), b.quantity)).collect();
+    assert_eq!(billed, [("a1-w", 6)]);
     tx.commit().await.unwrap();
 }
