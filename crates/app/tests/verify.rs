@@ -118,7 +118,8 @@ async fn finds_a_daily_bill_that_differs_from_its_lines() {
 #[tokio::test]
 async fn finds_a_month_total_that_differs_from_its_lines() {
     corrupted(
-        "UPDATE month_line_total SET coupon = coupon + 1 WHERE month = '2026-10'",
+        // The month's only group (one workspace, one item): its coupon is the 6th value.
+        "UPDATE month_total_group SET totals = json_set(totals, '$[0][5]', (totals ->> '$[0][5]') + 1) WHERE month = '2026-10'",
         "every month's running totals equal the sum of its lines",
     )
     .await;
@@ -126,7 +127,7 @@ async fn finds_a_month_total_that_differs_from_its_lines() {
 
 #[tokio::test]
 async fn finds_lines_without_a_month_total() {
-    corrupted("DELETE FROM month_line_total WHERE month = '2026-10'", "every month's running totals equal the sum of its lines").await;
+    corrupted("DELETE FROM month_total_group WHERE month = '2026-10'", "every month's running totals equal the sum of its lines").await;
 }
 
 #[tokio::test]
@@ -134,7 +135,8 @@ async fn finds_an_invoiced_month_whose_lines_changed() {
     // An issued invoice's lines are its month's running totals: a change to them after
     // issuing breaks the invoice, whatever the lines say.
     corrupted(
-        "UPDATE month_line_total SET gross = gross + 1, cash = cash + 1 WHERE month = '2026-10'",
+        "UPDATE month_total_group SET totals = json_set(totals, '$[0][3]', (totals ->> '$[0][3]') + 1, '$[0][7]', (totals ->> '$[0][7]') + 1) \
+         WHERE month = '2026-10'",
         "every invoice equals the sum of its month's lines",
     )
     .await;

@@ -371,41 +371,69 @@ impl BulkRow for LineGroup<'_> {
     }
 }
 
-/// A month's running total of one workspace × item × charge type, added to the stored one.
-pub(crate) struct MonthTotal<'a> {
+/// One month's running totals of an account as `month_total_group` stores them (migration
+/// 0008): by workspace × item × charge type, as JSON.
+pub(crate) struct MonthTotalGroup<'a> {
     pub account_id: &'a str,
     pub month: String,
-    pub workspace_id: &'a str,
-    pub item: &'a str,
-    pub charge_type: &'a str,
-    pub totals: crate::TotalsRow,
+    pub totals: String,
 }
 
-/// What a month total does when its row exists: it adds.
-pub(crate) const MONTH_TOTAL_ADDS: &str = "ON CONFLICT (account_id, month, workspace_id, item, charge_type) DO UPDATE SET \
-     gross = month_line_total.gross + excluded.gross, \
-     rounding_discount = month_line_total.rounding_discount + excluded.rounding_discount, \
-     coupon = month_line_total.coupon + excluded.coupon, card = month_line_total.card + excluded.card, \
-     cash = month_line_total.cash + excluded.cash, arrears = month_line_total.arrears + excluded.arrears";
+/// A running total's key: workspace, item, charge type.
+pub(crate) type TotalKey = (String, String, String);
+/// One group's key and sums, as an account-month's totals are added to.
+pub(crate) type GroupTotal = (TotalKey, crate::TotalsRow);
 
-impl BulkRow for MonthTotal<'_> {
-    const INTO: &'static str =
-        "month_line_total (account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears)";
-    const COLUMNS: usize = 11;
+/// What an account-month's row does when it exists: the row written replaces it (its totals
+/// were read and added to in the same transaction).
+pub(crate) const MONTH_TOTAL_REPLACES: &str = "ON CONFLICT (account_id, month) DO UPDATE SET totals = excluded.totals";
+
+impl BulkRow for MonthTotalGroup<'_> {
+    const INTO: &'static str = "month_total_group (account_id, month, totals)";
+    const COLUMNS: usize = 3;
     fn bind(&self, b: &mut impl Binder) {
         b.text(self.account_id);
         b.text(&self.month);
-        b.text(self.workspace_id);
-        b.text(self.item);
-        b.text(self.charge_type);
-        let t = &self.totals;
-        for v in [t.gross, t.rounding_discount, t.coupon, t.card, t.cash, t.arrears] {
-            b.int(v);
-        }
+        b.text(&self.totals);
     }
     fn key(&self) -> String {
-        format!("{}/{}/{}/{}/{}", self.account_id, self.month, self.workspace_id, self.item, self.charge_type)
+        format!("{}/{}", self.account_id, self.month)
     }
+}
+
+/// An account-month's totals as JSON: `[[workspace, item, charge type, gross,
+/// rounding_discount, coupon, card, cash, arrears], ...]` in key order.
+pub(crate) fn group_totals_json(totals: &std::collections::BTreeMap<TotalKey, crate::TotalsRow>) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(totals.len() * 96);
+    out.push('[');
+    for (i, ((workspace, item, charge_type), t)) in totals.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        for text in [workspace, item, charge_type] {
+            json_text(&mut out, text);
+            out.push(',');
+        }
+        let _ = write!(out, "{},{},{},{},{},{}]", t.gross, t.rounding_discount, t.coupon, t.card, t.cash, t.arrears);
+    }
+    out.push(']');
+    out
+}
+
+/// Reads what `group_totals_json` wrote.
+pub(crate) fn parse_group_totals(
+    text: &str,
+) -> std::result::Result<std::collections::BTreeMap<TotalKey, crate::TotalsRow>, serde_json::Error> {
+    type Stored = (String, String, String, i64, i64, i64, i64, i64, i64);
+    let stored: Vec<Stored> = serde_json::from_str(text)?;
+    Ok(stored
+        .into_iter()
+        .map(|(workspace, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears)| {
+            ((workspace, item, charge_type), crate::TotalsRow { gross, rounding_discount, coupon, card, cash, arrears })
+        })
+        .collect())
 }
 
 /// An instrument's new balance and state, as `UPDATE instrument` binds them.
@@ -507,6 +535,25 @@ impl BulkRow for crate::UsageDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An account-month's totals read back exactly as written, texts JSON must escape
+    /// included, in key order.
+    #[test]
+    fn month_totals_round_trip_through_json() {
+        let t = |gross: i64| crate::TotalsRow { gross, rounding_discount: -gross, coupon: 1, card: 2, cash: gross - 3, arrears: 0 };
+        let key = |w: &str, i: &str, c: &str| (w.to_owned(), i.to_owned(), c.to_owned());
+        let totals: std::collections::BTreeMap<TotalKey, crate::TotalsRow> = [
+            (key("w \"1\" \\ \n \u{1f} 工作区", "sms", "pay_as_you_go"), t(9_000_000_000_000)),
+            (key("w2", "storage", "adjustment"), t(-5)),
+            (key("w2", "storage", "pay_as_you_go"), t(0)),
+        ]
+        .into_iter()
+        .collect();
+        let json = group_totals_json(&totals);
+        assert_eq!(parse_group_totals(&json).unwrap(), totals);
+        assert_eq!(group_totals_json(&Default::default()), "[]");
+        assert!(parse_group_totals("[[\"w\", 1]]").is_err());
+    }
 
     #[test]
     fn days_are_written_as_jiff_writes_them() {

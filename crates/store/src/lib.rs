@@ -104,6 +104,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(5, "invoice lines are month totals", include_str!("../migrations/sqlite/0005_invoice_lines_are_month_totals.sql")),
             migration(6, "record ids keep a fingerprint", include_str!("../migrations/sqlite/0006_record_ids_keep_a_fingerprint.sql")),
             migration(7, "lines grouped per day", include_str!("../migrations/sqlite/0007_lines_grouped_per_day.sql")),
+            migration(8, "month totals grouped", include_str!("../migrations/sqlite/0008_month_totals_grouped.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -113,6 +114,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(5, "invoice lines are month totals", include_str!("../migrations/postgres/0005_invoice_lines_are_month_totals.sql")),
             migration(6, "record ids keep a fingerprint", include_str!("../migrations/postgres/0006_record_ids_keep_a_fingerprint.sql")),
             migration(7, "lines grouped per day", include_str!("../migrations/postgres/0007_lines_grouped_per_day.sql")),
+            migration(8, "month totals grouped", include_str!("../migrations/postgres/0008_month_totals_grouped.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -716,29 +718,67 @@ impl Tx {
     }
 
     /// Writes expense lines and adds them to their months' running totals
-    /// (`month_line_total`), in the same transaction.
+    /// (`month_total_group`), in the same transaction.
     pub async fn insert_lines(&mut self, lines: &[ExpenseLineRow]) -> Result<()> {
-        // Grouped by the month as numbers; its text (`YYYY-MM`) is written once per group.
-        // (account, (year, month), workspace, item, charge type)
+        // The lines' sums per account × month × workspace × item × charge type, the month as
+        // numbers; its text (`YYYY-MM`) is made once per account-month.
         type Group<'a> = (&'a str, (i16, i8), &'a str, &'a str, &'a str);
         let mut sums: BTreeMap<Group<'_>, TotalsRow> = BTreeMap::new();
         for l in lines {
             let month = (l.billing_day.year(), l.billing_day.month());
             *sums.entry((&l.account_id, month, &l.workspace_id, &l.item, &l.charge_type)).or_default() += l.totals();
         }
-        let sums: Vec<bulk::MonthTotal<'_>> = sums
-            .into_iter()
-            .map(|((account_id, (year, month), workspace_id, item, charge_type), totals)| bulk::MonthTotal {
-                account_id,
-                month: format!("{year:04}-{month:02}"),
-                workspace_id,
-                item,
-                charge_type,
-                totals,
-            })
-            .collect();
-        bulk!(self, &sums, bulk::MONTH_TOTAL_ADDS, "month total")?;
+        let mut added: Vec<(&str, String, Vec<bulk::GroupTotal>)> = Vec::new();
+        for ((account_id, (year, month), workspace_id, item, charge_type), totals) in sums {
+            let month = format!("{year:04}-{month:02}");
+            if !matches!(added.last(), Some((a, m, _)) if *a == account_id && *m == month) {
+                added.push((account_id, month, Vec::new()));
+            }
+            let groups = &mut added.last_mut().expect("pushed").2;
+            groups.push(((workspace_id.to_owned(), item.to_owned(), charge_type.to_owned()), totals));
+        }
+        // Each account-month's stored totals, with these added, written back whole.
+        let ids: Vec<&str> = added.iter().map(|(a, _, _)| *a).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let months: Vec<&str> = added.iter().map(|(_, m, _)| m.as_str()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut stored = self.month_total_groups(&ids, &months).await?;
+        let mut rows = Vec::with_capacity(added.len());
+        for (account_id, month, groups) in added {
+            let mut totals = match stored.remove(&(account_id.to_owned(), month.clone())) {
+                Some(text) => bulk::parse_group_totals(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("month totals of {account_id} {month}: {e}")))?,
+                None => BTreeMap::new(),
+            };
+            for (key, sum) in groups {
+                *totals.entry(key).or_default() += sum;
+            }
+            rows.push(bulk::MonthTotalGroup { account_id, month, totals: bulk::group_totals_json(&totals) });
+        }
+        bulk!(self, &rows, bulk::MONTH_TOTAL_REPLACES, "month total")?;
         bulk!(self, &bulk::LineGroup::of(lines), "", "expense line")
+    }
+
+    /// The stored month totals (JSON) of the given accounts and months, by (account, month).
+    async fn month_total_groups(
+        &mut self,
+        account_ids: &[&str],
+        months: &[&str],
+    ) -> Result<std::collections::HashMap<(String, String), String>> {
+        let mut found = std::collections::HashMap::new();
+        if months.is_empty() {
+            return Ok(found);
+        }
+        on!(self, conn => {
+            for chunk in account_ids.chunks(INSERT_CHUNK) {
+                let mut q = QueryBuilder::<Db>::new("SELECT account_id, month, totals FROM month_total_group WHERE month IN (");
+                push_id_list(&mut q, months);
+                q.push(" AND account_id IN (");
+                push_id_list(&mut q, chunk);
+                for r in q.build().fetch_all(&mut *conn).await? {
+                    found.insert((r.get(0), r.get(1)), r.get(2));
+                }
+            }
+            Ok(found)
+        })
     }
 
     pub async fn insert_ledger(&mut self, txs: &[LedgerTxRow], entries: &[LedgerEntryRow]) -> Result<()> {
@@ -1487,11 +1527,43 @@ mod tests {
         assert_eq!(other_day, 1);
     }
 
+    /// Migration 0008 keeps every month total, one row per account and month; the
+    /// `month_line_total` view shows the groups as before.
+    #[test]
+    fn month_totals_stored_before_the_groups_are_kept() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        for m in super::migrator("sqlite").iter() {
+            if m.version == 8 {
+                db.execute(
+                    "INSERT INTO month_line_total VALUES ('a', '2026-10', 'w2', 'sms', 'pay_as_you_go', 5, -1, 1, 1, 2, 1), \
+                     ('a', '2026-10', 'w1', 'sms', 'adjustment', 7, 0, 0, 0, 7, 0), ('b', '2026-10', 'w', 'sms', 'pay_as_you_go', 3, 0, 0, 0, 0, 3)",
+                    [],
+                )
+                .unwrap();
+            }
+            db.execute_batch(m.sql.as_ref()).unwrap();
+        }
+        let rows: Vec<(String, String, String, i64, i64, i64)> = db
+            .prepare("SELECT account_id, workspace_id, charge_type, gross, rounding_discount, arrears FROM month_line_total ORDER BY account_id, workspace_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let row = |a: &str, w: &str, c: &str, g: i64, rd: i64, ar: i64| (a.to_owned(), w.to_owned(), c.to_owned(), g, rd, ar);
+        assert_eq!(
+            rows,
+            [row("a", "w1", "adjustment", 7, 0, 0), row("a", "w2", "pay_as_you_go", 5, -1, 1), row("b", "w", "pay_as_you_go", 3, 0, 3)]
+        );
+        let groups: i64 = db.query_row("SELECT COUNT(*) FROM month_total_group", [], |r| r.get(0)).unwrap();
+        assert_eq!(groups, 2, "one row per account and month");
+    }
+
     /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT (and
     /// without SQLite's `WITHOUT ROWID` table option): the two dialects cannot drift apart
-    /// unnoticed. Migration 0007 is the exception by necessity: SQLite cannot change a table's
-    /// primary key and rebuilds the table, PostgreSQL alters it in place; the contract tests
-    /// run the same queries against both.
+    /// unnoticed. Migrations 0007 and 0008 differ where JSON does (SQLite's `json_group_array`,
+    /// `json_each`, PostgreSQL's `jsonb_agg`, `jsonb_array_elements`, casts of the view's
+    /// columns); the contract tests run the same queries against both.
     #[test]
     fn dialect_migrations_say_the_same() {
         let pairs = [
