@@ -1032,24 +1032,25 @@ impl Tx {
         })
     }
 
-    /// A month's running totals summed per account, for the given accounts. An account
-    /// without lines in the month is absent.
+    /// A month's running totals summed per account, for the given accounts, in account order.
+    /// An account without lines in the month is absent. (Summed here from each account-month's
+    /// row: one row read per account, not a row per group expanded by the view.)
     pub async fn month_sums(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<(String, TotalsRow)>> {
-        let mut found = Vec::new();
-        on!(self, conn => {
-            for chunk in account_ids.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "SELECT account_id, CAST(SUM(gross) AS BIGINT), CAST(SUM(rounding_discount) AS BIGINT), CAST(SUM(coupon) AS BIGINT), \
-                     CAST(SUM(card) AS BIGINT), CAST(SUM(cash) AS BIGINT), CAST(SUM(arrears) AS BIGINT) FROM month_line_total WHERE month = ",
-                );
-                q.push_bind(month).push(" AND account_id IN (");
-                push_id_list(&mut q, chunk);
-                q.push(" GROUP BY account_id");
-                let rows = q.build().fetch_all(&mut *conn).await?;
-                found.extend(rows.iter().map(|r| (r.text(0), r.totals_at(1))));
-            }
-            Ok(found)
-        })
+        let stored = self.month_total_groups(account_ids, &[month]).await?;
+        let mut found = stored
+            .into_iter()
+            .map(|((account_id, month), text)| {
+                let groups = bulk::parse_group_totals(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("month totals of {account_id} {month}: {e}")))?;
+                let mut sum = TotalsRow::default();
+                for totals in groups.into_values() {
+                    sum += totals;
+                }
+                Ok((account_id, sum))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
     }
 
     /// Every running month total whose lines do not add up to it (or lines with no total):

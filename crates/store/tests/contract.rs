@@ -258,6 +258,10 @@ async fn batch_reads_keep_to_their_range(store: Store) {
         seen,
         [("a1", "annual_package", 400), ("a1", "pay_as_you_go", 1000), ("a2", "annual_package", 400), ("a2", "pay_as_you_go", 1000)]
     );
+    let sums = tx.month_sums(&["a2", "zz", "a1"], "2026-10").await.unwrap();
+    let october = store::TotalsRow { gross: 1400, rounding_discount: 0, coupon: 3, card: 6, cash: 1391, arrears: 0 };
+    assert_eq!(sums, [("a1".to_owned(), october), ("a2".to_owned(), october)], "per account, in account order");
+    assert!(tx.month_sums(&["a1"], "2026-12").await.unwrap().is_empty());
     let paid = tx.day_paid(date(2026, 10, 1)).await.unwrap();
     assert_eq!(paid, ["a1", "a2", "a3"].map(|a| (a.to_owned(), [200, 1, 2, 197, 0])).to_vec(), "pay-as-you-go lines only");
     let mut found = tx.workspace_accounts(&["a3-w", "a1-w", "nope"]).await.unwrap();
