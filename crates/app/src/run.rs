@@ -96,7 +96,8 @@ struct Pending {
 }
 
 impl Pending {
-    async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
+    /// Writes the rows in the batch's transaction; each handover is written once.
+    async fn flush(self, tx: &mut Tx) -> Result<()> {
         tx.insert_lines(&self.lines).await?;
         tx.insert_daily_bills(&self.bills).await?;
         tx.insert_events(&self.events).await?;
@@ -107,16 +108,6 @@ impl Pending {
         for (account_id, day) in &self.rated_late {
             tx.clear_late(account_id, *day).await?;
         }
-        self.instruments.clear();
-        self.rated_late.clear();
-        self.accounts.clear();
-        self.invoices.clear();
-        self.invoice_cards.clear();
-        self.txs.clear();
-        self.entries.clear();
-        self.lines.clear();
-        self.bills.clear();
-        self.events.clear();
         Ok(())
     }
 }
@@ -289,10 +280,12 @@ impl App {
         let mut late_reads: HashMap<String, LateBilled> = HashMap::new();
         for (account_id, rows) in &late {
             let days: std::collections::BTreeSet<Date> = rows.iter().map(|r| r.billing_day).collect();
+            let months: std::collections::BTreeSet<Month> = days.iter().map(|d| Month::of(*d)).collect();
             let read = late_reads.entry(account_id.clone()).or_default();
             for day in days {
                 read.days.insert(day, tx.billed_usage(account_id, day).await?);
-                let month = Month::of(day);
+            }
+            for month in months {
                 if tx.invoice_exists(account_id, &month.to_string()).await? {
                     read.invoiced.insert(month);
                 }
@@ -344,7 +337,7 @@ impl App {
             let _ = rows.blocking_send(pending);
             Ok(report)
         });
-        while let Some(mut pending) = written.recv().await {
+        while let Some(pending) = written.recv().await {
             pending.flush(tx).await?;
         }
         // A broken invariant in billing (an assertion) stays a panic of the run.

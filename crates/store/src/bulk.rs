@@ -381,8 +381,6 @@ pub(crate) struct MonthTotalGroup<'a> {
 
 /// A running total's key: workspace, item, charge type.
 pub(crate) type TotalKey = (String, String, String);
-/// One group's key and sums, as an account-month's totals are added to.
-pub(crate) type GroupTotal = (TotalKey, crate::TotalsRow);
 
 /// What an account-month's row does when it exists: the row written replaces it (its totals
 /// were read and added to in the same transaction).
@@ -422,12 +420,16 @@ pub(crate) fn group_totals_json(totals: &std::collections::BTreeMap<TotalKey, cr
     out
 }
 
-/// Reads what `group_totals_json` wrote.
+/// Reads what `group_totals_json` wrote for `account_id`'s `month`; anything else there is
+/// corrupt storage.
 pub(crate) fn parse_group_totals(
+    account_id: &str,
+    month: &str,
     text: &str,
-) -> std::result::Result<std::collections::BTreeMap<TotalKey, crate::TotalsRow>, serde_json::Error> {
+) -> Result<std::collections::BTreeMap<TotalKey, crate::TotalsRow>> {
     type Stored = (String, String, String, i64, i64, i64, i64, i64, i64);
-    let stored: Vec<Stored> = serde_json::from_str(text)?;
+    let stored: Vec<Stored> =
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("month totals of {account_id} {month}: {e}")))?;
     Ok(stored
         .into_iter()
         .map(|(workspace, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears)| {
@@ -550,9 +552,9 @@ mod tests {
         .into_iter()
         .collect();
         let json = group_totals_json(&totals);
-        assert_eq!(parse_group_totals(&json).unwrap(), totals);
+        assert_eq!(parse_group_totals("a", "2026-10", &json).unwrap(), totals);
         assert_eq!(group_totals_json(&Default::default()), "[]");
-        assert!(parse_group_totals("[[\"w\", 1]]").is_err());
+        assert!(parse_group_totals("a", "2026-10", "[[\"w\", 1]]").is_err());
     }
 
     #[test]

@@ -720,36 +720,31 @@ impl Tx {
     /// Writes expense lines and adds them to their months' running totals
     /// (`month_total_group`), in the same transaction.
     pub async fn insert_lines(&mut self, lines: &[ExpenseLineRow]) -> Result<()> {
-        // The lines' sums per account × month × workspace × item × charge type, the month as
-        // numbers; its text (`YYYY-MM`) is made once per account-month.
-        type Group<'a> = (&'a str, (i16, i8), &'a str, &'a str, &'a str);
-        let mut sums: BTreeMap<Group<'_>, TotalsRow> = BTreeMap::new();
+        // The lines' sums per account × month, then workspace × item × charge type; the month
+        // as numbers, its text (`YYYY-MM`) made once per account-month.
+        type Month = (i16, i8);
+        type Groups<'a> = BTreeMap<(&'a str, &'a str, &'a str), TotalsRow>;
+        let mut sums: BTreeMap<(&str, Month), Groups<'_>> = BTreeMap::new();
         for l in lines {
             let month = (l.billing_day.year(), l.billing_day.month());
-            *sums.entry((&l.account_id, month, &l.workspace_id, &l.item, &l.charge_type)).or_default() += l.totals();
+            *sums.entry((&l.account_id, month)).or_default().entry((&l.workspace_id, &l.item, &l.charge_type)).or_default() += l.totals();
         }
-        let mut added: Vec<(&str, String, Vec<bulk::GroupTotal>)> = Vec::new();
-        for ((account_id, (year, month), workspace_id, item, charge_type), totals) in sums {
-            let month = format!("{year:04}-{month:02}");
-            if !matches!(added.last(), Some((a, m, _)) if *a == account_id && *m == month) {
-                added.push((account_id, month, Vec::new()));
-            }
-            let groups = &mut added.last_mut().expect("pushed").2;
-            groups.push(((workspace_id.to_owned(), item.to_owned(), charge_type.to_owned()), totals));
-        }
+        let month_text = |(year, month): Month| format!("{year:04}-{month:02}");
         // Each account-month's stored totals, with these added, written back whole.
-        let ids: Vec<&str> = added.iter().map(|(a, _, _)| *a).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        let months: Vec<&str> = added.iter().map(|(_, m, _)| m.as_str()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut ids: Vec<&str> = sums.keys().map(|(account_id, _)| *account_id).collect();
+        ids.dedup();
+        let months: std::collections::BTreeSet<String> = sums.keys().map(|(_, month)| month_text(*month)).collect();
+        let months: Vec<&str> = months.iter().map(String::as_str).collect();
         let mut stored = self.month_total_groups(&ids, &months).await?;
-        let mut rows = Vec::with_capacity(added.len());
-        for (account_id, month, groups) in added {
+        let mut rows = Vec::with_capacity(sums.len());
+        for ((account_id, month), added) in sums {
+            let month = month_text(month);
             let mut totals = match stored.remove(&(account_id.to_owned(), month.clone())) {
-                Some(text) => bulk::parse_group_totals(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("month totals of {account_id} {month}: {e}")))?,
+                Some(text) => bulk::parse_group_totals(account_id, &month, &text)?,
                 None => BTreeMap::new(),
             };
-            for (key, sum) in groups {
-                *totals.entry(key).or_default() += sum;
+            for ((workspace_id, item, charge_type), sum) in added {
+                *totals.entry((workspace_id.to_owned(), item.to_owned(), charge_type.to_owned())).or_default() += sum;
             }
             rows.push(bulk::MonthTotalGroup { account_id, month, totals: bulk::group_totals_json(&totals) });
         }
@@ -1040,8 +1035,7 @@ impl Tx {
         let mut found = stored
             .into_iter()
             .map(|((account_id, month), text)| {
-                let groups = bulk::parse_group_totals(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("month totals of {account_id} {month}: {e}")))?;
+                let groups = bulk::parse_group_totals(&account_id, &month, &text)?;
                 let mut sum = TotalsRow::default();
                 for totals in groups.into_values() {
                     sum += totals;
