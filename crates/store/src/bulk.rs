@@ -197,7 +197,7 @@ pub(crate) async fn postgres<R: BulkRow>(conn: &mut sqlx::PgConnection, rows: &[
 /// before; the answer holds, in order, `None` for an id new here and the stored fingerprint
 /// for one seen before.
 pub(crate) async fn sqlite_claims(conn: &mut sqlx::SqliteConnection, claims: &[RecordClaim<'_>]) -> Result<Vec<Option<i64>>> {
-    let mut found = Vec::with_capacity(claims.len());
+    let mut found = vec![None; claims.len()];
     if claims.is_empty() {
         return Ok(found);
     }
@@ -206,30 +206,60 @@ pub(crate) async fn sqlite_claims(conn: &mut sqlx::SqliteConnection, claims: &[R
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     let mut insert = db.prepare(&format!("INSERT INTO {CLAIM_INTO} VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING"))?;
     let mut stored = db.prepare("SELECT fingerprint FROM usage_record_id WHERE account_id = ?1 AND record_id = ?2")?;
-    // A file sent again is all duplicates: after a duplicate, the next id is looked up before
-    // it is inserted (one B-tree seek for another duplicate, instead of a failed insert and
-    // then the look-up); after a new id, it is inserted straight away.
     use rusqlite::OptionalExtension;
-    let mut after_duplicate = false;
-    for c in claims {
-        let key = (c.account_id, c.record_id);
-        let seen = if after_duplicate { stored.query_row(key, |r| r.get(0)).optional()? } else { None };
-        let answer = match seen {
-            Some(fingerprint) => Some(fingerprint),
-            None => {
-                insert.raw_bind_parameter(1, c.account_id)?;
-                insert.raw_bind_parameter(2, c.record_id)?;
-                insert.raw_bind_parameter(3, c.fingerprint)?;
-                match insert.raw_execute()? {
-                    1 => None,
-                    _ => Some(stored.query_row(key, |r| r.get(0))?),
-                }
+    // New ids go in `CLAIM_GROUP` at a time, in one statement that stores all or none of them
+    // (a stored id fails it whole); a group that failed, and the group after it, are claimed
+    // one id at a time. A file sent again is all duplicates: after a duplicate, the next id
+    // is looked up before it is inserted (one B-tree seek for another duplicate, instead of a
+    // failed insert and then the look-up); after a new id, it is inserted straight away.
+    let mut many = db.prepare(&format!("INSERT INTO {CLAIM_INTO} VALUES {}", placeholder_rows(3, CLAIM_GROUP)))?;
+    let (mut after_duplicate, mut clean) = (false, true);
+    for (g, group) in claims.chunks(CLAIM_GROUP).enumerate() {
+        if clean && group.len() == CLAIM_GROUP {
+            let mut at = 0;
+            for c in group {
+                many.raw_bind_parameter(at + 1, c.account_id)?;
+                many.raw_bind_parameter(at + 2, c.record_id)?;
+                many.raw_bind_parameter(at + 3, c.fingerprint)?;
+                at += 3;
             }
-        };
-        after_duplicate = answer.is_some();
-        found.push(answer);
+            match many.raw_execute() {
+                Ok(_) => continue,
+                Err(e) if is_sqlite_unique(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        clean = true;
+        for (n, c) in group.iter().enumerate() {
+            let key = (c.account_id, c.record_id);
+            let seen = if after_duplicate { stored.query_row(key, |r| r.get(0)).optional()? } else { None };
+            let answer = match seen {
+                Some(fingerprint) => Some(fingerprint),
+                None => {
+                    insert.raw_bind_parameter(1, c.account_id)?;
+                    insert.raw_bind_parameter(2, c.record_id)?;
+                    insert.raw_bind_parameter(3, c.fingerprint)?;
+                    match insert.raw_execute()? {
+                        1 => None,
+                        _ => Some(stored.query_row(key, |r| r.get(0))?),
+                    }
+                }
+            };
+            after_duplicate = answer.is_some();
+            clean &= answer.is_none();
+            found[g * CLAIM_GROUP + n] = answer;
+        }
     }
     Ok(found)
+}
+
+/// Record ids claimed by one statement on SQLite (3 parameters each).
+const CLAIM_GROUP: usize = 64;
+
+/// `(?1, ?2, ?3), (?4, ?5, ?6), ...`: `rows` rows of `columns` parameters.
+fn placeholder_rows(columns: usize, rows: usize) -> String {
+    let row = |r: usize| format!("({})", (1..=columns).map(|c| format!("?{}", r * columns + c)).collect::<Vec<_>>().join(", "));
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
 /// Claims record ids on PostgreSQL, as `sqlite_claims` answers: a multi-row INSERT that skips

@@ -176,6 +176,18 @@ async fn daily_usage_merges_sums_maxima_and_late(store: Store) {
     let all: Vec<RecordClaim> = ids.iter().enumerate().map(|(i, id)| claim("a", id, 100_000 + i as i64)).collect();
     let answer = tx.claim_record_ids(&all).await.unwrap();
     assert_eq!(answer, (0..2500).map(|i| (i % 2 == 1).then_some(i as i64)).collect::<Vec<_>>());
+    // New ids go in whole groups on SQLite: a stored id among them, and a short group at the
+    // end, are answered one by one, and every new id is stored exactly once.
+    let ids: Vec<String> = (0..1000).map(|i| format!("mixed-{i}")).collect();
+    let stored = [70, 71, 500, 999];
+    let earlier: Vec<RecordClaim> = stored.iter().map(|&i| claim("b", &ids[i], 1 + i as i64)).collect();
+    assert!(tx.claim_record_ids(&earlier).await.unwrap().iter().all(Option::is_none));
+    let all: Vec<RecordClaim> = ids.iter().enumerate().map(|(i, id)| claim("b", id, 5_000 + i as i64)).collect();
+    let answer = tx.claim_record_ids(&all).await.unwrap();
+    assert_eq!(answer, (0..1000).map(|i| stored.contains(&i).then_some(1 + i as i64)).collect::<Vec<_>>());
+    let again = tx.claim_record_ids(&all).await.unwrap();
+    let kept = |i: usize| if stored.contains(&i) { 1 + i as i64 } else { 5_000 + i as i64 };
+    assert_eq!(again, (0..1000).map(|i| Some(kept(i))).collect::<Vec<_>>());
     tx.commit().await.unwrap();
 }
 
