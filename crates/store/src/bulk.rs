@@ -141,12 +141,70 @@ fn is_sqlite_unique(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.extended_code, SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE))
 }
 
-/// Writes `rows` on SQLite through one prepared statement; `suffix` follows the VALUES
-/// clause (an `ON CONFLICT` clause). A duplicate key of a `what` row is `Duplicate`.
+/// Writes `rows` on SQLite; `suffix` follows the VALUES clause (an `ON CONFLICT` clause). Rows
+/// go in `GROUP_PARAMETERS / columns` to a statement (a statement's own work, its cursor and
+/// program start, is then paid once per group), the rest one by one. A group that fails on a
+/// duplicate key is undone whole by SQLite and written again one row at a time, so the error
+/// names the row: a duplicate key of a `what` row is `Duplicate`.
 pub(crate) async fn sqlite<R: BulkRow>(conn: &mut sqlx::SqliteConnection, rows: &[R], suffix: &str, what: &'static str) -> Result<()> {
-    let placeholders: Vec<String> = (1..=R::COLUMNS).map(|i| format!("?{i}")).collect();
-    let sql = format!("INSERT INTO {} VALUES ({}) {suffix}", R::INTO, placeholders.join(", "));
-    sqlite_each(conn, &sql, rows, what).await
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let group = (GROUP_PARAMETERS / R::COLUMNS).max(1);
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: as in `sqlite_each`.
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    let insert = |rows: usize| format!("INSERT INTO {} VALUES {} {suffix}", R::INTO, placeholder_rows(R::COLUMNS, rows));
+    let mut many = if rows.len() >= group { Some(db.prepare(&insert(group))?) } else { None };
+    let mut one = None;
+    for chunk in rows.chunks(group) {
+        if let Some(many) = many.as_mut().filter(|_| chunk.len() == group) {
+            let mut binder = SqliteBinder { stmt: many, at: 0, failed: None };
+            for row in chunk {
+                row.bind(&mut binder);
+            }
+            debug_assert_eq!(binder.at, R::COLUMNS * group, "{} binds every column", R::INTO);
+            if let Some(e) = binder.failed {
+                return Err(e.into());
+            }
+            match many.raw_execute() {
+                Ok(_) => continue,
+                Err(e) if is_sqlite_unique(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let one = match &mut one {
+            Some(stmt) => stmt,
+            None => one.insert(db.prepare(&insert(1))?),
+        };
+        each_row(one, chunk, what)?;
+    }
+    Ok(())
+}
+
+/// Parameters bound to one multi-row statement on SQLite.
+const GROUP_PARAMETERS: usize = 240;
+
+/// `(?1, ?2, ?3), (?4, ?5, ?6), ...`: `rows` rows of `columns` parameters.
+fn placeholder_rows(columns: usize, rows: usize) -> String {
+    let row = |r: usize| format!("({})", (1..=columns).map(|c| format!("?{}", r * columns + c)).collect::<Vec<_>>().join(", "));
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// Executes `stmt` once per row, each bound to its parameters `?1`, `?2`, ... in column order.
+fn each_row<R: BulkRow>(stmt: &mut rusqlite::Statement<'_>, rows: &[R], what: &'static str) -> Result<()> {
+    for row in rows {
+        let mut binder = SqliteBinder { stmt, at: 0, failed: None };
+        row.bind(&mut binder);
+        debug_assert_eq!(binder.at, R::COLUMNS, "{} binds every column", R::INTO);
+        if let Some(e) = binder.failed {
+            return Err(e.into());
+        }
+        if let Err(e) = stmt.raw_execute() {
+            return Err(if is_sqlite_unique(&e) { StoreError::Duplicate { what, key: row.key() } } else { e.into() });
+        }
+    }
+    Ok(())
 }
 
 /// Runs `sql` on SQLite once per row through one prepared statement, each row bound to its
@@ -161,18 +219,7 @@ pub(crate) async fn sqlite_each<R: BulkRow>(conn: &mut sqlx::SqliteConnection, s
     // outlives this function, and finalizes its statement before returning.
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     let mut stmt = db.prepare(sql)?;
-    for row in rows {
-        let mut binder = SqliteBinder { stmt: &mut stmt, at: 0, failed: None };
-        row.bind(&mut binder);
-        debug_assert_eq!(binder.at, R::COLUMNS, "{} binds every column", R::INTO);
-        if let Some(e) = binder.failed {
-            return Err(e.into());
-        }
-        if let Err(e) = stmt.raw_execute() {
-            return Err(if is_sqlite_unique(&e) { StoreError::Duplicate { what, key: row.key() } } else { e.into() });
-        }
-    }
-    Ok(())
+    each_row(&mut stmt, rows, what)
 }
 
 /// Writes `rows` on PostgreSQL in multi-row INSERTs; `suffix` follows each VALUES list.
@@ -256,12 +303,6 @@ pub(crate) async fn sqlite_claims(conn: &mut sqlx::SqliteConnection, claims: &[R
 /// Record ids claimed by one statement on SQLite (3 parameters each).
 const CLAIM_GROUP: usize = 64;
 
-/// `(?1, ?2, ?3), (?4, ?5, ?6), ...`: `rows` rows of `columns` parameters.
-fn placeholder_rows(columns: usize, rows: usize) -> String {
-    let row = |r: usize| format!("({})", (1..=columns).map(|c| format!("?{}", r * columns + c)).collect::<Vec<_>>().join(", "));
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
-}
-
 /// Claims record ids on PostgreSQL, as `sqlite_claims` answers: a multi-row INSERT that skips
 /// stored ids and returns the ones it wrote, then one read of the others' fingerprints.
 pub(crate) async fn postgres_claims(conn: &mut sqlx::PgConnection, claims: &[RecordClaim<'_>]) -> Result<Vec<Option<i64>>> {
@@ -342,43 +383,63 @@ impl<'a> LineGroup<'a> {
 
 /// The JSON of a group's lines, in the column order the `expense_line` view reads.
 fn lines_json(run: &[crate::ExpenseLineRow]) -> String {
-    use std::fmt::Write;
     let mut out = String::with_capacity(run.len() * 128);
     out.push('[');
     for (i, l) in run.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "[{},", l.line_no);
+        out.push('[');
+        json_int(&mut out, l.line_no);
         for text in [&l.workspace_id, &l.item, &l.dims, &l.charge_type] {
-            json_text(&mut out, text);
             out.push(',');
+            json_text(&mut out, text);
         }
-        let _ = write!(out, "{},{},{},", l.quantity, l.covered, l.chargeable);
+        for n in [l.quantity, l.covered, l.chargeable] {
+            out.push(',');
+            json_int(&mut out, n);
+        }
+        out.push(',');
         json_text(&mut out, &l.priced_dims);
         match l.unit_price {
-            Some(price) => write!(out, ",{price}"),
-            None => write!(out, ",null"),
+            Some(price) => {
+                out.push(',');
+                json_int(&mut out, price);
+            }
+            None => out.push_str(",null"),
         }
-        .expect("writing to a String");
-        let _ = write!(out, ",{},{},{},{},{},{}]", l.gross, l.rounding_discount, l.coupon, l.card, l.cash, l.arrears);
+        for n in [l.gross, l.rounding_discount, l.coupon, l.card, l.cash, l.arrears] {
+            out.push(',');
+            json_int(&mut out, n);
+        }
+        out.push(']');
     }
     out.push(']');
     out
 }
 
-/// A JSON string (RFC 8259): quotes, backslashes and control characters escaped.
+/// An integer in JSON.
+fn json_int(out: &mut String, n: i64) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// A JSON string (RFC 8259): quotes, backslashes and control characters escaped. Ids and codes
+/// need none of it, and are copied whole.
 fn json_text(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                use std::fmt::Write;
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(text);
+    } else {
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "\\u{:04x}", u32::from(c));
+                }
+                c => out.push(c),
             }
-            c => out.push(c),
         }
     }
     out.push('"');
@@ -432,7 +493,6 @@ impl BulkRow for MonthTotalGroup<'_> {
 /// An account-month's totals as JSON: `[[workspace, item, charge type, gross,
 /// rounding_discount, coupon, card, cash, arrears], ...]` in key order.
 pub(crate) fn group_totals_json(totals: &std::collections::BTreeMap<TotalKey, crate::TotalsRow>) -> String {
-    use std::fmt::Write;
     let mut out = String::with_capacity(totals.len() * 96);
     out.push('[');
     for (i, ((workspace, item, charge_type), t)) in totals.iter().enumerate() {
@@ -444,7 +504,12 @@ pub(crate) fn group_totals_json(totals: &std::collections::BTreeMap<TotalKey, cr
             json_text(&mut out, text);
             out.push(',');
         }
-        let _ = write!(out, "{},{},{},{},{},{}]", t.gross, t.rounding_discount, t.coupon, t.card, t.cash, t.arrears);
+        json_int(&mut out, t.gross);
+        for n in [t.rounding_discount, t.coupon, t.card, t.cash, t.arrears] {
+            out.push(',');
+            json_int(&mut out, n);
+        }
+        out.push(']');
     }
     out.push(']');
     out

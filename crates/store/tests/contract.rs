@@ -128,11 +128,21 @@ async fn duplicates_are_named(store: Store) {
         other => panic!("expected a duplicate daily bill, got {other:?}"),
     }
     drop(tx);
+    // Among many rows too (on SQLite they go in groups to a statement).
+    let many: Vec<store::DailyBillRow> = (0..200).map(|k| bill(date(2026, 8, 1) + jiff::Span::new().days(k))).collect();
+    let mut tx = store.begin().await.unwrap();
+    match tx.insert_daily_bills(&many).await {
+        Err(StoreError::Duplicate { what: "daily bill", key }) => assert!(key.contains("a1/2026-10-02"), "{key}"),
+        other => panic!("expected a duplicate daily bill, got {other:?}"),
+    }
+    drop(tx);
     let mut tx = store.begin().await.unwrap();
     tx.insert_daily_bills(&[bill(date(2026, 10, 3))]).await.unwrap();
+    let new: Vec<store::DailyBillRow> = (0..150).map(|k| bill(date(2027, 1, 1) + jiff::Span::new().days(k))).collect();
+    tx.insert_daily_bills(&new).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.read().await.unwrap();
-    assert_eq!(tx.mismatched_daily_bills().await.unwrap(), (2, vec![]), "the first and the last bill, not the failed write's");
+    assert_eq!(tx.mismatched_daily_bills().await.unwrap(), (152, vec![]), "the first and the later bills, not the failed writes'");
     tx.commit().await.unwrap();
 }
 
