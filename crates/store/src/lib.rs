@@ -310,6 +310,11 @@ where
     q.push(")");
 }
 
+/// `?1, ?2, ...`: `n` SQLite parameters.
+fn parameters(n: usize) -> String {
+    (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
 fn day_text(d: Date) -> String {
     d.to_string()
 }
@@ -457,17 +462,31 @@ impl Tx {
         sorted.sort_unstable();
         sorted.dedup();
         let mut found = Vec::with_capacity(sorted.len());
-        on!(self, conn => {
-            for chunk in sorted.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(format!("SELECT {} FROM billing_account WHERE account_id IN (", Self::ACCOUNT_COLUMNS));
-                push_id_list(&mut q, chunk);
-                q.push(" ORDER BY account_id").push(lock);
-                for r in q.build().fetch_all(&mut *conn).await? {
-                    found.push(Self::account_row(&r)?);
+        for chunk in sorted.chunks(INSERT_CHUNK) {
+            match &mut self.inner {
+                // Read in place (see `bulk`): ingestion reads a chunk's accounts per chunk.
+                TxInner::Sqlite(tx) => {
+                    let sql = format!(
+                        "SELECT {} FROM billing_account WHERE account_id IN ({}) ORDER BY account_id",
+                        Self::ACCOUNT_COLUMNS,
+                        parameters(chunk.len())
+                    );
+                    found.extend(bulk::sqlite_rows(tx, &sql, chunk, |r| Self::account_row(r)).await?);
+                }
+                TxInner::Postgres(tx) => {
+                    let mut q = QueryBuilder::<sqlx::Postgres>::new(format!(
+                        "SELECT {} FROM billing_account WHERE account_id IN (",
+                        Self::ACCOUNT_COLUMNS
+                    ));
+                    push_id_list(&mut q, chunk);
+                    q.push(" ORDER BY account_id").push(lock);
+                    for r in q.build().fetch_all(&mut **tx).await? {
+                        found.push(Self::account_row(&r)?);
+                    }
                 }
             }
-            Ok(found)
-        })
+        }
+        Ok(found)
     }
 
     /// The next batch of accounts in id order after `after` (keyset pagination).
@@ -583,15 +602,22 @@ impl Tx {
     /// those that exist.
     pub async fn workspace_accounts(&mut self, workspace_ids: &[&str]) -> Result<Vec<(String, String)>> {
         let mut found = Vec::new();
-        on!(self, conn => {
-            for chunk in workspace_ids.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new("SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN (");
-                push_id_list(&mut q, chunk);
-                let rows = q.build().fetch_all(&mut *conn).await?;
-                found.extend(rows.iter().map(|r| (r.get(0), r.get(1))));
+        for chunk in workspace_ids.chunks(INSERT_CHUNK) {
+            match &mut self.inner {
+                TxInner::Sqlite(tx) => {
+                    let sql = format!("SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN ({})", parameters(chunk.len()));
+                    found.extend(bulk::sqlite_rows(tx, &sql, chunk, |r| Ok((r.col(0), r.col(1)))).await?);
+                }
+                TxInner::Postgres(tx) => {
+                    let mut q =
+                        QueryBuilder::<sqlx::Postgres>::new("SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN (");
+                    push_id_list(&mut q, chunk);
+                    let rows = q.build().fetch_all(&mut **tx).await?;
+                    found.extend(rows.iter().map(|r| (r.get(0), r.get(1))));
+                }
             }
-            Ok(found)
-        })
+        }
+        Ok(found)
     }
 
     // ---- usage -----------------------------------------------------------------------------
