@@ -187,8 +187,12 @@ const GROUP_PARAMETERS: usize = 240;
 
 /// `(?1, ?2, ?3), (?4, ?5, ?6), ...`: `rows` rows of `columns` parameters.
 fn placeholder_rows(columns: usize, rows: usize) -> String {
-    let row = |r: usize| format!("({})", (1..=columns).map(|c| format!("?{}", r * columns + c)).collect::<Vec<_>>().join(", "));
-    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+    (0..rows).map(|r| format!("({})", parameters(r * columns + 1, columns))).collect::<Vec<_>>().join(", ")
+}
+
+/// `?first, ?first+1, ...`: `n` SQLite parameters.
+pub(crate) fn parameters(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Executes `stmt` once per row, each bound to its parameters `?1`, `?2`, ... in column order.
@@ -632,6 +636,14 @@ impl BulkRow for crate::UsageDailyRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parameters are numbered across a statement's rows, from where the caller's own end.
+    #[test]
+    fn placeholders_number_every_row() {
+        assert_eq!(placeholder_rows(3, 2), "(?1, ?2, ?3), (?4, ?5, ?6)");
+        assert_eq!(placeholder_rows(2, 1), "(?1, ?2)");
+        assert_eq!(parameters(3, 2), "?3, ?4");
+    }
 
     /// An account-month's totals read back exactly as written, texts JSON must escape
     /// included, in key order.

@@ -310,11 +310,6 @@ where
     q.push(")");
 }
 
-/// `?1, ?2, ...`: `n` SQLite parameters.
-fn parameters(n: usize) -> String {
-    (1..=n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
-}
-
 fn day_text(d: Date) -> String {
     d.to_string()
 }
@@ -469,7 +464,7 @@ impl Tx {
                     let sql = format!(
                         "SELECT {} FROM billing_account WHERE account_id IN ({}) ORDER BY account_id",
                         Self::ACCOUNT_COLUMNS,
-                        parameters(chunk.len())
+                        bulk::parameters(1, chunk.len())
                     );
                     found.extend(bulk::sqlite_rows(tx, &sql, chunk, |r| Self::account_row(r)).await?);
                 }
@@ -605,7 +600,10 @@ impl Tx {
         for chunk in workspace_ids.chunks(INSERT_CHUNK) {
             match &mut self.inner {
                 TxInner::Sqlite(tx) => {
-                    let sql = format!("SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN ({})", parameters(chunk.len()));
+                    let sql = format!(
+                        "SELECT workspace_id, account_id FROM workspace WHERE workspace_id IN ({})",
+                        bulk::parameters(1, chunk.len())
+                    );
                     found.extend(bulk::sqlite_rows(tx, &sql, chunk, |r| Ok((r.col(0), r.col(1)))).await?);
                 }
                 TxInner::Postgres(tx) => {
@@ -661,8 +659,7 @@ impl Tx {
             match &mut self.inner {
                 TxInner::Sqlite(tx) => {
                     // The night's biggest read: rows mapped in place (see `bulk`).
-                    let list: Vec<String> = (3..chunk.len() + 3).map(|i| format!("?{i}")).collect();
-                    let sql = format!("{HEAD}?1 AND billing_day <= ?2 AND account_id IN ({}){ORDER}", list.join(", "));
+                    let sql = format!("{HEAD}?1 AND billing_day <= ?2 AND account_id IN ({}){ORDER}", bulk::parameters(3, chunk.len()));
                     let binds: Vec<&str> = [after.as_str(), through.as_str()].into_iter().chain(chunk.iter().copied()).collect();
                     found.extend(bulk::sqlite_rows(tx, &sql, &binds, |r| usage_daily_row(r)).await?);
                 }
