@@ -95,15 +95,7 @@ async fn apply(app: &App, now: Timestamp, n: usize, op: &Op) {
             app.add_card(now, "acme", req).await.map(|_| ())
         }
         Op::Usage { day: d, hour, item, quantity, workspace } => {
-            let (item, retention) = STREAMS[*item as usize];
-            let input = UsageInput {
-                record_id: format!("r{n}"),
-                workspace: if *workspace { "a-ws" } else { "b-ws" }.into(),
-                item: item.into(),
-                timestamp: at(day(*d), *hour).to_string(),
-                quantity: QuantityText(quantity.to_string()),
-                dimensions: retention.map(|r| [("retention_days".to_owned(), r.to_owned())].into()).unwrap_or_default(),
-            };
+            let input = usage(n, *d, *hour, *item, *quantity, *workspace);
             let report = app.ingest(now, vec![(1, input)]).await.unwrap();
             assert!(report.rejected.iter().all(|r| r.field == "timestamp"), "{:?}", report.rejected);
             Ok(())
@@ -117,6 +109,19 @@ async fn apply(app: &App, now: Timestamp, n: usize, op: &Op) {
         Ok(()) | Err(app::AppError::InsufficientFunds { .. }) => {}
         Err(app::AppError::Invalid { field, .. }) if field == "start" || field == "valid-until" => {}
         Err(e) => panic!("{op:?}: {e}"),
+    }
+}
+
+/// Record `n`: a sample of a stream on a workspace at an hour of a day.
+fn usage(n: usize, d: i32, hour: i8, stream: u8, quantity: i64, workspace: bool) -> UsageInput {
+    let (item, retention) = STREAMS[stream as usize];
+    UsageInput {
+        record_id: format!("r{n}"),
+        workspace: if workspace { "a-ws" } else { "b-ws" }.into(),
+        item: item.into(),
+        timestamp: at(day(d), hour).to_string(),
+        quantity: QuantityText(quantity.to_string()),
+        dimensions: retention.map(|r| [("retention_days".to_owned(), r.to_owned())].into()).unwrap_or_default(),
     }
 }
 
@@ -175,6 +180,39 @@ proptest! {
                 }
             }
             app.close().await;
+        });
+    }
+
+    /// A batch's records fold into the day's usage as the same records sent one at a time do,
+    /// in any order and with records of one key apart: sums add, peaks win, and a repeated
+    /// record counts once.
+    #[test]
+    fn a_batch_folds_like_single_records(
+        samples in prop::collection::vec((0..3i32, 0..24i8, 0..6u8, 0..3_000_000i64, any::<bool>()), 1..60),
+        turn in 0..60usize,
+    ) {
+        runtime().block_on(async {
+            let now = at(day(4), 1);
+            let single = tempfile::tempdir().unwrap();
+            let batched = tempfile::tempdir().unwrap();
+            let (a, b) = (setup(single.path()).await, setup(batched.path()).await);
+            let inputs: Vec<UsageInput> =
+                samples.iter().enumerate().map(|(n, (d, hour, stream, quantity, ws))| usage(n, *d, *hour, *stream, *quantity, *ws)).collect();
+            for input in &inputs {
+                let report = a.ingest(now, vec![(1, input.clone())]).await.unwrap();
+                assert_eq!(report.accepted, 1, "{:?}", report.rejected);
+            }
+            let mut batch = inputs.clone();
+            batch.rotate_left(turn % inputs.len());
+            batch.push(batch[0].clone());
+            let report = b.ingest(now, batch.into_iter().enumerate().collect()).await.unwrap();
+            assert_eq!((report.accepted, report.duplicate, report.rejected.len()), (inputs.len(), 1, 0));
+            for app in [&a, &b] {
+                app.run(now, RunOptions::default(), &mut |_, _| {}).await.unwrap();
+            }
+            assert_eq!(snapshot(&a, now).await, snapshot(&b, now).await);
+            a.close().await;
+            b.close().await;
         });
     }
 
