@@ -263,10 +263,15 @@ pub(crate) async fn sqlite_claims(conn: &mut sqlx::SqliteConnection, claims: &[R
     // one id at a time. A file sent again is all duplicates: after a duplicate, the next id
     // is looked up before it is inserted (one B-tree seek for another duplicate, instead of a
     // failed insert and then the look-up); after a new id, it is inserted straight away.
-    let mut many = db.prepare(&format!("INSERT INTO {CLAIM_INTO} VALUES {}", placeholder_rows(3, CLAIM_GROUP)))?;
+    // Prepared only when a whole group can be claimed (an API call often sends a few records).
+    let mut many = if claims.len() >= CLAIM_GROUP {
+        Some(db.prepare(&format!("INSERT INTO {CLAIM_INTO} VALUES {}", placeholder_rows(3, CLAIM_GROUP)))?)
+    } else {
+        None
+    };
     let (mut after_duplicate, mut clean) = (false, true);
     for (g, group) in claims.chunks(CLAIM_GROUP).enumerate() {
-        if clean && group.len() == CLAIM_GROUP {
+        if let Some(many) = many.as_mut().filter(|_| clean && group.len() == CLAIM_GROUP) {
             let mut at = 0;
             for c in group {
                 many.raw_bind_parameter(at + 1, c.account_id)?;
