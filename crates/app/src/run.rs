@@ -152,13 +152,15 @@ impl App {
         let earliest_zone = jiff::tz::TimeZone::fixed(jiff::tz::offset(14));
         let due_before = last_ended_day(now - options.delay, &earliest_zone);
         let mut after = String::new();
+        // The next batch, read beside this one's writes (SQLite; see `Ahead`).
+        let mut ahead: Option<Ahead> = None;
         loop {
             // A batch that fails transiently (serialization failure, deadlock, lock timeout) is
             // rolled back whole and tried again; its report counts only once it commits.
             let mut attempt = 0u32;
             let outcome = loop {
                 let mut batch_report = RunReport::default();
-                match self.run_one_batch(now, options, &after, due_before, &mut batch_report).await {
+                match self.run_one_batch(now, options, &after, due_before, ahead.take(), &mut batch_report).await {
                     Err(crate::AppError::Store(e)) if e.is_transient() && attempt < 5 => {
                         attempt += 1;
                         backoff(attempt).await;
@@ -166,34 +168,46 @@ impl App {
                     other => break other.map(|last| (last, batch_report)),
                 }
             };
-            let (Some(last), batch_report) = outcome? else { break };
+            let (Some((last, next)), batch_report) = outcome? else { break };
             after = last;
+            ahead = next;
             report.add(&batch_report);
             progress(report.accounts_seen, total);
         }
         Ok(report)
     }
 
-    /// Claims and bills one batch in one transaction; the last account id claimed, or `None`
-    /// when nothing was left.
+    /// Claims and bills one batch in one transaction: the last account id claimed and the
+    /// next batch being read, or `None` when nothing was left.
     async fn run_one_batch(
         &self,
         now: Timestamp,
         options: RunOptions,
         after: &str,
         due_before: Date,
+        ahead: Option<Ahead>,
         report: &mut RunReport,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<(String, Option<Ahead>)>> {
         let mut tx = self.store.begin().await?;
-        let batch = tx.claim_accounts(after, due_before, options.batch_accounts as i64).await?;
-        let Some(last) = batch.last().map(|a| a.account_id.clone()) else {
+        let sequence = tx.write_sequence().await?;
+        let read = match ahead {
+            Some(ahead) => match ahead.take(sequence).await? {
+                Some(read) => read,
+                None => read_batch(&mut tx, now, options, after, due_before).await?,
+            },
+            None => read_batch(&mut tx, now, options, after, due_before).await?,
+        };
+        let Some(read) = read else {
             tx.commit().await?;
             return Ok(None);
         };
-        report.accounts_seen += batch.len();
-        self.run_batch(&mut tx, now, options, batch, report).await?;
+        let last = read.last.clone();
+        // While this batch is billed and written, the next is read on a connection of its own.
+        let next = sequence.map(|sequence| Ahead::start(self.store.clone(), now, options, last.clone(), due_before, sequence));
+        report.accounts_seen += read.seen;
+        self.bill_batch(&mut tx, now, options, read, report).await?;
         tx.commit().await?;
-        Ok(Some(last))
+        Ok(Some((last, next)))
     }
 
     /// How many accounts have a billing day due at `now` (claimed by a worker or not). A
@@ -221,90 +235,9 @@ impl App {
         Ok(pending)
     }
 
-    async fn run_batch(
-        &self,
-        tx: &mut Tx,
-        now: Timestamp,
-        options: RunOptions,
-        batch: Vec<store::AccountRow>,
-        report: &mut RunReport,
-    ) -> Result<()> {
-        let mut due = Vec::new();
-        for row in batch {
-            let account = Account::from_row(row)?;
-            let from = account.row.billed_through.map(next_day).unwrap_or(account.row.first_day);
-            let through = last_ended_day(now - options.delay, &account.tz);
-            if from <= through {
-                due.push((account, from, through));
-            }
-        }
-        let (Some(first), Some(last)) = (due.first(), due.last()) else { return Ok(()) };
-        let (first_id, last_id) = (first.0.id().to_owned(), last.0.id().to_owned());
-        let catalog = load_catalog(tx).await?;
-        let after = due.iter().map(|(_, from, _)| previous_day(*from)).min().expect("non-empty");
-        let through = due.iter().map(|(_, _, through)| *through).max().expect("non-empty");
-        let ids: Vec<&str> = due.iter().map(|(a, _, _)| a.id()).collect();
-        let mut usage = group(tx.usage_daily_between(&ids, Some(after), through).await?, |r| r.account_id.clone());
-        let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
-        let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
-        let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
-        let mut alerts = group(tx.alerts_between(&first_id, &last_id).await?, |r| r.0.clone());
-        // The invoices this batch may issue: every month whose invoice day falls in a due
-        // range. Their inputs are read for the whole batch at once.
-        let mut months = std::collections::BTreeSet::new();
-        for (_, from, through) in &due {
-            let mut day = *from;
-            while day <= *through {
-                if day.day() == options.invoice_day {
-                    months.insert(Month::of(day).previous());
-                }
-                day = next_day(day);
-            }
-        }
-        let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
-        for month in &months {
-            for (account_id, totals) in tx.month_sums(&ids, &month.to_string()).await? {
-                invoicing.entry(account_id).or_default().lines.insert(*month, totals);
-            }
-            for account_id in tx.invoiced_between(&first_id, &last_id, &month.to_string()).await? {
-                invoicing.entry(account_id).or_default().issued.insert(*month);
-            }
-        }
-        if !months.is_empty() {
-            for card in tx.purchased_cards_between(&first_id, &last_id).await? {
-                invoicing.entry(card.account_id.clone()).or_default().cards.push(card);
-            }
-        }
-        // Late usage is rare: what its days billed before, and whether their months are
-        // invoiced, is read here, so that billing needs nothing more from the database.
-        let mut late_reads: HashMap<String, LateBilled> = HashMap::new();
-        for (account_id, rows) in &late {
-            let days: std::collections::BTreeSet<Date> = rows.iter().map(|r| r.billing_day).collect();
-            let months: std::collections::BTreeSet<Month> = days.iter().map(|d| Month::of(*d)).collect();
-            let read = late_reads.entry(account_id.clone()).or_default();
-            for day in days {
-                read.days.insert(day, tx.billed_usage(account_id, day).await?);
-            }
-            for month in months {
-                if tx.invoice_exists(account_id, &month.to_string()).await? {
-                    read.invoiced.insert(month);
-                }
-            }
-        }
-        let mut work: Vec<(Account, Date, Date, AccountWork)> = Vec::with_capacity(due.len());
-        for (account, from, through) in due {
-            let id = account.id();
-            let account_work = AccountWork {
-                usage: usage.remove(id).unwrap_or_default(),
-                late: late.remove(id).unwrap_or_default(),
-                late_billed: late_reads.remove(id).unwrap_or_default(),
-                instruments: instruments.remove(id).unwrap_or_default(),
-                packages: packages.remove(id).unwrap_or_default(),
-                alerts: alerts.remove(id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
-                invoicing: invoicing.remove(id).unwrap_or_default(),
-            };
-            work.push((account, from, through, account_work));
-        }
+    /// Bills a batch read by `read_batch` and writes its rows in `tx`.
+    async fn bill_batch(&self, tx: &mut Tx, now: Timestamp, options: RunOptions, read: BatchRead, report: &mut RunReport) -> Result<()> {
+        let BatchRead { catalog: Some(catalog), work, .. } = read else { return Ok(()) };
         // The accounts are billed on a thread of their own, which hands over the rows of every
         // `WRITE_ACCOUNTS` accounts; this task writes them meanwhile, in this transaction.
         const WRITE_ACCOUNTS: usize = 1_000;
@@ -345,6 +278,147 @@ impl App {
         report.add(&billed);
         Ok(())
     }
+}
+
+/// Claims the batch after `after` and reads everything its billing needs; `None` when no
+/// account is left.
+async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &str, due_before: Date) -> Result<Option<BatchRead>> {
+    let batch = tx.claim_accounts(after, due_before, options.batch_accounts as i64).await?;
+    let Some(last) = batch.last().map(|a| a.account_id.clone()) else { return Ok(None) };
+    let seen = batch.len();
+    let mut due = Vec::new();
+    for row in batch {
+        let account = Account::from_row(row)?;
+        let from = account.row.billed_through.map(next_day).unwrap_or(account.row.first_day);
+        let through = last_ended_day(now - options.delay, &account.tz);
+        if from <= through {
+            due.push((account, from, through));
+        }
+    }
+    let (Some(first), Some(last_due)) = (due.first(), due.last()) else {
+        return Ok(Some(BatchRead { last, seen, catalog: None, work: Vec::new() }));
+    };
+    let (first_id, last_id) = (first.0.id().to_owned(), last_due.0.id().to_owned());
+    let catalog = load_catalog(tx).await?;
+    let after = due.iter().map(|(_, from, _)| previous_day(*from)).min().expect("non-empty");
+    let through = due.iter().map(|(_, _, through)| *through).max().expect("non-empty");
+    let ids: Vec<&str> = due.iter().map(|(a, _, _)| a.id()).collect();
+    let mut usage = group(tx.usage_daily_between(&ids, Some(after), through).await?, |r| r.account_id.clone());
+    let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
+    let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
+    let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
+    let mut alerts = group(tx.alerts_between(&first_id, &last_id).await?, |r| r.0.clone());
+    // The invoices this batch may issue: every month whose invoice day falls in a due
+    // range. Their inputs are read for the whole batch at once.
+    let mut months = std::collections::BTreeSet::new();
+    for (_, from, through) in &due {
+        let mut day = *from;
+        while day <= *through {
+            if day.day() == options.invoice_day {
+                months.insert(Month::of(day).previous());
+            }
+            day = next_day(day);
+        }
+    }
+    let mut invoicing: HashMap<String, Invoicing> = HashMap::new();
+    for month in &months {
+        for (account_id, totals) in tx.month_sums(&ids, &month.to_string()).await? {
+            invoicing.entry(account_id).or_default().lines.insert(*month, totals);
+        }
+        for account_id in tx.invoiced_between(&first_id, &last_id, &month.to_string()).await? {
+            invoicing.entry(account_id).or_default().issued.insert(*month);
+        }
+    }
+    if !months.is_empty() {
+        for card in tx.purchased_cards_between(&first_id, &last_id).await? {
+            invoicing.entry(card.account_id.clone()).or_default().cards.push(card);
+        }
+    }
+    // Late usage is rare: what its days billed before, and whether their months are
+    // invoiced, is read here, so that billing needs nothing more from the database.
+    let mut late_reads: HashMap<String, LateBilled> = HashMap::new();
+    for (account_id, rows) in &late {
+        let days: std::collections::BTreeSet<Date> = rows.iter().map(|r| r.billing_day).collect();
+        let months: std::collections::BTreeSet<Month> = days.iter().map(|d| Month::of(*d)).collect();
+        let read = late_reads.entry(account_id.clone()).or_default();
+        for day in days {
+            read.days.insert(day, tx.billed_usage(account_id, day).await?);
+        }
+        for month in months {
+            if tx.invoice_exists(account_id, &month.to_string()).await? {
+                read.invoiced.insert(month);
+            }
+        }
+    }
+    let mut work: Vec<(Account, Date, Date, AccountWork)> = Vec::with_capacity(due.len());
+    for (account, from, through) in due {
+        let id = account.id();
+        let account_work = AccountWork {
+            usage: usage.remove(id).unwrap_or_default(),
+            late: late.remove(id).unwrap_or_default(),
+            late_billed: late_reads.remove(id).unwrap_or_default(),
+            instruments: instruments.remove(id).unwrap_or_default(),
+            packages: packages.remove(id).unwrap_or_default(),
+            alerts: alerts.remove(id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
+            invoicing: invoicing.remove(id).unwrap_or_default(),
+        };
+        work.push((account, from, through, account_work));
+    }
+    Ok(Some(BatchRead { last, seen, catalog: Some(catalog), work }))
+}
+
+/// A batch's accounts and everything billing them needs, read before anything is billed.
+struct BatchRead {
+    /// The last account id claimed: the next batch starts after it.
+    last: String,
+    /// Accounts claimed, due or not.
+    seen: usize,
+    /// The catalog, when any account is due.
+    catalog: Option<Arc<Catalog>>,
+    work: Vec<(Account, Date, Date, AccountWork)>,
+}
+
+/// The next batch, read on a connection of its own while the current one is billed and
+/// written (on SQLite a reader beside the writer sees the last committed state; the batches'
+/// accounts are disjoint, so the current batch changes nothing the next one reads). It is
+/// used only if nothing but the current batch committed since the read's snapshot
+/// (`Tx::write_sequence`); otherwise the next batch reads again in its own transaction.
+struct Ahead {
+    /// The write sequence inside the transaction during which the read was started.
+    during: i64,
+    read: tokio::task::JoinHandle<Result<(i64, Option<BatchRead>)>>,
+}
+
+impl Ahead {
+    fn start(store: store::Store, now: Timestamp, options: RunOptions, after: String, due_before: Date, during: i64) -> Ahead {
+        let read = tokio::spawn(async move {
+            let mut tx = store.read().await?;
+            let seen = tx.write_sequence().await?.expect("read ahead only where writes are sequenced");
+            let read = read_batch(&mut tx, now, options, &after, due_before).await?;
+            tx.commit().await?;
+            Ok((seen, read))
+        });
+        Ahead { during, read }
+    }
+
+    /// What was read, if it is still current in a transaction that sees write sequence `now`
+    /// (`None`: read again). A read that failed is read again, and fails there if it must.
+    async fn take(self, now: Option<i64>) -> Result<Option<Option<BatchRead>>> {
+        let Some(now) = now else { return Ok(None) };
+        match self.read.await {
+            Ok(Ok((seen, read))) => Ok(still_current(self.during, seen, now).then_some(read)),
+            Ok(Err(_)) => Ok(None),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+/// Whether a snapshot that saw write sequence `seen`, begun while a writer's transaction that
+/// saw `during` held the write lock, still shows what a transaction seeing `now` sees of
+/// other accounts: nothing committed since the snapshot, or only that writer's transaction.
+fn still_current(during: i64, seen: i64, now: i64) -> bool {
+    seen == now || (seen == during && now == during + 1)
 }
 
 fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> HashMap<String, Vec<T>> {

@@ -129,6 +129,10 @@ impl Store {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // For a database created now: a day's expense lines of an account (~2.4 KB) fit
+            // six to a 16 KiB page, one to a 4 KiB page (the 50,000-account night: 469 → 395
+            // MB written, ~10% faster). An existing database keeps its page size.
+            .page_size(16384)
             // A nightly run touches every account's pages: a 128 MiB page cache and reads
             // through a memory map keep it from re-reading pages with a syscall each.
             .pragma("cache_size", "-131072")
@@ -277,6 +281,10 @@ pub(crate) trait Cols: Col<String> + Col<i64> + Col<Option<String>> + Col<Option
 
 impl<R: Col<String> + Col<i64> + Col<Option<String>> + Col<Option<i64>>> Cols for R {}
 
+async fn sqlite_write_sequence(conn: &mut sqlx::SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar::<_, i64>("PRAGMA user_version").fetch_one(conn).await?)
+}
+
 fn micros(at: Timestamp) -> i64 {
     at.as_microsecond()
 }
@@ -350,10 +358,29 @@ fn event_row(r: &impl Cols) -> Result<EventRow> {
 impl Tx {
     pub async fn commit(self) -> Result<()> {
         match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Sqlite(mut tx) => {
+                if self.write {
+                    // One more write transaction committed (see `write_sequence`).
+                    let seq = sqlite_write_sequence(&mut tx).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", seq + 1))).execute(&mut *tx).await?;
+                }
+                tx.commit().await?
+            }
             TxInner::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
+    }
+
+    /// SQLite: how many write transactions have committed (the database header's
+    /// `user_version`, one more with every commit of a [`Store::begin`] transaction). Two reads
+    /// of the same value saw the same committed state, so a snapshot read beside a writer can
+    /// be checked for being current (the nightly run reads its next batch that way).
+    /// PostgreSQL: `None`, as its writers commit concurrently.
+    pub async fn write_sequence(&mut self) -> Result<Option<i64>> {
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => Ok(Some(sqlite_write_sequence(tx).await?)),
+            TxInner::Postgres(_) => Ok(None),
+        }
     }
 
     /// `FOR UPDATE` where a write transaction on PostgreSQL must lock the accounts it reads
