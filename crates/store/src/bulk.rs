@@ -18,6 +18,7 @@ pub(crate) trait Binder {
     fn text(&mut self, v: &str);
     /// A calendar day, stored as ISO text (`2026-11-01`).
     fn day(&mut self, d: Date);
+    fn opt_day(&mut self, d: Option<Date>);
     /// An instant, stored as microseconds since the epoch.
     fn instant(&mut self, t: Timestamp) {
         self.int(micros(t))
@@ -88,6 +89,12 @@ impl Binder for SqliteBinder<'_, '_> {
             None => self.put(day_text(d)),
         }
     }
+    fn opt_day(&mut self, d: Option<Date>) {
+        match d {
+            Some(d) => self.day(d),
+            None => self.put(rusqlite::types::Null),
+        }
+    }
 }
 
 struct PgBinder<'b> {
@@ -106,6 +113,9 @@ impl Binder for PgBinder<'_> {
     }
     fn day(&mut self, d: Date) {
         self.row.push_bind(day_text(d));
+    }
+    fn opt_day(&mut self, d: Option<Date>) {
+        self.row.push_bind(d.map(day_text));
     }
 }
 
@@ -554,6 +564,27 @@ impl BulkRow for crate::InstrumentBalance {
     }
     fn key(&self) -> String {
         format!("{}/{}", self.account_id, self.instrument_id)
+    }
+}
+
+/// What the nightly run writes back of an account, as `update_accounts` binds it.
+impl BulkRow for crate::AccountRow {
+    const INTO: &'static str = "billing_account (account_id, billed_through, cash, state, overdue_since, next_line, next_tx, \
+                                next_instrument, next_invoice, next_event, next_package)";
+    const COLUMNS: usize = 11;
+    fn bind(&self, b: &mut impl Binder) {
+        let c = &self.counters;
+        b.text(&self.account_id);
+        b.opt_day(self.billed_through);
+        b.int(self.cash);
+        b.text(&self.state);
+        b.opt_day(self.overdue_since);
+        for counter in [c.next_line, c.next_tx, c.next_instrument, c.next_invoice, c.next_event, c.next_package] {
+            b.int(counter);
+        }
+    }
+    fn key(&self) -> String {
+        self.account_id.clone()
     }
 }
 

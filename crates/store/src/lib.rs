@@ -566,6 +566,12 @@ impl Tx {
 
     /// Writes back many accounts at once (one statement per chunk), as the nightly run does.
     pub async fn update_accounts(&mut self, accounts: &[AccountRow]) -> Result<()> {
+        if let TxInner::Sqlite(tx) = &mut self.inner {
+            // One prepared statement, executed per account on the transaction's connection.
+            let sql = "UPDATE billing_account SET billed_through = ?2, cash = ?3, state = ?4, overdue_since = ?5, next_line = ?6, \
+                       next_tx = ?7, next_instrument = ?8, next_invoice = ?9, next_event = ?10, next_package = ?11 WHERE account_id = ?1";
+            return bulk::sqlite_each(tx, sql, accounts, "account").await;
+        }
         on!(self, conn => {
             for chunk in accounts.chunks(INSERT_CHUNK) {
                 let mut q = QueryBuilder::<Db>::new(
@@ -810,6 +816,20 @@ impl Tx {
     ) -> Result<std::collections::HashMap<(String, String), String>> {
         let mut found = std::collections::HashMap::new();
         if months.is_empty() {
+            return Ok(found);
+        }
+        if let TxInner::Sqlite(tx) = &mut self.inner {
+            for chunk in account_ids.chunks(INSERT_CHUNK) {
+                let sql = format!(
+                    "SELECT account_id, month, totals FROM month_total_group WHERE month IN ({}) AND account_id IN ({})",
+                    bulk::parameters(1, months.len()),
+                    bulk::parameters(months.len() + 1, chunk.len())
+                );
+                let binds: Vec<&str> = months.iter().chain(chunk).copied().collect();
+                for (key, totals) in bulk::sqlite_rows(tx, &sql, &binds, |r| Ok(((r.col(0), r.col(1)), r.col(2)))).await? {
+                    found.insert(key, totals);
+                }
+            }
             return Ok(found);
         }
         on!(self, conn => {

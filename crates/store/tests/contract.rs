@@ -85,11 +85,17 @@ async fn accounts_round_trip_and_batch_updates(store: Store) {
         r.state = "overdue".into();
         r.counters.next_line = 42;
     }
+    // Every column written back: a day and none, each counter its own value.
+    rows[0].overdue_since = Some(date(2026, 10, 3));
+    let c = &mut rows[0].counters;
+    (c.next_tx, c.next_instrument, c.next_invoice, c.next_event, c.next_package) = (7, 8, 9, 10, 11);
     tx.update_accounts(&rows).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.read().await.unwrap();
     let a2 = tx.account("a2").await.unwrap().unwrap();
     assert_eq!((a2.cash, a2.billed_through, a2.state.as_str(), a2.counters.next_line), (-1234, Some(date(2026, 10, 5)), "overdue", 42));
+    assert_eq!(a2, rows[0]);
+    assert_eq!(tx.account("a3").await.unwrap().unwrap().overdue_since, None);
     assert_eq!(tx.account("a1").await.unwrap().unwrap(), account("a1"));
     assert!(tx.account("zz").await.unwrap().is_none());
     let some = tx.accounts(&["a3", "zz", "a1", "a3"]).await.unwrap();
