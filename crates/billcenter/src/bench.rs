@@ -494,26 +494,25 @@ fn engine(prices: &billing::DayPrices<'_>, is_max: &[bool], share: Share<'_>) ->
     while i < records.len() {
         let account = records[i].account;
         // A run of records of one key folds in a register and touches its slot once (any
-        // order is right; meters that send a key's samples together are cheaper).
-        let mut k = records[i].key as usize - key_base;
-        let (mut lo, mut hi) = (k, k);
-        let (mut max, mut folded) = (is_max[k], running[k]);
+        // order is right; meters that send a key's samples together are cheaper). Key
+        // numbers are unique across accounts, so a run of one key is a run of one account.
+        let first = records[i].key as usize - key_base;
+        let (mut lo, mut hi) = (first, first);
         while i < records.len() && records[i].account == account {
-            let r = &records[i];
-            let rk = r.key as usize - key_base;
-            if rk != k {
-                running[k] = folded;
-                (k, max, folded) = (rk, is_max[rk], running[rk]);
-                (lo, hi) = (lo.min(k), hi.max(k));
-            }
-            folded = if max {
-                folded.max(r.quantity)
+            let key = records[i].key;
+            let k = key as usize - key_base;
+            (lo, hi) = (lo.min(k), hi.max(k));
+            let run = records[i..].iter().take_while(|r| r.key == key);
+            let (folded, n) = if is_max[k] {
+                run.fold((running[k], 0), |(peak, n), r| (peak.max(r.quantity), n + 1))
             } else {
-                folded.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals")
+                run.fold((running[k], 0), |(sum, n), r| {
+                    (sum.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals"), n + 1)
+                })
             };
-            i += 1;
+            running[k] = folded;
+            i += n;
         }
-        running[k] = folded;
         let account = account as usize;
         let usage = &mut keys[lo..=hi];
         for (key, q) in usage.iter_mut().zip(&mut running[lo..=hi]) {
