@@ -95,10 +95,31 @@ struct Pending {
     rated_late: Vec<(String, Date)>,
 }
 
-impl Pending {
+/// Rows handed from the billing thread to the writer: the lines already prepared there
+/// (their groups' JSON and month sums made, the line rows freed), so that the writing thread
+/// only writes.
+struct Handover {
+    lines: store::PreparedLines,
+    rest: Pending,
+}
+
+impl Handover {
+    fn of(mut pending: Pending) -> Handover {
+        let lines = store::PreparedLines::new(&std::mem::take(&mut pending.lines));
+        Handover { lines, rest: pending }
+    }
+
     /// Writes the rows in the batch's transaction; each handover is written once.
     async fn flush(self, tx: &mut Tx) -> Result<()> {
-        tx.insert_lines(&self.lines).await?;
+        tx.insert_prepared_lines(&self.lines).await?;
+        self.rest.flush(tx).await
+    }
+}
+
+impl Pending {
+    /// Writes the rows other than lines (see `Handover`).
+    async fn flush(self, tx: &mut Tx) -> Result<()> {
+        debug_assert!(self.lines.is_empty(), "lines are written prepared");
         tx.insert_daily_bills(&self.bills).await?;
         tx.insert_events(&self.events).await?;
         tx.insert_ledger(&self.txs, &self.entries).await?;
@@ -241,7 +262,7 @@ impl App {
         // The accounts are billed on a thread of their own, which hands over the rows of every
         // `WRITE_ACCOUNTS` accounts; this task writes them meanwhile, in this transaction.
         const WRITE_ACCOUNTS: usize = 1_000;
-        let (rows, mut written) = tokio::sync::mpsc::channel::<Pending>(2);
+        let (rows, mut written) = tokio::sync::mpsc::channel::<Handover>(2);
         let billing = tokio::task::spawn_blocking(move || -> Result<RunReport> {
             let mut report = RunReport::default();
             let mut pending = Pending::default();
@@ -261,17 +282,17 @@ impl App {
                     &mut report,
                 )?;
                 report.accounts_billed += 1;
-                if pending.accounts.len() >= WRITE_ACCOUNTS && rows.blocking_send(std::mem::take(&mut pending)).is_err() {
+                if pending.accounts.len() >= WRITE_ACCOUNTS && rows.blocking_send(Handover::of(std::mem::take(&mut pending))).is_err() {
                     // The writer stopped on an error of its own, which it reports.
                     return Ok(report);
                 }
             }
             // A closed channel: as above.
-            let _ = rows.blocking_send(pending);
+            let _ = rows.blocking_send(Handover::of(pending));
             Ok(report)
         });
-        while let Some(pending) = written.recv().await {
-            pending.flush(tx).await?;
+        while let Some(handover) = written.recv().await {
+            handover.flush(tx).await?;
         }
         // A broken invariant in billing (an assertion) stays a panic of the run.
         let billed = billing.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;

@@ -365,20 +365,20 @@ const CLAIM_INTO: &str = "usage_record_id (account_id, record_id, fingerprint)";
 
 /// A group of expense lines as `expense_line_group` stores them (migration 0007): the lines of
 /// one account, billing day, usage day and document, as a JSON array of arrays.
-pub(crate) struct LineGroup<'a> {
-    account_id: &'a str,
+pub(crate) struct LineGroup {
+    account_id: String,
     billing_day: Date,
     first_line: i64,
     usage_day: Date,
-    document: &'a str,
+    document: String,
     line_count: i64,
     lines: String,
 }
 
-impl<'a> LineGroup<'a> {
+impl LineGroup {
     /// Lines in writing order, grouped: each run of consecutive lines with the same account,
     /// billing day, usage day and document is one group.
-    pub(crate) fn of(lines: &'a [crate::ExpenseLineRow]) -> Vec<LineGroup<'a>> {
+    pub(crate) fn of(lines: &[crate::ExpenseLineRow]) -> Vec<LineGroup> {
         lines
             .chunk_by(|a, b| {
                 a.account_id == b.account_id && a.billing_day == b.billing_day && a.usage_day == b.usage_day && a.document == b.document
@@ -387,11 +387,11 @@ impl<'a> LineGroup<'a> {
                 let first = &run[0];
                 assert!(run.windows(2).all(|w| w[0].line_no < w[1].line_no), "{}: lines are written in number order", first.account_id);
                 LineGroup {
-                    account_id: &first.account_id,
+                    account_id: first.account_id.clone(),
                     billing_day: first.billing_day,
                     first_line: first.line_no,
                     usage_day: first.usage_day,
-                    document: &first.document,
+                    document: first.document.clone(),
                     line_count: run.len() as i64,
                     lines: lines_json(run),
                 }
@@ -464,15 +464,15 @@ fn json_text(out: &mut String, text: &str) {
     out.push('"');
 }
 
-impl BulkRow for LineGroup<'_> {
+impl BulkRow for LineGroup {
     const INTO: &'static str = "expense_line_group (account_id, billing_day, first_line, usage_day, document, line_count, lines)";
     const COLUMNS: usize = 7;
     fn bind(&self, b: &mut impl Binder) {
-        b.text(self.account_id);
+        b.text(&self.account_id);
         b.day(self.billing_day);
         b.int(self.first_line);
         b.day(self.usage_day);
-        b.text(self.document);
+        b.text(&self.document);
         b.int(self.line_count);
         b.text(&self.lines);
     }
