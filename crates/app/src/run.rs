@@ -117,6 +117,20 @@ impl Handover {
 }
 
 impl Pending {
+    /// An empty buffer with room for as many rows as `like` holds: the next handover is about
+    /// as big, and vectors grown by doubling copy their rows and fault fresh memory in again.
+    fn sized_like(like: &Pending) -> Pending {
+        Pending {
+            lines: Vec::with_capacity(like.lines.len()),
+            bills: Vec::with_capacity(like.bills.len()),
+            events: Vec::with_capacity(like.events.len()),
+            txs: Vec::with_capacity(like.txs.len()),
+            entries: Vec::with_capacity(like.entries.len()),
+            accounts: Vec::with_capacity(like.accounts.len()),
+            ..Pending::default()
+        }
+    }
+
     /// Writes the rows other than lines (see `Handover`).
     async fn flush(self, tx: &mut Tx) -> Result<()> {
         debug_assert!(self.lines.is_empty(), "lines are written prepared");
@@ -258,7 +272,7 @@ impl App {
 
     /// Bills a batch read by `read_batch` and writes its rows in `tx`.
     async fn bill_batch(&self, tx: &mut Tx, now: Timestamp, options: RunOptions, read: BatchRead, report: &mut RunReport) -> Result<()> {
-        let BatchRead { catalog: Some(catalog), work, .. } = read else { return Ok(()) };
+        let BatchRead { catalog: Some(catalog), usage, work, .. } = read else { return Ok(()) };
         // The accounts are billed on a thread of their own, which hands over the rows of every
         // `WRITE_ACCOUNTS` accounts; this task writes them meanwhile, in this transaction.
         const WRITE_ACCOUNTS: usize = 1_000;
@@ -269,8 +283,10 @@ impl App {
             // The catalog as each day prices it, resolved once for the whole batch.
             let mut day_prices: BTreeMap<Date, billing::DayPrices<'_>> = BTreeMap::new();
             for (mut account, from, through, account_work) in work {
+                let usage = &usage[account_work.usage.clone()];
                 bill_account(
                     &catalog,
+                    usage,
                     &mut day_prices,
                     now,
                     options,
@@ -282,9 +298,12 @@ impl App {
                     &mut report,
                 )?;
                 report.accounts_billed += 1;
-                if pending.accounts.len() >= WRITE_ACCOUNTS && rows.blocking_send(Handover::of(std::mem::take(&mut pending))).is_err() {
-                    // The writer stopped on an error of its own, which it reports.
-                    return Ok(report);
+                if pending.accounts.len() >= WRITE_ACCOUNTS {
+                    let next = Pending::sized_like(&pending);
+                    if rows.blocking_send(Handover::of(std::mem::replace(&mut pending, next))).is_err() {
+                        // The writer stopped on an error of its own, which it reports.
+                        return Ok(report);
+                    }
                 }
             }
             // A closed channel: as above.
@@ -317,14 +336,21 @@ async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &st
         }
     }
     let (Some(first), Some(last_due)) = (due.first(), due.last()) else {
-        return Ok(Some(BatchRead { last, seen, catalog: None, work: Vec::new() }));
+        return Ok(Some(BatchRead { last, seen, catalog: None, usage: Vec::new(), work: Vec::new() }));
     };
     let (first_id, last_id) = (first.0.id().to_owned(), last_due.0.id().to_owned());
     let catalog = load_catalog(tx).await?;
     let after = due.iter().map(|(_, from, _)| previous_day(*from)).min().expect("non-empty");
     let through = due.iter().map(|(_, _, through)| *through).max().expect("non-empty");
     let ids: Vec<&str> = due.iter().map(|(a, _, _)| a.id()).collect();
-    let mut usage = group(tx.usage_daily_between(&ids, Some(after), through).await?, |r| r.account_id.clone());
+    // The batch's usage stays one vector (in account order); each account gets its range.
+    let usage = tx.usage_daily_between(&ids, Some(after), through).await?;
+    let mut usage_of: HashMap<&str, std::ops::Range<usize>> = HashMap::with_capacity(ids.len());
+    let mut at = 0;
+    for run in usage.chunk_by(|a, b| a.account_id == b.account_id) {
+        usage_of.insert(&run[0].account_id, at..at + run.len());
+        at += run.len();
+    }
     let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
     let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
     let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
@@ -375,7 +401,7 @@ async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &st
     for (account, from, through) in due {
         let id = account.id();
         let account_work = AccountWork {
-            usage: usage.remove(id).unwrap_or_default(),
+            usage: usage_of.remove(id).unwrap_or_default(),
             late: late.remove(id).unwrap_or_default(),
             late_billed: late_reads.remove(id).unwrap_or_default(),
             instruments: instruments.remove(id).unwrap_or_default(),
@@ -385,7 +411,8 @@ async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &st
         };
         work.push((account, from, through, account_work));
     }
-    Ok(Some(BatchRead { last, seen, catalog: Some(catalog), work }))
+    drop(usage_of);
+    Ok(Some(BatchRead { last, seen, catalog: Some(catalog), usage, work }))
 }
 
 /// A batch's accounts and everything billing them needs, read before anything is billed.
@@ -396,6 +423,8 @@ struct BatchRead {
     seen: usize,
     /// The catalog, when any account is due.
     catalog: Option<Arc<Catalog>>,
+    /// The daily usage of the days to bill, by account, then day, then key.
+    usage: Vec<UsageDailyRow>,
     work: Vec<(Account, Date, Date, AccountWork)>,
 }
 
@@ -451,8 +480,9 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> String) -> HashMap<String, Vec<T>>
 }
 
 struct AccountWork {
-    /// Daily usage of the days to bill, sorted by day then key.
-    usage: Vec<UsageDailyRow>,
+    /// Where the account's daily usage of the days to bill is in the batch's (sorted by day
+    /// then key).
+    usage: std::ops::Range<usize>,
     /// Keys changed after their day was billed.
     late: Vec<UsageDailyRow>,
     late_billed: LateBilled,
@@ -559,6 +589,7 @@ fn late_drafts(
 #[allow(clippy::too_many_arguments)]
 fn bill_account<'c>(
     catalog: &'c Catalog,
+    usage: &[UsageDailyRow],
     day_prices: &mut BTreeMap<Date, billing::DayPrices<'c>>,
     now: Timestamp,
     options: RunOptions,
@@ -582,14 +613,14 @@ fn bill_account<'c>(
     let mut cursor = 0;
     while day <= through {
         // Today's usage: the rows are sorted by day, then workspace, item and dimensions.
-        while cursor < work.usage.len() && work.usage[cursor].billing_day < day {
+        while cursor < usage.len() && usage[cursor].billing_day < day {
             cursor += 1;
         }
         let start = cursor;
-        while cursor < work.usage.len() && work.usage[cursor].billing_day == day {
+        while cursor < usage.len() && usage[cursor].billing_day == day {
             cursor += 1;
         }
-        let keys: Vec<KeyUsage> = work.usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
+        let keys: Vec<KeyUsage> = usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
         let plan = plan_on(catalog, &work.packages, day);
         let prices = day_prices.entry(day).or_insert_with(|| catalog.on(day));
         let rated =

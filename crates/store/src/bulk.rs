@@ -125,18 +125,30 @@ pub(crate) async fn sqlite_rows<T>(
     conn: &mut sqlx::SqliteConnection,
     sql: &str,
     binds: &[&str],
-    mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
+    map: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
+    let mut found = Vec::new();
+    sqlite_rows_into(conn, sql, binds, &mut found, map).await?;
+    Ok(found)
+}
+
+/// `sqlite_rows`, appending to `found`.
+pub(crate) async fn sqlite_rows_into<T>(
+    conn: &mut sqlx::SqliteConnection,
+    sql: &str,
+    binds: &[&str],
+    found: &mut Vec<T>,
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<()> {
     let mut handle = conn.lock_handle().await?;
     // SAFETY: as in `sqlite`.
     let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
     let mut stmt = db.prepare(sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(binds))?;
-    let mut found = Vec::new();
     while let Some(row) = rows.next()? {
         found.push(map(row)?);
     }
-    Ok(found)
+    Ok(())
 }
 
 impl<T: rusqlite::types::FromSql> crate::Col<T> for rusqlite::Row<'_> {

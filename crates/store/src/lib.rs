@@ -25,6 +25,10 @@ use sqlx::{QueryBuilder, Row, SqlSafeStr};
 pub use operator::*;
 pub use rows::*;
 
+/// Usage keys (workspace × item × dimensions) an account is expected to have on a day, for
+/// reserving room: the benchmark's accounts have 12 to 36.
+const USAGE_KEYS_EXPECTED: usize = 40;
+
 /// Rows per multi-row INSERT: well under SQLite's 32,766 and PostgreSQL's 65,535 bound
 /// variables at 20 columns.
 const INSERT_CHUNK: usize = 1_000;
@@ -720,15 +724,19 @@ impl Tx {
     pub async fn usage_daily_between(&mut self, account_ids: &[&str], after: Option<Date>, through: Date) -> Result<Vec<UsageDailyRow>> {
         const HEAD: &str = "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily WHERE billing_day > ";
         const ORDER: &str = " ORDER BY account_id, billing_day, workspace_id, item, dims";
+        // Room for a day's usage of every account up front (unused room is never touched, so
+        // costs no memory): the night's biggest read, grown by doubling, copied its rows
+        // several times over.
+        let days = after.map_or(1, |a| (through - a).get_days().max(1) as usize);
+        let mut found = Vec::with_capacity(account_ids.len().saturating_mul(days).saturating_mul(USAGE_KEYS_EXPECTED).min(1 << 22));
         let (after, through) = (after.map(day_text).unwrap_or_default(), day_text(through));
-        let mut found = Vec::new();
         for chunk in account_ids.chunks(INSERT_CHUNK) {
             match &mut self.inner {
                 TxInner::Sqlite(tx) => {
                     // The night's biggest read: rows mapped in place (see `bulk`).
                     let sql = format!("{HEAD}?1 AND billing_day <= ?2 AND account_id IN ({}){ORDER}", bulk::parameters(3, chunk.len()));
                     let binds: Vec<&str> = [after.as_str(), through.as_str()].into_iter().chain(chunk.iter().copied()).collect();
-                    found.extend(bulk::sqlite_rows(tx, &sql, &binds, |r| usage_daily_row(r)).await?);
+                    bulk::sqlite_rows_into(tx, &sql, &binds, &mut found, |r| usage_daily_row(r)).await?;
                 }
                 TxInner::Postgres(tx) => {
                     let mut q = QueryBuilder::<sqlx::Postgres>::new(HEAD);
