@@ -376,19 +376,30 @@ type MonthSums = BTreeMap<bulk::TotalKey, TotalsRow>;
 impl PreparedLines {
     /// Lines in writing order: each account's lines in number order.
     pub fn new(lines: &[ExpenseLineRow]) -> PreparedLines {
-        type Month = (i16, i8);
-        type Sums<'l> = BTreeMap<(&'l str, &'l str, &'l str), TotalsRow>;
-        let mut borrowed: BTreeMap<(&str, Month), Sums<'_>> = BTreeMap::new();
-        for l in lines {
-            let month = (l.billing_day.year(), l.billing_day.month());
-            *borrowed.entry((&l.account_id, month)).or_default().entry((&l.workspace_id, &l.item, &l.charge_type)).or_default() +=
-                l.totals();
+        let mut sums = BTreeMap::new();
+        // An account's lines come together, a day's sorted by key: a line's sum is most often
+        // the one before it (dimensions apart) or else found among the account-month's few.
+        let mut month_sums: Vec<((&str, &str, &str), TotalsRow)> = Vec::new();
+        for account in lines.chunk_by(|a, b| a.account_id == b.account_id) {
+            let account_id = &account[0].account_id;
+            for month in
+                account.chunk_by(|a, b| (a.billing_day.year(), a.billing_day.month()) == (b.billing_day.year(), b.billing_day.month()))
+            {
+                month_sums.clear();
+                for l in month {
+                    let key = (l.workspace_id.as_str(), l.item.as_str(), l.charge_type.as_str());
+                    match month_sums.iter_mut().rev().find(|(k, _)| *k == key) {
+                        Some((_, sum)) => *sum += l.totals(),
+                        None => month_sums.push((key, l.totals())),
+                    }
+                }
+                let day = month[0].billing_day;
+                let added: &mut MonthSums = sums.entry((account_id.clone(), (day.year(), day.month()))).or_default();
+                for ((w, i, c), sum) in month_sums.drain(..) {
+                    *added.entry((w.to_owned(), i.to_owned(), c.to_owned())).or_default() += sum;
+                }
+            }
         }
-        let owned = |(w, i, c): (&str, &str, &str)| (w.to_owned(), i.to_owned(), c.to_owned());
-        let sums = borrowed
-            .into_iter()
-            .map(|((account_id, month), groups)| ((account_id.to_owned(), month), groups.into_iter().map(|(k, t)| (owned(k), t)).collect()))
-            .collect();
         PreparedLines { groups: bulk::LineGroup::of(lines), sums }
     }
 }

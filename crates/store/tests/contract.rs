@@ -273,25 +273,27 @@ async fn batch_reads_keep_to_their_range(store: Store) {
             line(a, 1, date(2026, 9, 30), "pay_as_you_go", 100),
             line(a, 2, date(2026, 10, 1), "pay_as_you_go", 200),
             line(a, 3, date(2026, 10, 1), "annual_package", 400),
-            line(a, 4, date(2026, 10, 31), "pay_as_you_go", 800),
-            line(a, 5, date(2026, 11, 1), "pay_as_you_go", 1600),
+            // The first line's key again, another line apart: one running total.
+            line(a, 4, date(2026, 10, 1), "pay_as_you_go", 50),
+            line(a, 5, date(2026, 10, 31), "pay_as_you_go", 800),
+            line(a, 6, date(2026, 11, 1), "pay_as_you_go", 1600),
         ];
         // Two writes: the month's running totals add up across them.
-        tx.insert_lines(&lines[..3]).await.unwrap();
-        tx.insert_lines(&lines[3..]).await.unwrap();
+        tx.insert_lines(&lines[..4]).await.unwrap();
+        tx.insert_lines(&lines[4..]).await.unwrap();
     }
     let october = tx.month_line_totals(&["a2", "a1"], "2026-10").await.unwrap();
     let seen: Vec<(&str, &str, i64)> = october.iter().map(|r| (r.account_id.as_str(), r.charge_type.as_str(), r.totals.gross)).collect();
     assert_eq!(
         seen,
-        [("a1", "annual_package", 400), ("a1", "pay_as_you_go", 1000), ("a2", "annual_package", 400), ("a2", "pay_as_you_go", 1000)]
+        [("a1", "annual_package", 400), ("a1", "pay_as_you_go", 1050), ("a2", "annual_package", 400), ("a2", "pay_as_you_go", 1050)]
     );
     let sums = tx.month_sums(&["a2", "zz", "a1"], "2026-10").await.unwrap();
-    let october = store::TotalsRow { gross: 1400, rounding_discount: 0, coupon: 3, card: 6, cash: 1391, arrears: 0 };
+    let october = store::TotalsRow { gross: 1450, rounding_discount: 0, coupon: 4, card: 8, cash: 1438, arrears: 0 };
     assert_eq!(sums, [("a1".to_owned(), october), ("a2".to_owned(), october)], "per account, in account order");
     assert!(tx.month_sums(&["a1"], "2026-12").await.unwrap().is_empty());
     let paid = tx.day_paid(date(2026, 10, 1)).await.unwrap();
-    assert_eq!(paid, ["a1", "a2", "a3"].map(|a| (a.to_owned(), [200, 1, 2, 197, 0])).to_vec(), "pay-as-you-go lines only");
+    assert_eq!(paid, ["a1", "a2", "a3"].map(|a| (a.to_owned(), [250, 2, 4, 244, 0])).to_vec(), "pay-as-you-go lines only");
     let mut found = tx.workspace_accounts(&["a3-w", "a1-w", "nope"]).await.unwrap();
     found.sort();
     assert_eq!(found, [("a1-w".to_owned(), "a1".to_owned()), ("a3-w".to_owned(), "a3".to_owned())]);
