@@ -109,6 +109,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(6, "record ids keep a fingerprint", include_str!("../migrations/sqlite/0006_record_ids_keep_a_fingerprint.sql")),
             migration(7, "lines grouped per day", include_str!("../migrations/sqlite/0007_lines_grouped_per_day.sql")),
             migration(8, "month totals grouped", include_str!("../migrations/sqlite/0008_month_totals_grouped.sql")),
+            migration(9, "usage daily without rowid", include_str!("../migrations/sqlite/0009_usage_daily_without_rowid.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -1561,6 +1562,37 @@ mod tests {
         let rows: Vec<(String, String, i64)> =
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
         assert_eq!(rows, [("a".into(), "r1".into(), 0), ("b".into(), "r1".into(), 0)]);
+    }
+
+    /// Migration 0009 keeps every daily usage row, late flags included, in the table now kept
+    /// in key order, and its partial index of late keys answers as before.
+    #[test]
+    fn daily_usage_is_kept_by_key() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        for m in super::migrator("sqlite").iter() {
+            if m.version == 9 {
+                db.execute_batch(
+                    "INSERT INTO usage_daily (account_id, billing_day, workspace_id, item, dims, quantity, late) VALUES \
+                     ('b', '2026-11-01', 'w', 'sms', '', 7, 0), ('a', '2026-11-02', 'w', 'sms', 'r=3', 5, 1), \
+                     ('a', '2026-11-01', 'w', 'sms', '', 3, 0)",
+                )
+                .unwrap();
+            }
+            db.execute_batch(m.sql.as_ref()).unwrap();
+        }
+        let mut stmt = db.prepare("SELECT account_id, billing_day, dims, quantity, late FROM usage_daily").unwrap();
+        let rows: Vec<(String, String, String, i64, i64)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap().map(Result::unwrap).collect();
+        let row = |a: &str, d: &str, dims: &str, q, late| (a.to_owned(), d.to_owned(), dims.to_owned(), q, late);
+        assert_eq!(
+            rows,
+            [row("a", "2026-11-01", "", 3, 0), row("a", "2026-11-02", "r=3", 5, 1), row("b", "2026-11-01", "", 7, 0)],
+            "in key order"
+        );
+        let late: i64 = db.query_row("SELECT count(*) FROM usage_daily WHERE account_id = 'a' AND late = 1", [], |r| r.get(0)).unwrap();
+        assert_eq!(late, 1);
+        let sql: String = db.query_row("SELECT sql FROM sqlite_master WHERE name = 'usage_daily'", [], |r| r.get(0)).unwrap();
+        assert!(sql.ends_with("WITHOUT ROWID"), "{sql}");
     }
 
     /// Migration 0007 moves every line, with every column, into groups per account, billing
