@@ -172,12 +172,24 @@ pub(crate) fn quotient(n: i128, d: i128) -> i128 {
 }
 
 /// A decimal as an integer at a fixed scale, for storage; `None` when it does not fit exactly.
+/// On the mantissa (`value` = m / 10^s): m × 10^(scale − s), or m / 10^(s − scale) when
+/// that leaves no remainder; the night stores several such integers per line.
 pub fn to_scaled(value: Decimal, scale: u32) -> Option<i64> {
-    if value.normalize().scale() > scale {
+    if scale > 18 {
+        // 10^scale does not fit i64: nothing but zero could, and storage never asks.
         return None;
     }
-    let scaled = value * Decimal::from(10i64.checked_pow(scale)?);
-    i64::try_from(scaled.normalize()).ok()
+    let (m, s) = (value.mantissa(), value.scale());
+    let scaled = if s <= scale {
+        m.checked_mul(pow10(scale - s))?
+    } else {
+        let divisor = pow10(s - scale);
+        if m % divisor != 0 {
+            return None;
+        }
+        m / divisor
+    };
+    i64::try_from(scaled).ok()
 }
 
 /// Whether a decimal is zero or positive, without `Decimal`'s general comparison.

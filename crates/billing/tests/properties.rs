@@ -173,3 +173,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// A decimal as an integer at a fixed scale (storage's encoding) is exactly the decimal
+    /// times 10^scale when that is a whole i64, and `None` otherwise, as decimal arithmetic
+    /// says: digits beyond the scale, or too large.
+    #[test]
+    fn scaled_integers_are_exact(mantissa in -10_000_000_000i64..10_000_000_000, digits in 0..=28u32, scale in 0..=18u32) {
+        let value = Decimal::new(mantissa, digits);
+        let by_decimals = if value.normalize().scale() > scale {
+            None
+        } else {
+            i64::try_from((value * Decimal::from(10i64.pow(scale))).normalize()).ok()
+        };
+        prop_assert_eq!(billing::money::to_scaled(value, scale), by_decimals);
+        if let Some(scaled) = by_decimals {
+            prop_assert_eq!(billing::money::from_scaled(scaled, scale), value);
+        }
+    }
+}
