@@ -225,19 +225,32 @@ impl App {
     ) -> Result<Option<(String, Option<Ahead>)>> {
         let mut tx = self.store.begin().await?;
         let sequence = tx.write_sequence().await?;
-        let read = match ahead {
-            Some(ahead) => match ahead.take(sequence).await? {
-                Some(read) => read,
-                None => read_batch(&mut tx, now, options, after, due_before).await?,
-            },
-            None => read_batch(&mut tx, now, options, after, due_before).await?,
+        let ready = match ahead {
+            Some(ahead) => ahead.take(sequence).await?,
+            None => None,
         };
-        let Some(read) = read else {
+        if let Some(billed) = ready {
+            // Read and billed ahead, and still current: only the writes are left.
+            let Some(billed) = billed else {
+                tx.commit().await?;
+                return Ok(None);
+            };
+            let next = sequence.map(|sequence| Ahead::start(self.store.clone(), now, options, billed.last.clone(), due_before, sequence));
+            report.accounts_seen += billed.seen;
+            for handover in billed.handovers {
+                handover.flush(&mut tx).await?;
+            }
+            report.add(&billed.report);
+            tx.commit().await?;
+            return Ok(Some((billed.last, next)));
+        }
+        let Some(read) = read_batch(&mut tx, now, options, after, due_before).await? else {
             tx.commit().await?;
             return Ok(None);
         };
         let last = read.last.clone();
-        // While this batch is billed and written, the next is read on a connection of its own.
+        // While this batch is billed and written, the next is read and billed on a connection
+        // and a thread of their own.
         let next = sequence.map(|sequence| Ahead::start(self.store.clone(), now, options, last.clone(), due_before, sequence));
         report.accounts_seen += read.seen;
         self.bill_batch(&mut tx, now, options, read, report).await?;
@@ -275,41 +288,9 @@ impl App {
         let BatchRead { catalog: Some(catalog), usage, work, .. } = read else { return Ok(()) };
         // The accounts are billed on a thread of their own, which hands over the rows of every
         // `WRITE_ACCOUNTS` accounts; this task writes them meanwhile, in this transaction.
-        const WRITE_ACCOUNTS: usize = 1_000;
         let (rows, mut written) = tokio::sync::mpsc::channel::<Handover>(2);
-        let billing = tokio::task::spawn_blocking(move || -> Result<RunReport> {
-            let mut report = RunReport::default();
-            let mut pending = Pending::default();
-            // The catalog as each day prices it, resolved once for the whole batch.
-            let mut day_prices: BTreeMap<Date, billing::DayPrices<'_>> = BTreeMap::new();
-            for (mut account, from, through, account_work) in work {
-                let usage = &usage[account_work.usage.clone()];
-                bill_account(
-                    &catalog,
-                    usage,
-                    &mut day_prices,
-                    now,
-                    options,
-                    &mut account,
-                    from,
-                    through,
-                    account_work,
-                    &mut pending,
-                    &mut report,
-                )?;
-                report.accounts_billed += 1;
-                if pending.accounts.len() >= WRITE_ACCOUNTS {
-                    let next = Pending::sized_like(&pending);
-                    if rows.blocking_send(Handover::of(std::mem::replace(&mut pending, next))).is_err() {
-                        // The writer stopped on an error of its own, which it reports.
-                        return Ok(report);
-                    }
-                }
-            }
-            // A closed channel: as above.
-            let _ = rows.blocking_send(Handover::of(pending));
-            Ok(report)
-        });
+        let billing =
+            tokio::task::spawn_blocking(move || bill_all(&catalog, &usage, work, now, options, |h| rows.blocking_send(h).is_ok()));
         while let Some(handover) = written.recv().await {
             handover.flush(tx).await?;
         }
@@ -318,6 +299,39 @@ impl App {
         report.add(&billed);
         Ok(())
     }
+}
+
+/// Accounts billed per handover to the writer.
+const WRITE_ACCOUNTS: usize = 1_000;
+
+/// Bills a batch's accounts (no database access), handing the rows of every `WRITE_ACCOUNTS`
+/// accounts to `hand`; stops when `hand` refuses them (the writer stopped on an error of its
+/// own, which it reports).
+fn bill_all(
+    catalog: &Catalog,
+    usage: &[UsageDailyRow],
+    work: Vec<(Account, Date, Date, AccountWork)>,
+    now: Timestamp,
+    options: RunOptions,
+    mut hand: impl FnMut(Handover) -> bool,
+) -> Result<RunReport> {
+    let mut report = RunReport::default();
+    let mut pending = Pending::default();
+    // The catalog as each day prices it, resolved once for the whole batch.
+    let mut day_prices: BTreeMap<Date, billing::DayPrices<'_>> = BTreeMap::new();
+    for (mut account, from, through, account_work) in work {
+        let usage = &usage[account_work.usage.clone()];
+        bill_account(catalog, usage, &mut day_prices, now, options, &mut account, from, through, account_work, &mut pending, &mut report)?;
+        report.accounts_billed += 1;
+        if pending.accounts.len() >= WRITE_ACCOUNTS {
+            let next = Pending::sized_like(&pending);
+            if !hand(Handover::of(std::mem::replace(&mut pending, next))) {
+                return Ok(report);
+            }
+        }
+    }
+    hand(Handover::of(pending));
+    Ok(report)
 }
 
 /// Claims the batch after `after` and reads everything its billing needs; `None` when no
@@ -436,27 +450,53 @@ struct BatchRead {
 struct Ahead {
     /// The write sequence inside the transaction during which the read was started.
     during: i64,
-    read: tokio::task::JoinHandle<Result<(i64, Option<BatchRead>)>>,
+    read: tokio::task::JoinHandle<Result<(i64, Option<BilledAhead>)>>,
+}
+
+/// A batch read and billed ahead: its rows, ready to write.
+struct BilledAhead {
+    last: String,
+    seen: usize,
+    handovers: Vec<Handover>,
+    report: RunReport,
 }
 
 impl Ahead {
+    /// Reads the batch after `after` and bills it, on a connection and a thread of their own:
+    /// billing needs nothing but what was read, so it may run before its batch's transaction
+    /// begins (and is thrown away with the read when that is not current).
     fn start(store: store::Store, now: Timestamp, options: RunOptions, after: String, due_before: Date, during: i64) -> Ahead {
         let read = tokio::spawn(async move {
             let mut tx = store.read().await?;
             let seen = tx.write_sequence().await?.expect("read ahead only where writes are sequenced");
             let read = read_batch(&mut tx, now, options, &after, due_before).await?;
             tx.commit().await?;
-            Ok((seen, read))
+            let Some(read) = read else { return Ok((seen, None)) };
+            let BatchRead { last, seen: claimed, catalog, usage, work } = read;
+            let Some(catalog) = catalog else {
+                return Ok((seen, Some(BilledAhead { last, seen: claimed, handovers: Vec::new(), report: RunReport::default() })));
+            };
+            let billing = tokio::task::spawn_blocking(move || {
+                let mut handovers = Vec::new();
+                let report = bill_all(&catalog, &usage, work, now, options, |h| {
+                    handovers.push(h);
+                    true
+                })?;
+                Ok::<_, crate::AppError>((handovers, report))
+            });
+            let (handovers, report) = billing.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+            Ok((seen, Some(BilledAhead { last, seen: claimed, handovers, report })))
         });
         Ahead { during, read }
     }
 
-    /// What was read, if it is still current in a transaction that sees write sequence `now`
-    /// (`None`: read again). A read that failed is read again, and fails there if it must.
-    async fn take(self, now: Option<i64>) -> Result<Option<Option<BatchRead>>> {
+    /// What was read and billed, if it is still current in a transaction that sees write
+    /// sequence `now` (`None`: read again). A read or billing that failed is done again in
+    /// the batch's transaction, and fails there if it must.
+    async fn take(self, now: Option<i64>) -> Result<Option<Option<BilledAhead>>> {
         let Some(now) = now else { return Ok(None) };
         match self.read.await {
-            Ok(Ok((seen, read))) => Ok(still_current(self.during, seen, now).then_some(read)),
+            Ok(Ok((seen, billed))) => Ok(still_current(self.during, seen, now).then_some(billed)),
             Ok(Err(_)) => Ok(None),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Ok(None),
