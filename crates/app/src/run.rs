@@ -230,13 +230,17 @@ impl App {
             Some(ahead) => ahead.take(sequence).await?,
             None => None,
         };
+        // While this batch is written, the next one (after `last`) is read and billed on a
+        // connection and threads of their own, where writes are sequenced (SQLite).
+        let ahead_of =
+            |last: &str| sequence.map(|sequence| Ahead::start(self.store.clone(), now, options, last.to_owned(), due_before, sequence));
         if let Some(billed) = ready {
             // Read and billed ahead, and still current: only the writes are left.
             let Some(billed) = billed else {
                 tx.commit().await?;
                 return Ok(None);
             };
-            let next = sequence.map(|sequence| Ahead::start(self.store.clone(), now, options, billed.last.clone(), due_before, sequence));
+            let next = ahead_of(&billed.last);
             report.accounts_seen += billed.seen;
             for handover in billed.handovers {
                 handover.flush(&mut tx).await?;
@@ -250,9 +254,7 @@ impl App {
             return Ok(None);
         };
         let last = read.last.clone();
-        // While this batch is billed and written, the next is read and billed on a connection
-        // and a thread of their own.
-        let next = sequence.map(|sequence| Ahead::start(self.store.clone(), now, options, last.clone(), due_before, sequence));
+        let next = ahead_of(&last);
         report.accounts_seen += read.seen;
         self.bill_batch(&mut tx, now, options, read, report).await?;
         tx.commit().await?;
