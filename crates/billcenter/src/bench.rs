@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use app::App;
 use app::funds::{CardRequest, CouponRequest};
 use billing::money::to_scaled;
-use billing::{Aggregation, Catalog, Dims, Funds, KeyUsage, LineDraft, PackagePlan, UsageKey};
+use billing::{Aggregation, Catalog, Funds, KeyUsage, LineDraft, PackagePlan};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 
@@ -254,7 +254,7 @@ struct DayImage {
     records: Vec<Record>,
 }
 
-fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Result<DayImage> {
+fn read_day(path: &Path, index: &HashMap<String, u32>, prices: &billing::DayPrices<'_>) -> Result<DayImage> {
     let mut keys: Vec<(u32, KeyUsage)> = Vec::new();
     let mut key_index: HashMap<(String, String, String), u32> = HashMap::new();
     // Item codes and workspace ids are shared by every key that names them.
@@ -272,7 +272,7 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Res
         let fresh = key_index.len() as u32;
         let key = *key_index.entry(k).or_insert_with_key(|(ws, item, dims)| {
             let mut name = |text: &String| names.entry(text.clone()).or_insert_with(|| text.as_str().into()).clone();
-            let key = UsageKey { workspace: name(ws), item: name(item), dims: Dims::from_canonical(dims) };
+            let key = prices.usage_key(name(ws), item, dims);
             let usage = KeyUsage { key: Arc::new(key), quantity: Decimal::ZERO, billed: None };
             keys.push((account, usage));
             fresh
@@ -297,7 +297,7 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, catalog: &Catalog) -> Res
     }
     let mut slots: Vec<Option<KeyUsage>> = keys.into_iter().map(|(_, usage)| Some(usage)).collect();
     let keys: Vec<KeyUsage> = order.iter().map(|&k| slots[k as usize].take().expect("each key once")).collect();
-    let aggregation = keys.iter().map(|k| catalog.item(&k.key.item).map(|i| i.aggregation)).collect::<Result<_, _>>()?;
+    let aggregation = keys.iter().map(|k| prices.item(&k.key.item).map(|i| i.aggregation)).collect::<Result<_, _>>()?;
     Ok(DayImage { keys, aggregation, records })
 }
 
@@ -341,7 +341,9 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     }
     let dir = usage_path.parent().unwrap_or(Path::new("."));
     write_reference(dir, &catalog, &accounts, &funds_of, &packages)?;
-    let DayImage { mut keys, aggregation, records } = read_day(&usage_path.with_extension("csv"), &index, &catalog)?;
+    let catalog = &catalog;
+    let prices = catalog.on(day);
+    let DayImage { mut keys, aggregation, records } = read_day(&usage_path.with_extension("csv"), &index, &prices)?;
 
     // Each pass runs PASSES times over the same memory image; the median counts (the first
     // pass of either also pays for faulting the image into the cache).
@@ -353,9 +355,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
         floor_times.push(start.elapsed().as_secs_f64());
         floor_checksum = sums.iter().fold(0i64, |a, s| a.wrapping_add(*s));
     }
-    let catalog = &catalog;
     let plans: Vec<Option<&PackagePlan>> = packages.iter().map(|&p| if p { catalog.packages.get("starter") } else { None }).collect();
-    let prices = catalog.on(day);
     let is_max: Vec<bool> = aggregation.iter().map(|a| *a == Aggregation::Max).collect();
     let passes = std::env::var("BENCH_PASSES").ok().and_then(|v| v.parse().ok()).unwrap_or(PASSES);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

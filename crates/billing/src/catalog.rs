@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS};
+use crate::rating::UsageKey;
 
 /// How a day's hourly samples of an item become the day's quantity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,13 @@ pub(crate) fn shared_text_order(a: &Arc<str>, b: &Arc<str>) -> Ordering {
         (Some(x), Some(y)) if x != y => x.cmp(y),
         _ => a.cmp(b),
     }
+}
+
+/// Text equality, without a look at the bytes where the texts are one (dimensions a loader
+/// took from the catalog) or empty (items without a dimension).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a.is_empty() || a == b)
 }
 
 impl Ord for Dims {
@@ -235,39 +243,66 @@ pub struct PackagePlan {
 }
 
 /// The prices of one billing day (`Catalog::on`): each item with the price version in force
-/// that day (or why there is none), and each (item, dimension value) with its price, in hash
-/// maps, since rating looks one up for every line.
+/// that day (or why there is none), and each (item, dimension value) with its price, since
+/// rating looks one up for every line.
 #[derive(Debug)]
 pub struct DayPrices<'c> {
     pub catalog: &'c Catalog,
     pub day: Date,
-    items: FxHashMap<&'c str, DayItem<'c>>,
+    /// In catalog order; `index` finds an item by its code's text, `addresses` by the
+    /// address of the day's own copy of it (a scan of a few words, no text to compare).
+    items: Vec<DayItem<'c>>,
+    index: FxHashMap<&'c str, usize>,
+    addresses: Vec<usize>,
 }
 
 /// An item as one day prices it: its price version in force and that version's rates by
-/// dimension value (a handful per item, searched in order).
+/// dimension value (a handful per item, searched in order). The code and dimensions are this
+/// day's own copies, shared by the usage keys `DayPrices::usage_key` makes.
 #[derive(Debug)]
 struct DayItem<'c> {
     item: &'c BillableItem,
-    rates: Result<SmallVec<[(&'c str, &'c Price); 4]>, CatalogError>,
+    code: Arc<str>,
+    rates: Result<SmallVec<[(Dims, &'c Price); 4]>, CatalogError>,
 }
 
 impl<'c> DayPrices<'c> {
+    /// An item of the day: by pointer where the code is this day's own text (a key from
+    /// `usage_key`), else by its text.
+    fn day_item(&self, code: &str) -> Result<&DayItem<'c>, CatalogError> {
+        let address = code.as_ptr() as usize;
+        let at = self.addresses.iter().position(|&a| a == address).or_else(|| self.index.get(code).copied());
+        at.map(|i| &self.items[i]).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
+    }
+
     pub fn item(&self, code: &str) -> Result<&'c BillableItem, CatalogError> {
-        self.items.get(code).map(|i| i.item).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
+        self.day_item(code).map(|i| i.item)
     }
 
     /// An item and its price on this day for a dimension value.
     pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
-        let day_item = self.items.get(code).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))?;
+        let day_item = self.day_item(code)?;
         let rates = day_item.rates.as_ref().map_err(Clone::clone)?;
         let wanted = dims.as_str();
         let price = rates
             .iter()
-            .find(|(d, _)| *d == wanted)
+            .find(|(d, _)| same_text(d.as_str(), wanted))
             .map(|(_, price)| *price)
             .ok_or_else(|| CatalogError::NoRate { item: code.to_owned(), dims: dims.to_string() })?;
         Ok((day_item.item, price))
+    }
+
+    /// The usage key of a workspace's item and dimensions (canonical text), made of this day's
+    /// own texts where the day prices them: a loader's keys then share the item code and
+    /// dimensions instead of copying them, and `price` finds them by pointer. Text the day
+    /// does not price is copied (rating refuses it with the error it deserves).
+    pub fn usage_key(&self, workspace: Arc<str>, item: &str, dims: &str) -> UsageKey {
+        let known = self.index.get(item).map(|&i| &self.items[i]);
+        let shared = known.and_then(|i| Some((i, i.rates.as_ref().ok()?.iter().find(|(d, _)| d.as_str() == dims)?)));
+        match shared {
+            Some((i, (d, _))) => UsageKey { workspace, item: i.code.clone(), dims: d.clone() },
+            None => UsageKey { workspace, item: known.map_or_else(|| item.into(), |i| i.code.clone()), dims: Dims::from_canonical(dims) },
+        }
     }
 }
 
@@ -306,11 +341,17 @@ impl Catalog {
             .items
             .iter()
             .map(|(code, item)| {
-                let rates = self.version(code, day).map(|v| v.rates.iter().map(|(dims, price)| (dims.as_str(), price)).collect());
-                (code.as_str(), DayItem { item, rates })
+                // Copies of the texts, not the catalog's: a thread's keys count their shares on
+                // counters no other thread touches.
+                let rates = self
+                    .version(code, day)
+                    .map(|v| v.rates.iter().map(|(dims, price)| (Dims::from_canonical(dims.as_str()), price)).collect());
+                DayItem { item, code: code.as_str().into(), rates }
             })
-            .collect();
-        DayPrices { catalog: self, day, items }
+            .collect::<Vec<_>>();
+        let index = items.iter().enumerate().map(|(i, d)| (d.item.code.as_str(), i)).collect();
+        let addresses = items.iter().map(|d| d.code.as_ptr() as usize).collect();
+        DayPrices { catalog: self, day, items, index, addresses }
     }
 
     /// Checks everything that must hold before a catalog is used.

@@ -68,16 +68,18 @@ impl Currency {
         // On the integer mantissa: exact = m / 10^s, so the minor units are m / 10^(s - e)
         // truncated, and the remainder is the cut-off fraction at scale s.
         let (m, s) = (exact.mantissa(), exact.scale());
-        let (minor, discount) = if s <= self.exponent {
-            (m * pow10(self.exponent - s), Decimal::ZERO)
+        let (minor, cut, cut_scale) = if s <= self.exponent {
+            (m * pow10(self.exponent - s), 0, 0)
         } else {
             let divisor = pow10(s - self.exponent);
             let minor = quotient(m, divisor);
-            (minor, Decimal::from_i128_with_scale(m - minor * divisor, s))
+            (minor, m - minor * divisor, s)
         };
         let minor = i64::try_from(minor).expect("line amount within i64 minor units");
-        assert!(discount.scale() <= EXACT_SCALE || discount.round_dp(EXACT_SCALE) == discount);
-        let rounding_discount = if discount.is_zero() { Decimal::ZERO } else { discount.normalize() };
+        // The cut-off fraction, normalized on the integer (trailing zeros off) before the
+        // decimal is built.
+        let rounding_discount = normalized(cut, cut_scale);
+        assert!(rounding_discount.scale() <= EXACT_SCALE, "the rounding discount of {exact} keeps more than {EXACT_SCALE} decimals");
         Rounded { amount: Amount(minor), rounding_discount }
     }
 }
@@ -214,11 +216,64 @@ pub(crate) fn pow10(exp: u32) -> i128 {
     TABLE[exp as usize]
 }
 
+/// 10^exp as a `u64`, where it fits (exp ≤ 19).
+#[inline]
+pub(crate) fn pow10_u64(exp: u32) -> Option<u64> {
+    const TABLE: [u64; 20] = {
+        let mut t = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(exp as usize).copied()
+}
+
+/// A non-negative integer at a scale as a decimal, without a 128-bit detour.
+#[inline]
+pub(crate) fn decimal_from_u64(value: u64, scale: u32) -> Decimal {
+    Decimal::from_parts(value as u32, (value >> 32) as u32, 0, false, scale)
+}
+
+/// `a × b` for non-negative decimals, exactly: on the mantissas in 64 bits where the product
+/// fits (a line's units times its unit price, nearly always), else by `Decimal`'s product.
+#[inline]
+pub(crate) fn product(a: Decimal, b: Decimal) -> Decimal {
+    debug_assert!(is_non_negative(a) && is_non_negative(b));
+    let scale = a.scale() + b.scale();
+    if let (Ok(x), Ok(y)) = (u64::try_from(a.mantissa()), u64::try_from(b.mantissa()))
+        && scale <= 28
+        && let Some(p) = x.checked_mul(y)
+    {
+        return decimal_from_u64(p, scale);
+    }
+    a * b
+}
+
+/// `m / 10^scale` (non-negative) as a normalized decimal: trailing zeros come off the
+/// integer, in 64 bits where it fits.
+fn normalized(m: i128, scale: u32) -> Decimal {
+    debug_assert!(m >= 0);
+    match u64::try_from(m) {
+        Ok(mut m) => {
+            let mut scale = if m == 0 { 0 } else { scale };
+            while scale > 0 && m % 10 == 0 {
+                m /= 10;
+                scale -= 1;
+            }
+            decimal_from_u64(m, scale)
+        }
+        Err(_) => Decimal::from_i128_with_scale(m, scale).normalize(),
+    }
+}
+
 /// The inverse of [`to_scaled`].
 pub fn from_scaled(value: i64, scale: u32) -> Decimal {
     // Normalized on the integer: trailing zeros come off before the decimal is built (a
     // whole number, the common case, in one step).
-    if let Some(whole) = 10i64.checked_pow(scale).filter(|p| value % p == 0) {
+    if let Some(whole) = pow10_u64(scale).and_then(|p| i64::try_from(p).ok()).filter(|p| value % p == 0) {
         return Decimal::new(value / whole, 0);
     }
     let (mut value, mut scale) = (value, scale);

@@ -8,13 +8,21 @@ use std::sync::Arc;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::catalog::{CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel};
-use crate::money::{Currency, Rounded, is_non_negative, pow10};
+use crate::money::{Currency, Rounded, is_non_negative, pow10, pow10_u64};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
 pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
     assert!(!unit_size.is_zero() && unit_size.is_sign_positive() && is_non_negative(quantity));
-    // Exactly, on the mantissas: (mq / 10^sq) / (mu / 10^su) × 100, floored. Decimal division
+    // Exactly, on the mantissas: (mq / 10^sq) / (mu / 10^su) × 100, floored: in 64 bits where
+    // that fits (a line's quantity and unit size almost always), else in 128; decimal division
     // is the fallback only where that overflows i128.
+    let (mq, mu) = (quantity.mantissa(), unit_size.mantissa());
+    if let (Ok(mq), Ok(mu)) = (u64::try_from(mq), u64::try_from(mu))
+        && let (Some(n), Some(d)) =
+            (pow10_u64(unit_size.scale() + 2).and_then(|p| mq.checked_mul(p)), pow10_u64(quantity.scale()).and_then(|p| mu.checked_mul(p)))
+    {
+        return crate::money::decimal_from_u64(n / d, 2);
+    }
     let scaled = |m: i128, by: u32| if by > 38 { None } else { m.checked_mul(pow10(by)) };
     let numerator = scaled(quantity.mantissa(), unit_size.scale() + 2);
     let denominator = scaled(unit_size.mantissa(), quantity.scale());
@@ -52,7 +60,7 @@ impl PriceModel {
             return Decimal::ZERO;
         }
         match self {
-            PriceModel::PerUnit { unit_price } => units * unit_price,
+            PriceModel::PerUnit { unit_price } => crate::money::product(units, *unit_price),
             PriceModel::Graduated { tiers } => {
                 let mut total = Decimal::ZERO;
                 let mut lower = Decimal::ZERO;
@@ -298,6 +306,59 @@ mod tests {
         assert_eq!(shared.cmp(&a), Ordering::Greater);
         assert_eq!(UsageKey { workspace: a.workspace.clone(), ..key("w1", "log_events") }.cmp(&a), Ordering::Equal);
         assert_eq!(key("w2", "a").cmp(&key("w10", "z")), "w2".cmp("w10"));
+    }
+
+    /// Keys made by the day's prices share its texts and rate as keys with texts of their
+    /// own; text the day does not price is copied, and rating refuses it as before.
+    #[test]
+    fn keys_sharing_the_days_texts_rate_as_their_own() {
+        use crate::catalog::{Aggregation, BillableItem, Catalog, PriceVersion};
+        let per_unit = |p: &str| Price { model: PriceModel::PerUnit { unit_price: d(p) }, free_quantity: Decimal::ZERO };
+        let item = |code: &str, dimension: Option<(String, BTreeMap<String, Dims>)>| BillableItem {
+            code: code.to_owned(),
+            name: code.to_owned(),
+            unit: "GB".to_owned(),
+            unit_size: Decimal::ONE,
+            aggregation: Aggregation::Sum,
+            dimension,
+            coupon_eligible: true,
+        };
+        let (seven, thirty) = (Dims::from_pairs([("retention_days", "7")]), Dims::from_pairs([("retention_days", "30")]));
+        let values = BTreeMap::from([("7".to_owned(), seven.clone()), ("30".to_owned(), thirty.clone())]);
+        let from = jiff::civil::date(2026, 1, 1);
+        let catalog = Catalog {
+            currency: Currency::parse("CNY").unwrap(),
+            items: BTreeMap::from([
+                ("logs".to_owned(), item("logs", Some(("retention_days".to_owned(), values)))),
+                ("sms".to_owned(), item("sms", None)),
+            ]),
+            prices: BTreeMap::from([
+                (
+                    "logs".to_owned(),
+                    vec![PriceVersion { effective_from: from, rates: BTreeMap::from([(seven, per_unit("0.5")), (thirty, per_unit("2"))]) }],
+                ),
+                ("sms".to_owned(), vec![PriceVersion { effective_from: from, rates: BTreeMap::from([(Dims::none(), per_unit("0.045"))]) }]),
+            ]),
+            packages: BTreeMap::new(),
+        };
+        let prices = catalog.on(jiff::civil::date(2026, 11, 2));
+        let ws: Arc<str> = "w1".into();
+        let usage = |key: UsageKey, q: &str| KeyUsage { key: Arc::new(key), quantity: d(q), billed: None };
+        let own = |item: &str, dims: &str| UsageKey { workspace: ws.clone(), item: item.into(), dims: Dims::from_canonical(dims) };
+        let (a, b) = (prices.usage_key(ws.clone(), "logs", "retention_days=30"), prices.usage_key(ws.clone(), "logs", "retention_days=30"));
+        assert!(Arc::ptr_eq(&a.item, &b.item) && std::ptr::eq(a.dims.as_str(), b.dims.as_str()), "one day's keys share its texts");
+        let shared = vec![usage(a, "3"), usage(prices.usage_key(ws.clone(), "sms", ""), "10")];
+        let copied = vec![usage(own("logs", "retention_days=30"), "3"), usage(own("sms", ""), "10")];
+        let amounts =
+            |keys: &[KeyUsage]| rate_day(&prices, None, &BTreeMap::new(), keys).unwrap().iter().map(|l| l.exact).collect::<Vec<_>>();
+        assert_eq!(amounts(&shared), vec![d("6"), d("0.45")]);
+        assert_eq!(amounts(&shared), amounts(&copied));
+        let unknown = prices.usage_key(ws.clone(), "logs", "retention_days=90");
+        assert_eq!(unknown.dims.as_str(), "retention_days=90");
+        assert!(matches!(rate_day(&prices, None, &BTreeMap::new(), &[usage(unknown, "1")]), Err(CatalogError::NoRate { .. })));
+        let stranger = prices.usage_key(ws, "gpu", "");
+        assert_eq!(&*stranger.item, "gpu");
+        assert!(matches!(rate_day(&prices, None, &BTreeMap::new(), &[usage(stranger, "1")]), Err(CatalogError::UnknownItem(_))));
     }
 
     #[test]

@@ -192,3 +192,41 @@ proptest! {
         }
     }
 }
+
+/// Mantissas on both sides of 64 bits, where rating's integer paths hand over to 128 bits.
+fn mantissa(below: u128) -> impl Strategy<Value = u128> {
+    prop_oneof![0..1_000u128, 0..(1u128 << 34), 0..u128::from(u64::MAX), u128::from(u64::MAX)..below]
+}
+
+proptest! {
+    /// A per-unit amount is units × unit price exactly, on the 64-bit path and off it.
+    #[test]
+    fn per_unit_amounts_are_exact_products(units in mantissa(1 << 66), units_scale in 0..=10u32, price in 0..(1u64 << 30), price_scale in 0..=6u32) {
+        let units = Decimal::from_i128_with_scale(units as i128, units_scale);
+        let unit_price = Decimal::new(price as i64, price_scale);
+        prop_assert_eq!(PriceModel::PerUnit { unit_price }.amount(units), units * unit_price);
+    }
+
+    /// Units are the quantity over the unit size, truncated to two decimals: checked against
+    /// whole-number division in 128 bits.
+    #[test]
+    fn units_truncate_the_exact_quotient(q in mantissa(1 << 66), q_scale in 0..=12u32, size in 1..1_000_000_000u64, size_scale in 0..=6u32) {
+        let quantity = Decimal::from_i128_with_scale(q as i128, q_scale);
+        let unit_size = Decimal::new(size as i64, size_scale);
+        // (q / 10^qs) / (size / 10^ss) × 100 = q × 10^(ss + 2) / (size × 10^qs)
+        let hundredths = q * 10u128.pow(size_scale + 2) / (u128::from(size) * 10u128.pow(q_scale));
+        prop_assert_eq!(billing::rating::units(quantity, unit_size), Decimal::from_i128_with_scale(hundredths as i128, 2));
+    }
+
+    /// Rounding down on any mantissa (trailing zeros take it past 64 bits): the amount plus
+    /// the rounding discount is the exact amount, and the discount is written without
+    /// trailing zeros.
+    #[test]
+    fn rounding_discount_is_exact_and_normalized(m in prop_oneof![0..1_000u128, 0..(1u128 << 56)], scale in 0..=8u32, zeros in 0..=12u32) {
+        let exact = Decimal::from_i128_with_scale(m as i128 * 10i128.pow(zeros), scale + zeros);
+        let r = cny().round_down(exact);
+        prop_assert_eq!(cny().to_decimal(r.amount) + r.rounding_discount, exact);
+        prop_assert!(r.rounding_discount >= Decimal::ZERO && r.rounding_discount < Decimal::new(1, 2));
+        prop_assert_eq!(r.rounding_discount.scale(), r.rounding_discount.normalize().scale());
+    }
+}
