@@ -98,6 +98,11 @@ impl Dims {
         &self.0
     }
 
+    /// The text itself, to share rather than copy.
+    pub fn shared_text(&self) -> &Arc<str> {
+        &self.0
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.split(';').filter(|p| !p.is_empty()).find_map(|p| {
             let (k, v) = p.split_once('=')?;

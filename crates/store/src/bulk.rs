@@ -390,20 +390,24 @@ pub(crate) struct LineGroup {
 impl LineGroup {
     /// Lines in writing order, grouped: each run of consecutive lines with the same account,
     /// billing day, usage day and document is one group.
-    pub(crate) fn of(lines: &[crate::ExpenseLineRow]) -> Vec<LineGroup> {
+    pub(crate) fn of<S: AsRef<str>>(lines: &[crate::ExpenseLineRow<S>]) -> Vec<LineGroup> {
         lines
             .chunk_by(|a, b| {
-                a.account_id == b.account_id && a.billing_day == b.billing_day && a.usage_day == b.usage_day && a.document == b.document
+                a.account_id.as_ref() == b.account_id.as_ref()
+                    && a.billing_day == b.billing_day
+                    && a.usage_day == b.usage_day
+                    && a.document.as_ref() == b.document.as_ref()
             })
             .map(|run| {
                 let first = &run[0];
-                assert!(run.windows(2).all(|w| w[0].line_no < w[1].line_no), "{}: lines are written in number order", first.account_id);
+                let account_id = first.account_id.as_ref();
+                assert!(run.windows(2).all(|w| w[0].line_no < w[1].line_no), "{account_id}: lines are written in number order");
                 LineGroup {
-                    account_id: first.account_id.clone(),
+                    account_id: account_id.to_owned(),
                     billing_day: first.billing_day,
                     first_line: first.line_no,
                     usage_day: first.usage_day,
-                    document: first.document.clone(),
+                    document: first.document.as_ref().to_owned(),
                     line_count: run.len() as i64,
                     lines: lines_json(run),
                 }
@@ -413,7 +417,7 @@ impl LineGroup {
 }
 
 /// The JSON of a group's lines, in the column order the `expense_line` view reads.
-fn lines_json(run: &[crate::ExpenseLineRow]) -> String {
+fn lines_json<S: AsRef<str>>(run: &[crate::ExpenseLineRow<S>]) -> String {
     let mut out = String::with_capacity(run.len() * 128);
     out.push('[');
     for (i, l) in run.iter().enumerate() {
@@ -424,14 +428,14 @@ fn lines_json(run: &[crate::ExpenseLineRow]) -> String {
         json_int(&mut out, l.line_no);
         for text in [&l.workspace_id, &l.item, &l.dims, &l.charge_type] {
             out.push(',');
-            json_text(&mut out, text);
+            json_text(&mut out, text.as_ref());
         }
         for n in [l.quantity, l.covered, l.chargeable] {
             out.push(',');
             json_int(&mut out, n);
         }
         out.push(',');
-        json_text(&mut out, &l.priced_dims);
+        json_text(&mut out, l.priced_dims.as_ref());
         match l.unit_price {
             Some(price) => {
                 out.push(',');

@@ -209,6 +209,21 @@ pub struct Tx {
 
 /// Runs a block once per driver: inside it, `Db` is that driver's database type and `$c` the
 /// connection of the transaction. The same SQL text is compiled for both.
+/// The rows of a query whose parameters are all texts, each mapped by `$map` (a function of
+/// either driver's row): on SQLite mapped in place (see `bulk`), not copied value by value
+/// into driver rows first; on PostgreSQL through sqlx.
+macro_rules! text_rows {
+    ($self:ident, $sql:expr, [$($bind:expr),*], $map:path) => {
+        match &mut $self.inner {
+            crate::TxInner::Sqlite(tx) => bulk::sqlite_rows(tx, &$sql, &[$($bind),*], |r| $map(r)).await,
+            crate::TxInner::Postgres(tx) => {
+                let rows = sqlx::query::<sqlx::Postgres>(sqlx::AssertSqlSafe($sql.to_string()))$(.bind($bind))*.fetch_all(&mut **tx).await?;
+                rows.iter().map(|r| $map(r)).collect()
+            }
+        }
+    };
+}
+
 macro_rules! on {
     ($self:ident, $c:ident => $body:block) => {
         match &mut $self.inner {
@@ -376,26 +391,26 @@ type MonthSums = BTreeMap<bulk::TotalKey, TotalsRow>;
 
 impl PreparedLines {
     /// Lines in writing order: each account's lines in number order.
-    pub fn new(lines: &[ExpenseLineRow]) -> PreparedLines {
+    pub fn new<S: AsRef<str>>(lines: &[ExpenseLineRow<S>]) -> PreparedLines {
         let mut sums = BTreeMap::new();
         // An account's lines come together, a day's sorted by key: a line's sum is most often
         // the one before it (dimensions apart) or else found among the account-month's few.
         let mut month_sums: Vec<((&str, &str, &str), TotalsRow)> = Vec::new();
-        for account in lines.chunk_by(|a, b| a.account_id == b.account_id) {
-            let account_id = &account[0].account_id;
+        for account in lines.chunk_by(|a, b| a.account_id.as_ref() == b.account_id.as_ref()) {
+            let account_id = account[0].account_id.as_ref();
             for month in
                 account.chunk_by(|a, b| (a.billing_day.year(), a.billing_day.month()) == (b.billing_day.year(), b.billing_day.month()))
             {
                 month_sums.clear();
                 for l in month {
-                    let key = (l.workspace_id.as_str(), l.item.as_str(), l.charge_type.as_str());
+                    let key = (l.workspace_id.as_ref(), l.item.as_ref(), l.charge_type.as_ref());
                     match month_sums.iter_mut().rev().find(|(k, _)| *k == key) {
                         Some((_, sum)) => *sum += l.totals(),
                         None => month_sums.push((key, l.totals())),
                     }
                 }
                 let day = month[0].billing_day;
-                let added: &mut MonthSums = sums.entry((account_id.clone(), (day.year(), day.month()))).or_default();
+                let added: &mut MonthSums = sums.entry((account_id.to_owned(), (day.year(), day.month()))).or_default();
                 for ((w, i, c), sum) in month_sums.drain(..) {
                     *added.entry((w.to_owned(), i.to_owned(), c.to_owned())).or_default() += sum;
                 }
@@ -578,15 +593,13 @@ impl Tx {
     /// On SQLite the write transaction itself is the claim.
     pub async fn claim_accounts(&mut self, after: &str, due_before: Date, limit: i64) -> Result<Vec<AccountRow>> {
         let lock = if self.lock_clause().is_empty() { "" } else { " FOR UPDATE SKIP LOCKED" };
-        on!(self, conn => {
-            let sql = format!(
-                "SELECT {} FROM billing_account WHERE account_id > $1 AND (billed_through IS NULL OR billed_through < $3) \
-                 ORDER BY account_id LIMIT $2{lock}",
-                Self::ACCOUNT_COLUMNS
-            );
-            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(after).bind(limit).bind(day_text(due_before)).fetch_all(&mut *conn).await?;
-            rows.iter().map(Self::account_row).collect()
-        })
+        // A batch's worth of accounts (the night claims 10,000 at a time).
+        let sql = format!(
+            "SELECT {} FROM billing_account WHERE account_id > $1 AND (billed_through IS NULL OR billed_through < $2) \
+             ORDER BY account_id LIMIT {limit}{lock}",
+            Self::ACCOUNT_COLUMNS
+        );
+        text_rows!(self, sql, [after, day_text(due_before).as_str()], Self::account_row)
     }
 
     /// Writes back an account's balances, standing, billing progress and counters.
@@ -766,17 +779,9 @@ impl Tx {
 
     /// Keys of a batch of accounts that changed after their day was billed.
     pub async fn late_usage(&mut self, first: &str, last: &str) -> Result<Vec<UsageDailyRow>> {
-        on!(self, conn => {
-            let rows = sqlx::query::<Db>(
-                "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
-                 WHERE account_id >= $1 AND account_id <= $2 AND late = 1 ORDER BY account_id, billing_day, workspace_id, item, dims",
-            )
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter().map(usage_daily_row).collect()
-        })
+        let sql = "SELECT account_id, billing_day, workspace_id, item, dims, quantity, late FROM usage_daily \
+                   WHERE account_id >= $1 AND account_id <= $2 AND late = 1 ORDER BY account_id, billing_day, workspace_id, item, dims";
+        text_rows!(self, sql, [first, last], usage_daily_row)
     }
 
     pub async fn clear_late(&mut self, account_id: &str, day: Date) -> Result<()> {
@@ -952,27 +957,21 @@ impl Tx {
 
     /// Active instruments of a batch of accounts `[first, last]`.
     pub async fn active_instruments(&mut self, first: &str, last: &str) -> Result<Vec<InstrumentRow>> {
-        on!(self, conn => {
-            let sql = format!(
-                "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND active = 1 ORDER BY account_id, instrument_id",
-                Self::INSTRUMENT_COLUMNS
-            );
-            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *conn).await?;
-            rows.iter().map(Self::instrument_row).collect()
-        })
+        let sql = format!(
+            "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND active = 1 ORDER BY account_id, instrument_id",
+            Self::INSTRUMENT_COLUMNS
+        );
+        text_rows!(self, sql, [first, last], Self::instrument_row)
     }
 
     /// The prepaid cards bought by the accounts in `[first, last]`, active or not.
     pub async fn purchased_cards_between(&mut self, first: &str, last: &str) -> Result<Vec<InstrumentRow>> {
-        on!(self, conn => {
-            let sql = format!(
-                "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND kind = 'card' AND origin = 'purchased' \
-                 ORDER BY account_id, instrument_id",
-                Self::INSTRUMENT_COLUMNS
-            );
-            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *conn).await?;
-            rows.iter().map(Self::instrument_row).collect()
-        })
+        let sql = format!(
+            "SELECT {} FROM instrument WHERE account_id >= $1 AND account_id <= $2 AND kind = 'card' AND origin = 'purchased' \
+             ORDER BY account_id, instrument_id",
+            Self::INSTRUMENT_COLUMNS
+        );
+        text_rows!(self, sql, [first, last], Self::instrument_row)
     }
 
     /// Every instrument of one account, oldest first.
@@ -1036,28 +1035,20 @@ impl Tx {
 
     /// Packages of a batch of accounts `[first, last]`.
     pub async fn packages_between(&mut self, first: &str, last: &str) -> Result<Vec<PackageRow>> {
-        on!(self, conn => {
-            let rows = sqlx::query::<Db>(
-                "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at FROM package \
-                 WHERE account_id >= $1 AND account_id <= $2 ORDER BY account_id, package_no",
-            )
-            .bind(first)
-            .bind(last)
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(PackageRow {
-                        account_id: r.get(0),
-                        package_no: r.get(1),
-                        plan: r.get(2),
-                        start_day: parse_day(&r.get::<String, _>(3))?,
-                        end_day: parse_day(&r.get::<String, _>(4))?,
-                        price: r.get(5),
-                        purchased_at: from_micros(r.get(6))?,
-                    })
-                })
-                .collect()
+        let sql = "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at FROM package \
+                   WHERE account_id >= $1 AND account_id <= $2 ORDER BY account_id, package_no";
+        text_rows!(self, sql, [first, last], Self::package_row)
+    }
+
+    fn package_row(r: &impl Cols) -> Result<PackageRow> {
+        Ok(PackageRow {
+            account_id: r.col(0),
+            package_no: r.col(1),
+            plan: r.col(2),
+            start_day: parse_day(&r.text(3))?,
+            end_day: parse_day(&r.text(4))?,
+            price: r.col(5),
+            purchased_at: from_micros(r.col(6))?,
         })
     }
 

@@ -91,22 +91,25 @@ pub struct DailyBillRow {
     pub total: i64,
 }
 
+/// An expense line as stored. Its texts are `String`s as read; the nightly run writes them
+/// as shared texts (`Arc<str>`: a key's item, dimensions and workspace, the account id and
+/// the day's document are shared by many lines, not copied into each).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpenseLineRow {
-    pub account_id: String,
+pub struct ExpenseLineRow<S = String> {
+    pub account_id: S,
     pub line_no: i64,
     pub billing_day: Date,
     /// The day the usage belongs to; differs from `billing_day` for corrections of an
     /// invoiced month.
     pub usage_day: Date,
-    pub workspace_id: String,
-    pub item: String,
-    pub dims: String,
-    pub charge_type: String,
+    pub workspace_id: S,
+    pub item: S,
+    pub dims: S,
+    pub charge_type: S,
     pub quantity: i64,
     pub covered: i64,
     pub chargeable: i64,
-    pub priced_dims: String,
+    pub priced_dims: S,
     pub unit_price: Option<i64>,
     pub gross: i64,
     /// Scaled by 10^8 of the major unit.
@@ -115,10 +118,10 @@ pub struct ExpenseLineRow {
     pub card: i64,
     pub cash: i64,
     pub arrears: i64,
-    pub document: String,
+    pub document: S,
 }
 
-impl ExpenseLineRow {
+impl<S> ExpenseLineRow<S> {
     pub fn totals(&self) -> TotalsRow {
         TotalsRow {
             gross: self.gross,
