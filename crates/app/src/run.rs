@@ -13,7 +13,7 @@ use std::sync::Arc;
 use billing::money::{EXACT_SCALE, to_scaled};
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
-    Amount, Billed, Book, Catalog, ChargeType, Dims, Invoice, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction, UsageKey,
+    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction,
     settle_day,
 };
 use jiff::Timestamp;
@@ -82,7 +82,7 @@ impl RunReport {
 /// Rows a batch writes, gathered in memory and written in bulk.
 #[derive(Default)]
 struct Pending {
-    lines: Vec<ExpenseLineRow>,
+    lines: Vec<ExpenseLineRow<Arc<str>>>,
     bills: Vec<DailyBillRow>,
     events: Vec<EventRow>,
     txs: Vec<LedgerTxRow>,
@@ -156,16 +156,15 @@ fn quantity(v: i64) -> Decimal {
     billing::money::from_scaled(v, QUANTITY_SCALE)
 }
 
-fn key_usage(row: &UsageDailyRow, billed: Option<Billed>) -> KeyUsage {
-    KeyUsage {
-        key: Arc::new(UsageKey {
-            workspace: row.workspace_id.as_str().into(),
-            item: row.item.as_str().into(),
-            dims: Dims::from_canonical(&row.dims),
-        }),
-        quantity: quantity(row.quantity),
-        billed,
-    }
+/// A daily usage row as a rating key, made of the day's shared texts (`DayPrices::usage_key`);
+/// `workspace` keeps the last row's workspace for the next (an account's rows come workspace
+/// by workspace), so a workspace's keys share its text too.
+fn key_usage(prices: &DayPrices<'_>, workspace: &mut Option<Arc<str>>, row: &UsageDailyRow, billed: Option<Billed>) -> KeyUsage {
+    let ws = match workspace {
+        Some(w) if **w == *row.workspace_id => w.clone(),
+        _ => workspace.insert(row.workspace_id.as_str().into()).clone(),
+    };
+    KeyUsage { key: Arc::new(prices.usage_key(ws, &row.item, &row.dims)), quantity: quantity(row.quantity), billed }
 }
 
 /// The package plan covering a day, if any.
@@ -617,12 +616,16 @@ fn late_drafts(
         for ((_, item, _), b) in &billed {
             *quota_used.entry(item.clone()).or_default() += b.covered;
         }
+        let prices = catalog.on(usage_day);
+        let mut workspace = None;
         let keys: Vec<KeyUsage> = rows
             .iter()
-            .map(|r| key_usage(r, Some(billed.get(&(r.workspace_id.clone(), r.item.clone(), r.dims.clone())).copied().unwrap_or_default())))
+            .map(|r| {
+                let before = billed.get(&(r.workspace_id.clone(), r.item.clone(), r.dims.clone())).copied().unwrap_or_default();
+                key_usage(&prices, &mut workspace, r, Some(before))
+            })
             .collect();
         let plan = plan_on(catalog, &work.packages, usage_day);
-        let prices = catalog.on(usage_day);
         let rated = billing::rate_day(&prices, plan, &quota_used, &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Usage of an invoiced month is a correction dated on the day it is rated; otherwise
         // the adjustment keeps its own billing day and lands on its month's invoice.
@@ -665,6 +668,10 @@ fn bill_account<'c>(
         std::iter::once((Book::Cash, account.row.cash)).chain(work.instruments.iter().map(|i| (instrument_book(i), i.balance))),
     );
     let account_currency = account.currency;
+    // Texts every line of the account shares.
+    let account_id: Arc<str> = account.id().into();
+    let pay_as_you_go: Arc<str> = ChargeType::PayAsYouGo.as_str().into();
+    let mut workspace = None;
     // This account's lines are the buffer's lines from here on.
     let first_line = pending.lines.len();
     let mut day = from;
@@ -678,9 +685,9 @@ fn bill_account<'c>(
         while cursor < usage.len() && usage[cursor].billing_day == day {
             cursor += 1;
         }
-        let keys: Vec<KeyUsage> = usage[start..cursor].iter().map(|r| key_usage(r, None)).collect();
-        let plan = plan_on(catalog, &work.packages, day);
         let prices = day_prices.entry(day).or_insert_with(|| catalog.on(day));
+        let keys: Vec<KeyUsage> = usage[start..cursor].iter().map(|r| key_usage(prices, &mut workspace, r, None)).collect();
+        let plan = plan_on(catalog, &work.packages, day);
         let rated =
             billing::rate_day(prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         let mut drafts: Vec<LineDraft> =
@@ -694,23 +701,28 @@ fn bill_account<'c>(
         let spendable_before = spendable(&funds);
         let bill = settle_day(&mut funds, &mut standing, day, drafts);
         let document = format!("DB-{}", day.strftime("%Y%m%d"));
+        let shared_document: Arc<str> = document.as_str().into();
         let row = &mut account.row;
         for line in &bill.lines {
             let rated = &line.draft.rated;
             let t = line.totals();
+            let charge_type = match line.draft.charge_type {
+                ChargeType::PayAsYouGo => pay_as_you_go.clone(),
+                other => other.as_str().into(),
+            };
             pending.lines.push(ExpenseLineRow {
-                account_id: row.account_id.clone(),
+                account_id: account_id.clone(),
                 line_no: store::take(&mut row.counters.next_line),
                 billing_day: line.draft.day,
                 usage_day: line.draft.original_day.unwrap_or(line.draft.day),
-                workspace_id: rated.key.workspace.to_string(),
-                item: rated.key.item.to_string(),
-                dims: rated.key.dims.as_str().to_owned(),
-                charge_type: line.draft.charge_type.as_str().to_owned(),
+                workspace_id: rated.key.workspace.clone(),
+                item: rated.key.item.clone(),
+                dims: rated.key.dims.shared_text().clone(),
+                charge_type,
                 quantity: scaled_quantity(rated.quantity),
                 covered: scaled_quantity(rated.covered),
                 chargeable: scaled_quantity(rated.chargeable),
-                priced_dims: rated.priced_dims().as_str().to_owned(),
+                priced_dims: rated.priced_dims().shared_text().clone(),
                 unit_price: rated.unit_price.map(scaled_quantity),
                 gross: t.gross.minor(),
                 rounding_discount: to_scaled(t.rounding_discount, EXACT_SCALE).expect("exact amounts fit eight decimals"),
@@ -718,7 +730,7 @@ fn bill_account<'c>(
                 card: t.card.minor(),
                 cash: t.cash.minor(),
                 arrears: t.arrears.minor(),
-                document: document.clone(),
+                document: shared_document.clone(),
             });
         }
         report.lines += bill.lines.len();
