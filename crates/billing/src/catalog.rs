@@ -58,8 +58,8 @@ pub(crate) fn shared_text_order(a: &Arc<str>, b: &Arc<str>) -> Ordering {
     }
 }
 
-/// Text equality, without a look at the bytes where the texts are one (dimensions a loader
-/// took from the catalog) or empty (items without a dimension).
+/// Text equality, without a look at the bytes where the texts are one (a key's dimensions
+/// from `DayPrices::usage_key`) or empty (items without a dimension).
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
     a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a.is_empty() || a == b)
