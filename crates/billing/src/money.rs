@@ -219,16 +219,7 @@ pub(crate) fn pow10(exp: u32) -> i128 {
 /// 10^exp as a `u64`, where it fits (exp ≤ 19).
 #[inline]
 pub(crate) fn pow10_u64(exp: u32) -> Option<u64> {
-    const TABLE: [u64; 20] = {
-        let mut t = [1u64; 20];
-        let mut i = 1;
-        while i < 20 {
-            t[i] = t[i - 1] * 10;
-            i += 1;
-        }
-        t
-    };
-    TABLE.get(exp as usize).copied()
+    (exp <= 19).then(|| pow10(exp) as u64)
 }
 
 /// A non-negative integer at a scale as a decimal, without a 128-bit detour.
