@@ -13,7 +13,7 @@ use std::sync::Arc;
 use billing::money::{EXACT_SCALE, to_scaled};
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
-    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineDraft, LineTotals, Month, PackagePlan, Transaction,
+    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineTotals, Month, PackagePlan, RatedLine, Transaction,
     settle_day,
 };
 use jiff::Timestamp;
@@ -594,7 +594,7 @@ fn late_drafts(
     bill_day: Date,
     work: &mut AccountWork,
     rated_late: &mut Vec<(String, Date)>,
-) -> Result<Vec<LineDraft>> {
+) -> Result<Vec<RatedLine>> {
     let mut by_day: BTreeMap<Date, Vec<&UsageDailyRow>> = BTreeMap::new();
     for row in &work.late {
         by_day.entry(row.billing_day).or_default().push(row);
@@ -632,13 +632,10 @@ fn late_drafts(
         // Invoices this batch issued are written with the batch: ask the batch first.
         let month = Month::of(usage_day);
         let invoiced = work.invoicing.issued.contains(&month) || work.late_billed.invoiced.contains(&month);
-        for line in rated {
-            drafts.push(LineDraft {
-                day: if invoiced { bill_day } else { usage_day },
-                original_day: Some(usage_day),
-                charge_type: ChargeType::Adjustment,
-                rated: line,
-            });
+        for mut line in rated {
+            debug_assert_eq!(line.charge_type, ChargeType::Adjustment, "late usage is rated against what was billed");
+            line.billing_day = if invoiced { bill_day } else { usage_day };
+            drafts.push(line);
         }
         rated_late.push((account.id().to_owned(), usage_day));
     }
@@ -688,10 +685,8 @@ fn bill_account<'c>(
         let prices = day_prices.entry(day).or_insert_with(|| catalog.on(day));
         let keys: Vec<KeyUsage> = usage[start..cursor].iter().map(|r| key_usage(prices, &mut workspace, r, None)).collect();
         let plan = plan_on(catalog, &work.packages, day);
-        let rated =
+        let mut drafts =
             billing::rate_day(prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
-        let mut drafts: Vec<LineDraft> =
-            rated.into_iter().map(|line| LineDraft { day, original_day: None, charge_type: ChargeType::PayAsYouGo, rated: line }).collect();
         // Late usage is rated with the last day this run bills: the day on which it is rated.
         if day == through && !work.late.is_empty() {
             let late = late_drafts(catalog, account, day, &mut work, &mut pending.rated_late)?;
@@ -703,18 +698,18 @@ fn bill_account<'c>(
         let document = format!("DB-{}", day.strftime("%Y%m%d"));
         let shared_document: Arc<str> = document.as_str().into();
         let row = &mut account.row;
-        for line in &bill.lines {
-            let rated = &line.draft.rated;
+        for line in bill.lines() {
+            let rated = line.rated;
             let t = line.totals();
-            let charge_type = match line.draft.charge_type {
+            let charge_type = match rated.charge_type {
                 ChargeType::PayAsYouGo => pay_as_you_go.clone(),
                 other => other.as_str().into(),
             };
             pending.lines.push(ExpenseLineRow {
                 account_id: account_id.clone(),
                 line_no: store::take(&mut row.counters.next_line),
-                billing_day: line.draft.day,
-                usage_day: line.draft.original_day.unwrap_or(line.draft.day),
+                billing_day: rated.billing_day,
+                usage_day: rated.usage_day,
                 workspace_id: rated.key.workspace.clone(),
                 item: rated.key.item.clone(),
                 dims: rated.key.dims.shared_text().clone(),
@@ -733,7 +728,7 @@ fn bill_account<'c>(
                 document: shared_document.clone(),
             });
         }
-        report.lines += bill.lines.len();
+        report.lines += bill.lines().len();
         if let Some(deduction) = &bill.deduction {
             ledger.post(&mut row.counters.next_tx, deduction, now, &document, &format!("daily bill {day}"));
         }
@@ -744,15 +739,15 @@ fn bill_account<'c>(
             account_id: row.account_id.clone(),
             billing_day: day,
             settled_at: now,
-            line_count: bill.lines.len() as i64,
+            line_count: bill.lines().len() as i64,
             total: bill.total().minor(),
         });
-        if !bill.lines.is_empty() {
+        if !bill.is_empty() {
             let detail = format!("{document} {}", account_currency.format(bill.total()));
             pending.events.push(event(row, "daily_bill.settled", day, now, detail));
             let mut by_item: BTreeMap<&str, i64> = BTreeMap::new();
-            for line in &bill.lines {
-                *by_item.entry(&*line.draft.rated.key.item).or_default() += line.draft.rated.rounded.amount.minor();
+            for line in bill.lines() {
+                *by_item.entry(&*line.rated.key.item).or_default() += line.rated.rounded.amount.minor();
             }
             for (item, spent) in by_item {
                 if work.alerts.get(item).is_some_and(|threshold| spent >= *threshold) {

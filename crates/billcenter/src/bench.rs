@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use app::App;
 use app::funds::{CardRequest, CouponRequest};
 use billing::money::to_scaled;
-use billing::{Aggregation, Catalog, Funds, KeyUsage, LineDraft, PackagePlan};
+use billing::{Aggregation, Catalog, Funds, KeyUsage, PackagePlan};
 use jiff::Timestamp;
 use rust_decimal::Decimal;
 
@@ -250,6 +250,8 @@ struct Record {
 /// key's usage entry lives once in `keys` (the engine sets its quantity per day).
 struct DayImage {
     keys: Vec<KeyUsage>,
+    /// Each key's account.
+    key_account: Vec<u32>,
     aggregation: Vec<Aggregation>,
     records: Vec<Record>,
 }
@@ -295,10 +297,11 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, prices: &billing::DayPric
     for r in &mut records {
         r.key = renumber[r.key as usize];
     }
+    let key_account: Vec<u32> = order.iter().map(|&k| keys[k as usize].0).collect();
     let mut slots: Vec<Option<KeyUsage>> = keys.into_iter().map(|(_, usage)| Some(usage)).collect();
     let keys: Vec<KeyUsage> = order.iter().map(|&k| slots[k as usize].take().expect("each key once")).collect();
     let aggregation = keys.iter().map(|k| prices.item(&k.key.item).map(|i| i.aggregation)).collect::<Result<_, _>>()?;
-    Ok(DayImage { keys, aggregation, records })
+    Ok(DayImage { keys, key_account, aggregation, records })
 }
 
 /// What one account paid for the day, in minor units, as every contender reports it.
@@ -343,7 +346,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     write_reference(dir, &catalog, &accounts, &funds_of, &packages)?;
     let catalog = &catalog;
     let prices = catalog.on(day);
-    let DayImage { mut keys, aggregation, records } = read_day(&usage_path.with_extension("csv"), &index, &prices)?;
+    let DayImage { mut keys, key_account, aggregation, records } = read_day(&usage_path.with_extension("csv"), &index, &prices)?;
 
     // Each pass runs PASSES times over the same memory image; the median counts (the first
     // pass of either also pays for faulting the image into the cache).
@@ -357,6 +360,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     }
     let plans: Vec<Option<&PackagePlan>> = packages.iter().map(|&p| if p { catalog.packages.get("starter") } else { None }).collect();
     let is_max: Vec<bool> = aggregation.iter().map(|a| *a == Aggregation::Max).collect();
+    let of_key = KeyFacts { is_max: &is_max, account: &key_account };
     let passes = std::env::var("BENCH_PASSES").ok().and_then(|v| v.parse().ok()).unwrap_or(PASSES);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The engine on one thread (against the one-pass floor), then on every core (against
@@ -366,7 +370,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
         for _ in 0..passes {
             let mut funds = funds_of.clone();
             let start = Instant::now();
-            paid = engine_day(&prices, &is_max, threads, (&records, &mut keys), &plans, &mut funds)?;
+            paid = engine_day(&prices, of_key, threads, (&records, &mut keys), &plans, &mut funds)?;
             times.push(start.elapsed().as_secs_f64());
         }
         Ok((middle(times), paid))
@@ -480,52 +484,38 @@ fn shares<'a>(
     out
 }
 
-/// billcenter's engine over one share of the day (records clustered by account): per
-/// account, aggregate per key by the item's aggregation, rate the day with the catalog (and
-/// the account's package) and deduct the lines in waterfall order from the account's funds.
-fn engine(prices: &billing::DayPrices<'_>, is_max: &[bool], share: Share<'_>) -> Result<()> {
+/// billcenter's engine over one share of the day: one pass over the records, each folding
+/// into its key's running aggregate by the item's aggregation (the floor's pass, with the
+/// key for the account); then per account, its keys (a contiguous, rating-ordered run) are
+/// rated with the catalog (and the account's package) and the lines deducted in waterfall
+/// order from the account's funds.
+fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_>) -> Result<()> {
     let Share { records, account_base, key_base, keys, plans, funds, paid } = share;
     let day = prices.day;
-    // Running aggregates by key number: quantities are never negative, so 0 starts both a
-    // sum and a peak, and a key's fold needs no branch.
-    let mut running: Vec<i64> = vec![0; keys.len()];
-    let is_max = &is_max[key_base..key_base + keys.len()];
-    let mut i = 0;
-    while i < records.len() {
-        let account = records[i].account;
-        // A run of records of one key folds in a register and touches its slot once (any
-        // order is right; meters that send a key's samples together are cheaper). Key
-        // numbers are unique across accounts, so a run of one key is a run of one account.
-        let first = records[i].key as usize - key_base;
-        let (mut lo, mut hi) = (first, first);
-        while i < records.len() && records[i].account == account {
-            let key = records[i].key;
-            let k = key as usize - key_base;
-            (lo, hi) = (lo.min(k), hi.max(k));
-            let run = records[i..].iter().take_while(|r| r.key == key);
-            let (folded, n) = if is_max[k] {
-                run.fold((running[k], 0), |(peak, n), r| (peak.max(r.quantity), n + 1))
-            } else {
-                run.fold((running[k], 0), |(sum, n), r| {
-                    (sum.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals"), n + 1)
-                })
-            };
-            running[k] = folded;
-            i += n;
+    let n = keys.len();
+    let (is_max, key_account) = (&of_key.is_max[key_base..key_base + n], &of_key.account[key_base..key_base + n]);
+    // Quantities are never negative, so 0 starts both a sum and a peak.
+    let mut running: Vec<i64> = vec![0; n];
+    for r in records {
+        let k = r.key as usize - key_base;
+        let (was, q) = (running[k], r.quantity);
+        running[k] = if is_max[k] { was.max(q) } else { was.checked_add(q).expect("a day's quantity fits i64 at six decimals") };
+    }
+    let mut lo = 0;
+    while lo < n {
+        let account = key_account[lo];
+        let hi = lo + key_account[lo..].iter().take_while(|&&a| a == account).count();
+        let usage = &mut keys[lo..hi];
+        for (key, &q) in usage.iter_mut().zip(&running[lo..hi]) {
+            key.quantity = billing::money::from_scaled(q, 6);
         }
-        let account = account as usize;
-        let usage = &mut keys[lo..=hi];
-        for (key, q) in usage.iter_mut().zip(&mut running[lo..=hi]) {
-            key.quantity = billing::money::from_scaled(std::mem::take(q), 6);
-        }
-        let account = account - account_base;
+        lo = hi;
+        let account = account as usize - account_base;
         let rated = billing::rate_day(prices, plans[account], &Default::default(), usage)?;
-        let drafts =
-            rated.into_iter().map(|line| LineDraft { day, original_day: None, charge_type: billing::ChargeType::PayAsYouGo, rated: line });
         let mut standing = billing::Standing::ACTIVE;
-        let bill = billing::settle_day(&mut funds[account], &mut standing, day, drafts);
+        let bill = billing::settle_day(&mut funds[account], &mut standing, day, rated);
         let p = &mut paid[account];
-        for line in &bill.lines {
+        for line in bill.lines() {
             let t = line.totals();
             p.total += t.gross.minor();
             p.coupon += t.coupon.minor();
@@ -537,10 +527,18 @@ fn engine(prices: &billing::DayPrices<'_>, is_max: &[bool], share: Share<'_>) ->
     Ok(())
 }
 
+/// What the engine knows of each key of the day by its number: whether its item aggregates by
+/// peak (else by sum), and its account.
+#[derive(Clone, Copy)]
+struct KeyFacts<'a> {
+    is_max: &'a [bool],
+    account: &'a [u32],
+}
+
 /// The engine over the whole day on `threads` threads, each billing whole accounts.
 fn engine_day(
     prices: &billing::DayPrices<'_>,
-    is_max: &[bool],
+    of_key: KeyFacts<'_>,
     threads: usize,
     image: (&[Record], &mut [KeyUsage]),
     plans: &[Option<&PackagePlan>],
@@ -550,7 +548,7 @@ fn engine_day(
     let mut paid = vec![Paid::default(); funds.len()];
     let parts = shares(threads, records, keys, plans, funds, &mut paid);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = parts.into_iter().map(|share| scope.spawn(move || engine(prices, is_max, share))).collect();
+        let handles: Vec<_> = parts.into_iter().map(|share| scope.spawn(move || engine(prices, of_key, share))).collect();
         handles.into_iter().try_for_each(|h| h.join().expect("an engine thread does not panic"))
     })?;
     Ok(paid)

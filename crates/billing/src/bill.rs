@@ -5,33 +5,23 @@ use jiff::civil::Date;
 
 use crate::account::{Standing, StateChange};
 use crate::deduction::{Charge, Deduction, Funds, InstrumentKind};
-use crate::invoice::{ChargeType, LineTotals};
+use crate::invoice::LineTotals;
 use crate::ledger::Transaction;
 use crate::money::Amount;
 use crate::rating::RatedLine;
 
-/// A rated line waiting to be paid.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LineDraft {
-    /// The billing day the line is dated on (and judged by for instrument validity).
-    pub day: Date,
-    /// For a correction of an already invoiced month: the day the usage belonged to.
-    pub original_day: Option<Date>,
-    pub charge_type: ChargeType,
-    pub rated: RatedLine,
+/// An expense line and how it was paid: a view of one line of a `DailyBill`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettledLine<'a> {
+    pub rated: &'a RatedLine,
+    pub deduction: &'a Deduction,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettledLine {
-    pub draft: LineDraft,
-    pub deduction: Deduction,
-}
-
-impl SettledLine {
+impl SettledLine<'_> {
     pub fn totals(&self) -> LineTotals {
         LineTotals {
-            gross: self.draft.rated.rounded.amount,
-            rounding_discount: self.draft.rated.rounded.rounding_discount,
+            gross: self.rated.rounded.amount,
+            rounding_discount: self.rated.rounded.rounding_discount,
             coupon: self.deduction.coupon,
             card: self.deduction.card,
             cash: self.deduction.cash,
@@ -43,7 +33,9 @@ impl SettledLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DailyBill {
     pub day: Date,
-    pub lines: Vec<SettledLine>,
+    /// The lines in the order they were paid, and beside them how each was paid.
+    rated: Vec<RatedLine>,
+    deductions: Vec<Deduction>,
     /// The deduction of all charged lines, when any line charged money.
     pub deduction: Option<Transaction>,
     /// Credits back to cash from late usage that lowered a line.
@@ -52,32 +44,40 @@ pub struct DailyBill {
 }
 
 impl DailyBill {
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = SettledLine<'_>> {
+        self.rated.iter().zip(&self.deductions).map(|(rated, deduction)| SettledLine { rated, deduction })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rated.is_empty()
+    }
+
     pub fn total(&self) -> Amount {
-        self.lines.iter().map(|l| l.draft.rated.rounded.amount).sum()
+        self.rated.iter().map(|l| l.rounded.amount).sum()
     }
 }
 
-/// Pays the drafts of `day` in order and moves the standing. Drafts must already be in the
-/// fixed order (the caller sorts by workspace, item, dimensions).
-pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, drafts: impl IntoIterator<Item = LineDraft>) -> DailyBill {
-    let drafts = drafts.into_iter();
-    let mut lines = Vec::with_capacity(drafts.size_hint().0);
-    for draft in drafts {
-        let charge = Charge {
-            day: draft.day,
-            item: &draft.rated.key.item,
-            coupon_eligible: draft.rated.coupon_eligible,
-            amount: draft.rated.rounded.amount,
-        };
-        let deduction = funds.deduct(&charge, true).expect("usage lines may create arrears");
-        lines.push(SettledLine { draft, deduction });
+/// Pays the lines of `day` in order and moves the standing. The lines must already be in the
+/// fixed order (the caller sorts by workspace, item, dimensions); each is paid as of its own
+/// billing day. The lines are kept where they are: the bill takes the vector as it is.
+pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, rated: Vec<RatedLine>) -> DailyBill {
+    let mut deductions = Vec::with_capacity(rated.len());
+    // A deduction pays its charge exactly (`Funds::deduct` asserts it), so a line's amount is
+    // its deduction's total: charged lines and credits are told apart by the amount.
+    let (mut charged, mut credit) = (false, Amount::ZERO);
+    for line in &rated {
+        let amount = line.rounded.amount;
+        let charge = Charge { day: line.billing_day, item: &line.key.item, coupon_eligible: line.coupon_eligible, amount };
+        deductions.push(funds.deduct(&charge, true).expect("usage lines may create arrears"));
+        charged |= amount.is_positive();
+        if amount.is_negative() {
+            credit += amount;
+        }
     }
-    let charged = || lines.iter().map(|l| &l.deduction).filter(|d| d.total().is_positive());
-    let credit: Amount = lines.iter().map(|l| l.deduction.total()).filter(|a| a.is_negative()).sum();
-    let deduction = charged().next().is_some().then(|| Transaction::deduction(charged()));
+    let deduction = charged.then(|| Transaction::deduction(&deductions));
     let refund = credit.is_negative().then(|| Transaction::refund(-credit));
     let state_change = standing.update(funds.cash, day);
-    DailyBill { day, lines, deduction, refund, state_change }
+    DailyBill { day, rated, deductions, deduction, refund, state_change }
 }
 
 /// An instrument written off because its validity ended.

@@ -101,6 +101,7 @@ impl Funds {
             // Nothing to pay: nothing is drawn (the waterfall below would draw nothing either).
             return Ok(Deduction::default());
         }
+        // The instruments that may pay, in the order they pay (most accounts have none).
         let mut order: SmallVec<[usize; 8]> = SmallVec::new();
         for (i, instrument) in self.instruments.iter().enumerate() {
             if instrument.pays(charge) {
@@ -113,16 +114,15 @@ impl Funds {
                 (s.kind, s.validity.until, s.balance, s.id)
             });
         }
-        let available: Amount = order.iter().map(|&i| self.instruments[i].balance).sum::<Amount>() + self.cash.max(Amount::ZERO);
-        if !allow_arrears && available < charge.amount {
-            return Err(DeductionError::InsufficientFunds { short: charge.amount - available });
+        if !allow_arrears {
+            let available: Amount = order.iter().map(|&i| self.instruments[i].balance).sum::<Amount>() + self.cash.max(Amount::ZERO);
+            if available < charge.amount {
+                return Err(DeductionError::InsufficientFunds { short: charge.amount - available });
+            }
         }
         let mut due = charge.amount;
         let mut deduction = Deduction::default();
-        for i in order {
-            if due.is_zero() {
-                break;
-            }
+        for &i in &order {
             let instrument = &mut self.instruments[i];
             let take = due.min(instrument.balance);
             instrument.balance -= take;
@@ -133,6 +133,9 @@ impl Funds {
                 deduction.card += take;
             }
             deduction.draws.push((instrument.kind, instrument.id, take));
+            if due.is_zero() {
+                break;
+            }
         }
         let cash = due.min(self.cash.max(Amount::ZERO));
         deduction.cash = cash;

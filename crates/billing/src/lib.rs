@@ -16,7 +16,7 @@ pub mod period;
 pub mod rating;
 
 pub use account::{AccountState, Standing, StateChange};
-pub use bill::{DailyBill, Expired, LineDraft, SettledLine, settle_day};
+pub use bill::{DailyBill, Expired, SettledLine, settle_day};
 pub use catalog::{
     Aggregation, BillableItem, Catalog, CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier,
 };

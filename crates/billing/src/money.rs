@@ -65,9 +65,15 @@ impl Currency {
     /// the minor unit; the cut-off fraction is returned as the rounding discount.
     pub fn round_down(&self, exact: Decimal) -> Rounded {
         assert!(is_non_negative(exact), "exact line amounts are never negative: {exact}");
-        // On the integer mantissa: exact = m / 10^s, so the minor units are m / 10^(s - e)
-        // truncated, and the remainder is the cut-off fraction at scale s.
-        let (m, s) = (exact.mantissa(), exact.scale());
+        self.round_down_scaled(exact.mantissa(), exact.scale())
+    }
+
+    /// [`Currency::round_down`] of the exact amount `m / 10^s` (`m` non-negative), for
+    /// callers that computed the amount as an integer.
+    pub(crate) fn round_down_scaled(&self, m: i128, s: u32) -> Rounded {
+        debug_assert!(m >= 0);
+        // exact = m / 10^s, so the minor units are m / 10^(s - e) truncated, and the
+        // remainder is the cut-off fraction at scale s.
         let (minor, cut, cut_scale) = if s <= self.exponent {
             (m * pow10(self.exponent - s), 0, 0)
         } else {
@@ -79,7 +85,7 @@ impl Currency {
         // The cut-off fraction, normalized on the integer (trailing zeros off) before the
         // decimal is built.
         let rounding_discount = normalized(cut, cut_scale);
-        assert!(rounding_discount.scale() <= EXACT_SCALE, "the rounding discount of {exact} keeps more than {EXACT_SCALE} decimals");
+        assert!(rounding_discount.scale() <= EXACT_SCALE, "the rounding discount of {m}e-{s} keeps more than {EXACT_SCALE} decimals");
         Rounded { amount: Amount(minor), rounding_discount }
     }
 }
@@ -160,6 +166,13 @@ impl std::iter::Sum for Amount {
 pub struct Rounded {
     pub amount: Amount,
     pub rounding_discount: Decimal,
+}
+
+impl Rounded {
+    /// The exact amount that was rounded: the minor units plus the cut-off fraction.
+    pub fn exact(&self, currency: Currency) -> Decimal {
+        currency.to_decimal(self.amount) + self.rounding_discount
+    }
 }
 
 /// `n / d` truncated, for non-negative `n` and positive `d`: in 64 bits where both fit (the

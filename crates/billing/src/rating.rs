@@ -5,9 +5,11 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use jiff::civil::Date;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::catalog::{CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel};
+use crate::invoice::ChargeType;
 use crate::money::{Currency, Rounded, is_non_negative, pow10, pow10_u64};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
@@ -41,6 +43,39 @@ impl Price {
         }
         let billable = if self.free_quantity.is_zero() { quantity } else { (quantity - self.free_quantity).max(Decimal::ZERO) };
         self.model.amount(units(billable, unit_size))
+    }
+
+    /// The line amount for a day's quantity billed the first time, rounded by the rounding
+    /// contract: `round_line(currency, self.amount(quantity, unit_size))`, computed in one
+    /// pass of 64-bit integers for a per-unit price without free quantity where everything
+    /// fits (nearly every line), with no decimal built on the way.
+    pub fn rounded(&self, quantity: Decimal, unit_size: Decimal, currency: Currency) -> Rounded {
+        match self.per_unit_scaled(quantity, unit_size) {
+            Some((m, scale)) => currency.round_down_scaled(i128::from(m), scale),
+            None => round_line(currency, self.amount(quantity, unit_size)),
+        }
+    }
+
+    /// `units(quantity, unit_size) × unit price` as `m / 10^scale` on the mantissas, where
+    /// the model is per unit, there is no free quantity and every step fits 64 bits.
+    fn per_unit_scaled(&self, quantity: Decimal, unit_size: Decimal) -> Option<(u64, u32)> {
+        let PriceModel::PerUnit { unit_price } = &self.model else { return None };
+        if !self.free_quantity.is_zero() {
+            return None;
+        }
+        // Negative mantissas do not convert: those take the general path and its checks.
+        let (mq, mu, mp) = (
+            u64::try_from(quantity.mantissa()).ok()?,
+            u64::try_from(unit_size.mantissa()).ok()?,
+            u64::try_from(unit_price.mantissa()).ok()?,
+        );
+        // units at two decimals: (mq / 10^sq) / (mu / 10^su) × 100, truncated (see `units`).
+        let numerator = mq.checked_mul(pow10_u64(unit_size.scale() + 2)?)?;
+        let denominator = mu.checked_mul(pow10_u64(quantity.scale())?)?;
+        assert!(denominator > 0, "unit sizes are positive");
+        let scale = 2 + unit_price.scale();
+        (scale <= 28).then_some(())?;
+        Some(((numerator / denominator).checked_mul(mp)?, scale))
     }
 
     /// The unit price a customer reads on a line, where the model has a single one.
@@ -129,10 +164,17 @@ pub struct KeyUsage {
     pub billed: Option<Billed>,
 }
 
-/// A rated line before deduction.
+/// A rated expense line before deduction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RatedLine {
     pub key: Arc<UsageKey>,
+    /// The billing day the line is dated on (and judged by for instrument validity): the
+    /// usage day, or for a correction of an already invoiced month the day it is rated.
+    pub billing_day: Date,
+    /// The day the usage belongs to (the day `rate_day` priced).
+    pub usage_day: Date,
+    /// Pay-as-you-go for a day billed the first time, an adjustment for late usage.
+    pub charge_type: ChargeType,
     /// Whether coupons may pay the line (from the item).
     pub coupon_eligible: bool,
     /// The quantity this line bills (the whole day, or the late difference).
@@ -145,10 +187,8 @@ pub struct RatedLine {
     /// above 1 is priced at the package's base dimension).
     pub priced_base: Option<Dims>,
     pub unit_price: Option<Decimal>,
-    pub exact: Decimal,
+    /// The exact amount, rounded down to the minor unit (`Rounded::exact` gives it back).
     pub rounded: Rounded,
-    /// The billed state of the key after this line.
-    pub billed_after: Billed,
 }
 
 impl RatedLine {
@@ -202,27 +242,26 @@ pub fn rate_day(
             None => (Decimal::ZERO, delta, None),
         };
         let (item, price) = prices.price(&key.item, priced_base.as_ref().unwrap_or(&key.dims))?;
-        let (exact, billed_after) = match usage.billed {
-            None => {
-                (price.amount(chargeable_delta, item.unit_size), Billed { quantity: usage.quantity, covered, chargeable: chargeable_delta })
-            }
-            Some(before) => {
-                let chargeable_after = before.chargeable + chargeable_delta;
-                let exact = price.amount(chargeable_after, item.unit_size) - price.amount(before.chargeable, item.unit_size);
-                (exact, Billed { quantity: usage.quantity, covered: before.covered + covered, chargeable: chargeable_after })
-            }
+        let currency = prices.catalog.currency;
+        let rounded = match usage.billed {
+            None => price.rounded(chargeable_delta, item.unit_size, currency),
+            Some(before) => round_line(
+                currency,
+                price.amount(before.chargeable + chargeable_delta, item.unit_size) - price.amount(before.chargeable, item.unit_size),
+            ),
         };
         lines.push(RatedLine {
             key: usage.key.clone(),
+            billing_day: prices.day,
+            usage_day: prices.day,
+            charge_type: if usage.billed.is_none() { ChargeType::PayAsYouGo } else { ChargeType::Adjustment },
             coupon_eligible: item.coupon_eligible,
             quantity: delta,
             covered,
             chargeable: chargeable_delta,
             priced_base,
             unit_price: price.unit_price(),
-            exact,
-            rounded: round_line(prices.catalog.currency, exact),
-            billed_after,
+            rounded,
         });
     }
     Ok(lines)
@@ -349,8 +388,9 @@ mod tests {
         assert!(Arc::ptr_eq(&a.item, &b.item) && std::ptr::eq(a.dims.as_str(), b.dims.as_str()), "one day's keys share its texts");
         let shared = vec![usage(a, "3"), usage(prices.usage_key(ws.clone(), "sms", ""), "10")];
         let copied = vec![usage(own("logs", "retention_days=30"), "3"), usage(own("sms", ""), "10")];
-        let amounts =
-            |keys: &[KeyUsage]| rate_day(&prices, None, &BTreeMap::new(), keys).unwrap().iter().map(|l| l.exact).collect::<Vec<_>>();
+        let amounts = |keys: &[KeyUsage]| {
+            rate_day(&prices, None, &BTreeMap::new(), keys).unwrap().iter().map(|l| l.rounded.exact(catalog.currency)).collect::<Vec<_>>()
+        };
         assert_eq!(amounts(&shared), vec![d("6"), d("0.45")]);
         assert_eq!(amounts(&shared), amounts(&copied));
         let unknown = prices.usage_key(ws.clone(), "logs", "retention_days=90");

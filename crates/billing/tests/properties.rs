@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use billing::ledger::Transaction;
 use billing::rating::round_line;
-use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, PriceModel, Tier, Validity};
+use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, Price, PriceModel, Tier, Validity};
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
 use proptest::prelude::*;
@@ -216,6 +216,28 @@ proptest! {
         // (q / 10^qs) / (size / 10^ss) × 100 = q × 10^(ss + 2) / (size × 10^qs)
         let hundredths = q * 10u128.pow(size_scale + 2) / (u128::from(size) * 10u128.pow(q_scale));
         prop_assert_eq!(billing::rating::units(quantity, unit_size), Decimal::from_i128_with_scale(hundredths as i128, 2));
+    }
+
+    /// A first-billed line's rounded amount, computed in one integer pass where it can be,
+    /// is the rounding contract applied to the exact amount: on both sides of 64 bits, with
+    /// and without free quantity, at any scales a catalog allows.
+    #[test]
+    fn rounded_lines_follow_the_rounding_contract(
+        q in mantissa(1 << 66), q_scale in 0..=12u32,
+        size in 1..1_000_000_000u64, size_scale in 0..=6u32,
+        price in prop_oneof![0..1_000u64, 0..(1u64 << 40), 0..u64::MAX], price_scale in 0..=6u32, zeros in prop_oneof![Just(0u32), 0..=3u32],
+        free in prop_oneof![Just(0i64), 0..1_000_000i64],
+    ) {
+        // Only amounts a line can have (within `Amount::MAX` minor units) are rated.
+        let hundredths = q * 10u128.pow(size_scale + 2) / (u128::from(size) * 10u128.pow(q_scale));
+        let minor = hundredths.checked_mul(u128::from(price)).map(|m| m / 10u128.pow(price_scale));
+        prop_assume!(minor.is_some_and(|m| m <= Amount::MAX.minor() as u128));
+        let quantity = Decimal::from_i128_with_scale(q as i128, q_scale);
+        let unit_size = Decimal::new(size as i64, size_scale);
+        // A catalog's price has at most six decimals, but may be written with trailing zeros.
+        let unit_price = Decimal::from_i128_with_scale(i128::from(price) * 10i128.pow(zeros), price_scale + zeros);
+        let price = Price { model: PriceModel::PerUnit { unit_price }, free_quantity: Decimal::from(free) };
+        prop_assert_eq!(price.rounded(quantity, unit_size, cny()), round_line(cny(), price.amount(quantity, unit_size)));
     }
 
     /// Rounding down on any mantissa (trailing zeros take it past 64 bits): the amount plus
