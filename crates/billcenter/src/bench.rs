@@ -494,12 +494,22 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     let day = prices.day;
     let n = keys.len();
     let (is_max, key_account) = (&of_key.is_max[key_base..key_base + n], &of_key.account[key_base..key_base + n]);
-    // Quantities are never negative, so 0 starts both a sum and a peak.
+    // Quantities are never negative, so 0 starts both a sum and a peak. A run of one key's
+    // records folds in a register and touches the key's slot once (any order is right; meters
+    // that send a key's samples together are cheaper).
     let mut running: Vec<i64> = vec![0; n];
-    for r in records {
-        let k = r.key as usize - key_base;
-        let (was, q) = (running[k], r.quantity);
-        running[k] = if is_max[k] { was.max(q) } else { was.checked_add(q).expect("a day's quantity fits i64 at six decimals") };
+    if let Some(first) = records.first() {
+        let mut at = first.key as usize - key_base;
+        let (mut acc, mut max) = (0, is_max[at]);
+        for r in records {
+            let k = r.key as usize - key_base;
+            if k != at {
+                running[at] = acc;
+                (at, acc, max) = (k, running[k], is_max[k]);
+            }
+            acc = if max { acc.max(r.quantity) } else { acc.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals") };
+        }
+        running[at] = acc;
     }
     let mut lo = 0;
     while lo < n {
