@@ -495,21 +495,23 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     let n = keys.len();
     let (is_max, key_account) = (&of_key.is_max[key_base..key_base + n], &of_key.account[key_base..key_base + n]);
     // Quantities are never negative, so 0 starts both a sum and a peak. A run of one key's
-    // records folds in a register and touches the key's slot once (any order is right; meters
-    // that send a key's samples together are cheaper).
+    // records folds in a loop of its own and touches the key's slot once (any order is
+    // right; meters that send a key's samples together are cheaper).
     let mut running: Vec<i64> = vec![0; n];
-    if let Some(first) = records.first() {
-        let mut at = first.key as usize - key_base;
-        let (mut acc, mut max) = (0, is_max[at]);
-        for r in records {
-            let k = r.key as usize - key_base;
-            if k != at {
-                running[at] = acc;
-                (at, acc, max) = (k, running[k], is_max[k]);
-            }
-            acc = if max { acc.max(r.quantity) } else { acc.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals") };
-        }
-        running[at] = acc;
+    let mut i = 0;
+    while i < records.len() {
+        let key = records[i].key;
+        let k = key as usize - key_base;
+        let run = records[i..].iter().take_while(|r| r.key == key);
+        let (folded, len) = if is_max[k] {
+            run.fold((running[k], 0), |(peak, n), r| (peak.max(r.quantity), n + 1))
+        } else {
+            run.fold((running[k], 0), |(sum, n), r| {
+                (sum.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals"), n + 1)
+            })
+        };
+        running[k] = folded;
+        i += len;
     }
     let mut lo = 0;
     while lo < n {
