@@ -18,12 +18,8 @@ pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
     // Exactly, on the mantissas: (mq / 10^sq) / (mu / 10^su) × 100, floored: in 64 bits where
     // that fits (a line's quantity and unit size almost always), else in 128; decimal division
     // is the fallback only where that overflows i128.
-    let (mq, mu) = (quantity.mantissa(), unit_size.mantissa());
-    if let (Ok(mq), Ok(mu)) = (u64::try_from(mq), u64::try_from(mu))
-        && let (Some(n), Some(d)) =
-            (pow10_u64(unit_size.scale() + 2).and_then(|p| mq.checked_mul(p)), pow10_u64(quantity.scale()).and_then(|p| mu.checked_mul(p)))
-    {
-        return crate::money::decimal_from_u64(n / d, 2);
+    if let Some(hundredths) = hundredths_u64(quantity, unit_size) {
+        return crate::money::decimal_from_u64(hundredths, 2);
     }
     let scaled = |m: i128, by: u32| if by > 38 { None } else { m.checked_mul(pow10(by)) };
     let numerator = scaled(quantity.mantissa(), unit_size.scale() + 2);
@@ -33,6 +29,17 @@ pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
         _ => None,
     };
     exact.unwrap_or_else(|| (quantity / unit_size).round_dp_with_strategy(2, RoundingStrategy::ToZero))
+}
+
+/// `units(quantity, unit_size)` in hundredths, on the mantissas in 64 bits: (mq / 10^sq) /
+/// (mu / 10^su) × 100 = mq × 10^(su + 2) / (mu × 10^sq), truncated; `None` where a step does
+/// not fit 64 bits (or a mantissa is negative).
+fn hundredths_u64(quantity: Decimal, unit_size: Decimal) -> Option<u64> {
+    let (mq, mu) = (u64::try_from(quantity.mantissa()).ok()?, u64::try_from(unit_size.mantissa()).ok()?);
+    let numerator = mq.checked_mul(pow10_u64(unit_size.scale() + 2)?)?;
+    let denominator = mu.checked_mul(pow10_u64(quantity.scale())?)?;
+    assert!(denominator > 0, "unit sizes are positive");
+    Some(numerator / denominator)
 }
 
 impl Price {
@@ -63,19 +70,13 @@ impl Price {
         if !self.free_quantity.is_zero() {
             return None;
         }
-        // Negative mantissas do not convert: those take the general path and its checks.
-        let (mq, mu, mp) = (
-            u64::try_from(quantity.mantissa()).ok()?,
-            u64::try_from(unit_size.mantissa()).ok()?,
-            u64::try_from(unit_price.mantissa()).ok()?,
-        );
-        // units at two decimals: (mq / 10^sq) / (mu / 10^su) × 100, truncated (see `units`).
-        let numerator = mq.checked_mul(pow10_u64(unit_size.scale() + 2)?)?;
-        let denominator = mu.checked_mul(pow10_u64(quantity.scale())?)?;
-        assert!(denominator > 0, "unit sizes are positive");
         let scale = 2 + unit_price.scale();
-        (scale <= 28).then_some(())?;
-        Some(((numerator / denominator).checked_mul(mp)?, scale))
+        if scale > 28 {
+            return None;
+        }
+        // Negative mantissas do not convert: those take the general path and its checks.
+        let price = u64::try_from(unit_price.mantissa()).ok()?;
+        Some((hundredths_u64(quantity, unit_size)?.checked_mul(price)?, scale))
     }
 
     /// The unit price a customer reads on a line, where the model has a single one.
