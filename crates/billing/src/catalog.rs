@@ -255,10 +255,26 @@ pub struct DayPrices<'c> {
     pub catalog: &'c Catalog,
     pub day: Date,
     /// In catalog order; `index` finds an item by its code's text, `addresses` by the
-    /// address of the day's own copy of it (a scan of a few words, no text to compare).
+    /// address and length of the day's own copy of it (a scan of a few words, no text to
+    /// compare).
     items: Vec<DayItem<'c>>,
     index: FxHashMap<&'c str, usize>,
-    addresses: Vec<usize>,
+    addresses: Vec<(usize, usize)>,
+    /// Each (item, dimension value) of the day by the addresses of the day's own texts of
+    /// both, with their lengths: a key from `usage_key` finds its price in one probe.
+    shared: FxHashMap<(usize, usize), SharedRate<'c>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SharedRate<'c> {
+    lengths: (usize, usize),
+    item: &'c BillableItem,
+    price: &'c Price,
+}
+
+/// The addresses of an item code and a dimension text, as `DayPrices::shared` keys them.
+fn text_address(code: &str, dims: &str) -> (usize, usize) {
+    (code.as_ptr() as usize, dims.as_ptr() as usize)
 }
 
 /// An item as one day prices it: its price version in force and that version's rates by
@@ -275,7 +291,7 @@ impl<'c> DayPrices<'c> {
     /// An item of the day: by pointer where the code is this day's own text (a key from
     /// `usage_key`), else by its text.
     fn day_item(&self, code: &str) -> Result<&DayItem<'c>, CatalogError> {
-        let address = code.as_ptr() as usize;
+        let address = (code.as_ptr() as usize, code.len());
         let at = self.addresses.iter().position(|&a| a == address).or_else(|| self.index.get(code).copied());
         at.map(|i| &self.items[i]).ok_or_else(|| CatalogError::UnknownItem(code.to_owned()))
     }
@@ -286,6 +302,12 @@ impl<'c> DayPrices<'c> {
 
     /// An item and its price on this day for a dimension value.
     pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
+        // The day's own texts: the same address and length is the same text.
+        if let Some(found) = self.shared.get(&text_address(code, dims.as_str()))
+            && found.lengths == (code.len(), dims.as_str().len())
+        {
+            return Ok((found.item, found.price));
+        }
         let day_item = self.day_item(code)?;
         let rates = day_item.rates.as_ref().map_err(Clone::clone)?;
         let wanted = dims.as_str();
@@ -355,8 +377,18 @@ impl Catalog {
             })
             .collect::<Vec<_>>();
         let index = items.iter().enumerate().map(|(i, d)| (d.item.code.as_str(), i)).collect();
-        let addresses = items.iter().map(|d| d.code.as_ptr() as usize).collect();
-        DayPrices { catalog: self, day, items, index, addresses }
+        let addresses = items.iter().map(|d| (d.code.as_ptr() as usize, d.code.len())).collect();
+        let shared = items
+            .iter()
+            .flat_map(|d| {
+                let rates = d.rates.as_ref().map(|r| r.as_slice()).unwrap_or_default();
+                rates.iter().map(move |(dims, price)| {
+                    let lengths = (d.code.len(), dims.as_str().len());
+                    (text_address(&d.code, dims.as_str()), SharedRate { lengths, item: d.item, price })
+                })
+            })
+            .collect();
+        DayPrices { catalog: self, day, items, index, addresses, shared }
     }
 
     /// Checks everything that must hold before a catalog is used.

@@ -76,6 +76,9 @@ impl Currency {
         // remainder is the cut-off fraction at scale s.
         let (minor, cut, cut_scale) = if s <= self.exponent {
             (m * pow10(self.exponent - s), 0, 0)
+        } else if let (Ok(m), Some(divisor)) = (u64::try_from(m), pow10_u64(s - self.exponent)) {
+            // A line's amount nearly always: one 64-bit division gives both parts.
+            (i128::from(m / divisor), i128::from(m % divisor), s)
         } else {
             let divisor = pow10(s - self.exponent);
             let minor = quotient(m, divisor);
@@ -261,6 +264,7 @@ pub(crate) fn product(a: Decimal, b: Decimal) -> Decimal {
 fn normalized(m: i128, scale: u32) -> Decimal {
     debug_assert!(m >= 0);
     match u64::try_from(m) {
+        Ok(m) if m & 1 == 1 => decimal_from_u64(m, scale),
         Ok(mut m) => {
             let mut scale = if m == 0 { 0 } else { scale };
             while scale > 0 && m % 10 == 0 {
@@ -275,8 +279,11 @@ fn normalized(m: i128, scale: u32) -> Decimal {
 
 /// The inverse of [`to_scaled`].
 pub fn from_scaled(value: i64, scale: u32) -> Decimal {
-    // Normalized on the integer: trailing zeros come off before the decimal is built (a
-    // whole number, the common case, in one step).
+    // Normalized on the integer: trailing zeros come off before the decimal is built (an odd
+    // number has none; a whole number, the common case, goes in one step).
+    if value & 1 == 1 {
+        return Decimal::new(value, scale);
+    }
     if let Some(whole) = pow10_u64(scale).and_then(|p| i64::try_from(p).ok()).filter(|p| value % p == 0) {
         return Decimal::new(value / whole, 0);
     }

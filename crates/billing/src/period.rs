@@ -120,7 +120,9 @@ impl Validity {
 
     /// Whether an expense line of this billing day may be paid from the instrument.
     pub fn covers(&self, day: Date) -> bool {
-        self.range().contains(day)
+        // `self.range().contains(day)`, without making the day after `until` for every
+        // line the waterfall offers the instrument.
+        self.from <= day && day <= self.until
     }
 
     /// Days left counted from `today`, including today and the last day; 0 once it has ended.
@@ -163,6 +165,17 @@ mod tests {
         assert_eq!(v.days_left(date(2026, 10, 25)), 7);
         assert_eq!(v.days_left(date(2026, 11, 1)), 0);
         assert!(Validity::new(date(2026, 10, 2), date(2026, 10, 1)).is_err());
+        // Both ends included is the half-open range that ends the day after `until`.
+        let (one_day, year_end) =
+            (Validity::new(date(2026, 2, 28), date(2026, 2, 28)).unwrap(), Validity::new(date(2026, 12, 31), date(2026, 12, 31)).unwrap());
+        for v in [v, one_day, year_end] {
+            for offset in -3..=3 {
+                for end in [v.from, v.until] {
+                    let day = end.checked_add(jiff::Span::new().days(offset)).unwrap();
+                    assert_eq!(v.covers(day), v.range().contains(day), "{v:?} on {day}");
+                }
+            }
+        }
     }
 
     #[test]

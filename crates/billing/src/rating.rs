@@ -387,6 +387,11 @@ mod tests {
         let own = |item: &str, dims: &str| UsageKey { workspace: ws.clone(), item: item.into(), dims: Dims::from_canonical(dims) };
         let (a, b) = (prices.usage_key(ws.clone(), "logs", "retention_days=30"), prices.usage_key(ws.clone(), "logs", "retention_days=30"));
         assert!(Arc::ptr_eq(&a.item, &b.item) && std::ptr::eq(a.dims.as_str(), b.dims.as_str()), "one day's keys share its texts");
+        // A text that starts where the day's own does is not it unless it is as long.
+        assert!(matches!(prices.price(&a.item[..2], &a.dims), Err(CatalogError::UnknownItem(code)) if code == "lo"));
+        let seven_shared = prices.usage_key(ws.clone(), "logs", "retention_days=7").dims;
+        let copied = Dims::from_canonical(seven_shared.as_str());
+        assert_eq!(prices.price(&a.item, &copied).unwrap().1, prices.price(&a.item, &seven_shared).unwrap().1);
         let shared = vec![usage(a, "3"), usage(prices.usage_key(ws.clone(), "sms", ""), "10")];
         let copied = vec![usage(own("logs", "retention_days=30"), "3"), usage(own("sms", ""), "10")];
         let amounts = |keys: &[KeyUsage]| {

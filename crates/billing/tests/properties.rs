@@ -188,7 +188,10 @@ proptest! {
         };
         prop_assert_eq!(billing::money::to_scaled(value, scale), by_decimals);
         if let Some(scaled) = by_decimals {
-            prop_assert_eq!(billing::money::from_scaled(scaled, scale), value);
+            let back = billing::money::from_scaled(scaled, scale);
+            prop_assert_eq!(back, value);
+            // ... and normalized: no trailing zeros, odd integers or even.
+            prop_assert_eq!(back.scale(), value.normalize().scale());
         }
     }
 }
