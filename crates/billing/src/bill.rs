@@ -65,10 +65,17 @@ pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, rated: 
     // A deduction pays its charge exactly (`Funds::deduct` asserts it), so a line's amount is
     // its deduction's total: charged lines and credits are told apart by the amount.
     let (mut charged, mut credit) = (false, Amount::ZERO);
+    // Instruments only lose balance while a bill is paid: when none can pay its first line,
+    // none pays any (most accounts hold none), and cash alone pays the bill.
+    let instruments = funds.instruments_can_pay();
     for line in &rated {
         let amount = line.rounded.amount;
-        let charge = Charge { day: line.billing_day, item: &line.key.item, coupon_eligible: line.coupon_eligible, amount };
-        deductions.push(funds.deduct(&charge, true).expect("usage lines may create arrears"));
+        deductions.push(if instruments {
+            let charge = Charge { day: line.billing_day, item: &line.key.item, coupon_eligible: line.coupon_eligible, amount };
+            funds.deduct(&charge, true).expect("usage lines may create arrears")
+        } else {
+            funds.deduct_from_cash(amount)
+        });
         charged |= amount.is_positive();
         if amount.is_negative() {
             credit += amount;

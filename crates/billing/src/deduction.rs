@@ -92,14 +92,9 @@ impl Funds {
     /// Pays one charge in waterfall order. With `allow_arrears` false (package purchases) a
     /// charge the funds cannot cover fails and changes nothing.
     pub fn deduct(&mut self, charge: &Charge<'_>, allow_arrears: bool) -> Result<Deduction, DeductionError> {
-        if charge.amount.is_negative() {
-            // A credit (late usage that lowered a volume-priced line) goes back to cash.
-            self.cash += -charge.amount;
-            return Ok(Deduction { cash: charge.amount, ..Deduction::default() });
-        }
-        if charge.amount.is_zero() {
-            // Nothing to pay: nothing is drawn (the waterfall below would draw nothing either).
-            return Ok(Deduction::default());
+        if !charge.amount.is_positive() {
+            // A credit or nothing: no instrument takes part.
+            return Ok(self.deduct_from_cash(charge.amount));
         }
         // The instruments that may pay, in the order they pay (most accounts have none).
         let mut order: SmallVec<[usize; 8]> = SmallVec::new();
@@ -137,13 +132,38 @@ impl Funds {
                 break;
             }
         }
+        self.cash_then_arrears(due, &mut deduction);
+        assert_eq!(deduction.total(), charge.amount, "a deduction pays its charge exactly");
+        assert!(allow_arrears || deduction.arrears.is_zero());
+        Ok(deduction)
+    }
+
+    /// Whether any instrument could pay anything at all (active, with a balance). When none
+    /// can, every charge of a bill is paid by `deduct_from_cash`, as `deduct` would pay it.
+    pub fn instruments_can_pay(&self) -> bool {
+        self.instruments.iter().any(|i| i.active && i.balance.is_positive())
+    }
+
+    /// `deduct(charge, true)` where no instrument pays: a credit (late usage that lowered a
+    /// volume-priced line) goes back to cash, nothing is drawn for nothing, and a positive
+    /// amount is paid by cash while positive, the rest as arrears.
+    pub fn deduct_from_cash(&mut self, amount: Amount) -> Deduction {
+        let mut deduction = Deduction::default();
+        if amount.is_negative() {
+            self.cash += -amount;
+            deduction.cash = amount;
+        } else {
+            self.cash_then_arrears(amount, &mut deduction);
+        }
+        deduction
+    }
+
+    /// The last steps of the waterfall: cash while positive, then arrears.
+    fn cash_then_arrears(&mut self, due: Amount, deduction: &mut Deduction) {
         let cash = due.min(self.cash.max(Amount::ZERO));
         deduction.cash = cash;
         deduction.arrears = due - cash;
         self.cash -= due;
-        assert_eq!(deduction.total(), charge.amount, "a deduction pays its charge exactly");
-        assert!(allow_arrears || deduction.arrears.is_zero());
-        Ok(deduction)
     }
 }
 

@@ -96,6 +96,33 @@ proptest! {
         prop_assert_eq!(fund_total, -paid);
     }
 
+    /// Where no instrument can pay (none active with a balance), paying from cash alone is the
+    /// waterfall: the same deductions and the same funds after, credits and zero lines too.
+    #[test]
+    fn cash_alone_pays_as_the_waterfall_when_no_instrument_can(
+        instruments in instruments(4),
+        cash in -1_000..5_000i64,
+        charges in prop::collection::vec(charge(), 1..12),
+        credits in prop::collection::vec(0..3_000i64, 0..3),
+    ) {
+        let spent = instruments.into_iter().map(|i| Instrument { balance: if i.active { Amount::ZERO } else { i.balance }, ..i }).collect();
+        let mut waterfall = Funds { instruments: spent, cash: Amount(cash) };
+        prop_assert!(!waterfall.instruments_can_pay());
+        let mut cash_only = waterfall.clone();
+        let amounts = charges.iter().map(|c| (c.0, c.1, c.2, c.3)).chain(credits.iter().map(|&c| (0, 0, -c, true)));
+        for (day, item, amount, eligible) in amounts {
+            let charge = Charge { day: base().checked_add(day.days()).unwrap(), item: ITEMS[item as usize], coupon_eligible: eligible, amount: Amount(amount) };
+            let before = cash_only.cash;
+            let d = cash_only.deduct_from_cash(charge.amount);
+            prop_assert_eq!(waterfall.deduct(&charge, true).unwrap(), d.clone());
+            prop_assert_eq!(&waterfall, &cash_only);
+            // Cash moves by the whole amount: a credit comes back, a charge is paid or owed.
+            prop_assert_eq!(before - cash_only.cash, charge.amount);
+            prop_assert_eq!((d.total(), d.coupon + d.card), (charge.amount, Amount::ZERO));
+            prop_assert_eq!(d.cash, if charge.amount.is_negative() { charge.amount } else { charge.amount.min(before.max(Amount::ZERO)) });
+        }
+    }
+
     /// Deduction is deterministic: the same funds and charges give the same result.
     #[test]
     fn waterfall_is_deterministic(instruments in instruments(8), cash in 0..5_000i64, amount in 0..20_000i64) {
