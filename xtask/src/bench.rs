@@ -89,6 +89,8 @@ struct Figures {
     floor_s: Vec<f64>,
     engine_s: Vec<f64>,
     engine_cores_s: Vec<f64>,
+    engine_fold_s: Vec<f64>,
+    lines: usize,
     duckdb_s: Vec<f64>,
     duckdb_version: String,
     pg_sql_s: Vec<f64>,
@@ -122,6 +124,8 @@ pub fn bench(args: &[String]) -> Result<()> {
         floor_s: vec![],
         engine_s: vec![],
         engine_cores_s: vec![],
+        engine_fold_s: vec![],
+        lines: 0,
         duckdb_s: vec![],
         duckdb_version: String::new(),
         pg_sql_s: vec![],
@@ -146,6 +150,8 @@ pub fn bench(args: &[String]) -> Result<()> {
         f.floor_s.push(json_field(&job, "floor_s").context("floor_s")?.parse()?);
         f.engine_s.push(json_field(&job, "engine_s").context("engine_s")?.parse()?);
         f.engine_cores_s.push(json_field(&job, "engine_cores_s").context("engine_cores_s")?.parse()?);
+        f.engine_fold_s.push(json_field(&job, "engine_fold_s").context("engine_fold_s")?.parse()?);
+        f.lines = json_field(&job, "lines").context("lines")?.parse()?;
         f.totals_match &= json_field(&check, "matches_nightly_run").as_deref() == Some("true");
         f.peak_rss_mib = f.peak_rss_mib.max(json_field(&job, "peak_rss_mib").and_then(|v| v.parse().ok()).unwrap_or(0.0));
         let (duck_s, duck_version) = duckdb_job(&dir)?;
@@ -356,6 +362,9 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let rate = |xs: &[f64]| med(xs).map(|s| records / s);
     let (engine, floor, engine_cores) = (med(&f.engine_s), med(&f.floor_s), med(&f.engine_cores_s));
     let ratio = |x: Option<f64>, y: Option<f64>| Some(x? / y?.max(1e-9));
+    let fold = med(&f.engine_fold_s);
+    // What the engine spends a line after its pass over the records, in nanoseconds.
+    let ns_per_line = engine.zip(fold).filter(|_| f.lines > 0).map(|(e, d)| (e - d) / f.lines as f64 * 1e9);
     let num = |v: Option<f64>, dp: usize| v.map_or("null".to_owned(), |x| format!("{x:.dp$}"));
     let fields: Vec<(&str, String)> = vec![
         ("accounts", a.accounts.to_string()),
@@ -380,6 +389,10 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("duckdb_over_engine_all_cores", num(ratio(med(&f.duckdb_s), engine_cores), 2)),
         ("postgres_sql_over_engine", num(ratio(med(&f.pg_sql_s), engine), 2)),
         ("engine_over_floor", num(ratio(engine, floor), 2)),
+        ("engine_fold_s", num(fold, 6)),
+        ("engine_fold_over_floor", num(ratio(fold, floor), 2)),
+        ("lines_per_day", f.lines.to_string()),
+        ("engine_ns_per_line_after_fold", num(ns_per_line, 1)),
         ("peak_rss_mib", num(Some(f.peak_rss_mib), 1)),
         ("peak_rss_1m_mib", num(f.peak_rss_1m_mib, 1)),
         ("duckdb_version", format!("\"{}\"", f.duckdb_version)),
@@ -395,7 +408,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let times = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.1}×"));
     let night_label = format!("night of {} accounts from pre-aggregated usage, end to end, durable (SQLite)", a.night_accounts);
     let month_label = format!("the invoice day of a 30-day month: {} accounts' invoices (SQLite)", a.month_accounts);
-    let rows: [(&str, String, String); 18] = [
+    let rows: [(&str, String, String); 20] = [
         ("bulk ingest through the CLI (SQLite)", per_s(&f.ingest_s), range(&f.ingest_s)),
         ("ingest through HTTP NDJSON (SQLite)", per_s(&f.ingest_http_s), range(&f.ingest_http_s)),
         ("nightly run, end to end, durable (SQLite)", secs(&f.run_s, 3), range(&f.run_s)),
@@ -419,6 +432,12 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("DuckDB / engine, both on every core", times(ratio(med(&f.duckdb_s), engine_cores)), String::new()),
         ("PostgreSQL SQL / engine", times(ratio(med(&f.pg_sql_s), engine)), String::new()),
         ("engine / floor (both 1 thread)", times(ratio(engine, floor)), String::new()),
+        ("the engine's pass over the records alone (aggregate per key) / floor", times(ratio(fold, floor)), range(&f.engine_fold_s)),
+        (
+            "the engine after that pass: rating and settling, a line",
+            ns_per_line.map_or("-".to_owned(), |n| format!("{n:.0} ns")),
+            format!("{} lines", f.lines),
+        ),
         ("every contender's per-account totals and deductions equal the nightly run's", f.totals_match.to_string(), String::new()),
         ("peak RSS of the job process", format!("{:.0} MiB", f.peak_rss_mib), String::new()),
         ("peak RSS of that night", f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")), String::new()),

@@ -322,6 +322,10 @@ pub struct JobReport {
     pub engine_s: f64,
     /// The engine on `cores` threads, each billing whole accounts.
     pub engine_cores_s: f64,
+    /// The engine's pass over the records alone (aggregating per key), one thread.
+    pub engine_fold_s: f64,
+    /// Expense lines the engine rates and settles (keys with usage).
+    pub lines: usize,
     pub cores: usize,
     pub engine_total_minor: i64,
     pub floor_checksum: i64,
@@ -379,6 +383,18 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
     let (engine_cores_s, paid_cores) = timed(cores)?;
     anyhow::ensure!(paid == paid_cores, "the engine paid differently on {cores} threads than on one");
     let floor_s = middle(floor_times);
+    // The engine's first part alone, the same code over the whole day: what the engine adds
+    // to the floor is then its pass over the records and its work per line.
+    let mut fold_times = Vec::new();
+    for _ in 0..passes {
+        let start = Instant::now();
+        let running = fold(&records, 0, &is_max);
+        fold_times.push(start.elapsed().as_secs_f64());
+        let folded: i64 = running.iter().zip(&keys).map(|(q, k)| q - billing::money::to_scaled(k.quantity, 6).unwrap_or(i64::MIN)).sum();
+        anyhow::ensure!(folded == 0, "the fold alone gave other aggregates than the engine");
+    }
+    let engine_fold_s = middle(fold_times);
+    let lines = keys.iter().filter(|k| !k.quantity.is_zero()).count();
 
     let mut out = BufWriter::new(std::fs::File::create(dir.join("engine.csv"))?);
     writeln!(out, "account,total,coupon,card,cash,arrears")?;
@@ -392,6 +408,8 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
         floor_s,
         engine_s,
         engine_cores_s,
+        engine_fold_s,
+        lines,
         cores,
         engine_total_minor: paid.iter().map(|p| p.total).sum(),
         floor_checksum,
@@ -493,26 +511,8 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     let Share { records, account_base, key_base, keys, plans, funds, paid } = share;
     let day = prices.day;
     let n = keys.len();
-    let (is_max, key_account) = (&of_key.is_max[key_base..key_base + n], &of_key.account[key_base..key_base + n]);
-    // Quantities are never negative, so 0 starts both a sum and a peak. A run of one key's
-    // records folds in a loop of its own and touches the key's slot once (any order is
-    // right; meters that send a key's samples together are cheaper).
-    let mut running: Vec<i64> = vec![0; n];
-    let mut i = 0;
-    while i < records.len() {
-        let key = records[i].key;
-        let k = key as usize - key_base;
-        let run = records[i..].iter().take_while(|r| r.key == key);
-        let (folded, len) = if is_max[k] {
-            run.fold((running[k], 0), |(peak, n), r| (peak.max(r.quantity), n + 1))
-        } else {
-            run.fold((running[k], 0), |(sum, n), r| {
-                (sum.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals"), n + 1)
-            })
-        };
-        running[k] = folded;
-        i += len;
-    }
+    let key_account = &of_key.account[key_base..key_base + n];
+    let running = fold(records, key_base, &of_key.is_max[key_base..key_base + n]);
     let mut lo = 0;
     while lo < n {
         let account = key_account[lo];
@@ -537,6 +537,31 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
         }
     }
     Ok(())
+}
+
+/// The engine's pass over the records of keys `key_base..key_base + is_max.len()`: each
+/// folds into its key's running aggregate (at six decimals) by the item's aggregation.
+fn fold(records: &[Record], key_base: usize, is_max: &[bool]) -> Vec<i64> {
+    // Quantities are never negative, so 0 starts both a sum and a peak. A run of one key's
+    // records folds in a loop of its own and touches the key's slot once (any order is
+    // right; meters that send a key's samples together are cheaper).
+    let mut running: Vec<i64> = vec![0; is_max.len()];
+    let mut i = 0;
+    while i < records.len() {
+        let key = records[i].key;
+        let k = key as usize - key_base;
+        let run = records[i..].iter().take_while(|r| r.key == key);
+        let (folded, len) = if is_max[k] {
+            run.fold((running[k], 0), |(peak, n), r| (peak.max(r.quantity), n + 1))
+        } else {
+            run.fold((running[k], 0), |(sum, n), r| {
+                (sum.checked_add(r.quantity).expect("a day's quantity fits i64 at six decimals"), n + 1)
+            })
+        };
+        running[k] = folded;
+        i += len;
+    }
+    running
 }
 
 /// What the engine knows of each key of the day by its number: whether its item aggregates by

@@ -687,7 +687,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
             let r = crate::bench::job(app, &cwd.join(usage)).await?;
             print_json(
                 out,
-                serde_json::json!({"records": r.records, "floor_s": r.floor_s, "engine_s": r.engine_s, "engine_cores_s": r.engine_cores_s, "cores": r.cores, "engine_total_minor": r.engine_total_minor,
+                serde_json::json!({"records": r.records, "floor_s": r.floor_s, "engine_s": r.engine_s, "engine_cores_s": r.engine_cores_s, "engine_fold_s": r.engine_fold_s, "lines": r.lines, "cores": r.cores, "engine_total_minor": r.engine_total_minor,
                     "floor_checksum": r.floor_checksum, "peak_rss_mib": crate::bench::peak_rss_mib()}),
             )?;
         }
