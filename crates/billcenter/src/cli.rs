@@ -513,6 +513,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 batch_accounts: *batch as usize,
                 invoice_day: *invoice_day,
                 delay: jiff::SignedDuration::from_mins(*run_delay_minutes),
+                ..RunOptions::default()
             };
             let fixed = cli.now.is_some();
             let mut total = app::run::RunReport::default();
