@@ -356,16 +356,14 @@ async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &st
         let account = Account::from_row(row)?;
         let from = account.row.billed_through.map(next_day).unwrap_or(account.row.first_day);
         let through = last_ended_day(now - options.delay, &account.tz);
-        if from <= through {
-            let days = usize::try_from((through - from).get_days()).expect("from <= through") + 1;
-            if !due.is_empty() && days_held + days > options.batch_account_days {
-                break;
-            }
-            days_held += days;
+        let days = if from <= through { usize::try_from((through - from).get_days()).expect("from <= through") + 1 } else { 0 };
+        if days > 0 && !due.is_empty() && days_held + days > options.batch_account_days {
+            break;
         }
+        days_held += days;
         account.id().clone_into(&mut last);
         seen += 1;
-        if from <= through {
+        if days > 0 {
             due.push((account, from, through));
         }
     }
