@@ -169,7 +169,7 @@ fn key_usage(prices: &DayPrices<'_>, workspace: &mut Option<Arc<str>>, row: &Usa
         Some(w) if **w == *row.workspace_id => w.clone(),
         _ => workspace.insert(row.workspace_id.as_str().into()).clone(),
     };
-    KeyUsage { key: Arc::new(prices.usage_key(ws, &row.item, &row.dims)), quantity: quantity(row.quantity), billed }
+    KeyUsage::new(prices, Arc::new(prices.usage_key(ws, &row.item, &row.dims)), quantity(row.quantity), billed)
 }
 
 /// The package plan covering a day, if any.
@@ -602,20 +602,45 @@ fn spendable(funds: &billing::Funds) -> i64 {
     funds.cash.minor().max(0) + funds.instruments.iter().filter(|i| i.active).map(|i| i.balance.minor()).sum::<i64>()
 }
 
-/// Adjustment drafts for late usage, to be settled with the last day this run bills; the
-/// usage days rated go to `rated_late`.
-fn late_drafts(
-    catalog: &Catalog,
+/// The late usage of one usage day, keyed at that day's prices, with what rating it needs.
+struct LateDay<'c> {
+    prices: DayPrices<'c>,
+    plan: Option<&'c PackagePlan>,
+    quota_used: BTreeMap<String, Decimal>,
+    keys: Vec<KeyUsage>,
+    /// The day its adjustment lines are dated on.
+    billing_day: Date,
+}
+
+/// Adjustment drafts for late usage, to be settled with the last day this run bills, after
+/// the day's own lines in `drafts`.
+fn rate_late<'k>(late: &'k [LateDay<'_>], drafts: &mut Vec<RatedLine<'k>>) -> Result<()> {
+    for day in late {
+        let first = drafts.len();
+        billing::rate_day_into(&day.prices, day.plan, &day.quota_used, &day.keys, drafts)
+            .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        for line in &mut drafts[first..] {
+            debug_assert_eq!(line.charge_type, ChargeType::Adjustment, "late usage is rated against what was billed");
+            line.billing_day = day.billing_day;
+        }
+    }
+    Ok(())
+}
+
+/// The late usage of the account by usage day, to rate with the last day this run bills;
+/// the usage days go to `rated_late`.
+fn late_days<'c>(
+    catalog: &'c Catalog,
     account: &Account,
     bill_day: Date,
     work: &mut AccountWork,
     rated_late: &mut Vec<(String, Date)>,
-) -> Result<Vec<RatedLine>> {
+) -> Vec<LateDay<'c>> {
     let mut by_day: BTreeMap<Date, Vec<&UsageDailyRow>> = BTreeMap::new();
     for row in &work.late {
         by_day.entry(row.billing_day).or_default().push(row);
     }
-    let mut drafts = Vec::new();
+    let mut days = Vec::new();
     for (usage_day, rows) in by_day {
         let billed: HashMap<(String, String, String), Billed> = work
             .late_billed
@@ -642,20 +667,16 @@ fn late_drafts(
             })
             .collect();
         let plan = plan_on(catalog, &work.packages, usage_day);
-        let rated = billing::rate_day(&prices, plan, &quota_used, &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Usage of an invoiced month is a correction dated on the day it is rated; otherwise
         // the adjustment keeps its own billing day and lands on its month's invoice.
         // Invoices this batch issued are written with the batch: ask the batch first.
         let month = Month::of(usage_day);
         let invoiced = work.invoicing.issued.contains(&month) || work.late_billed.invoiced.contains(&month);
-        for mut line in rated {
-            debug_assert_eq!(line.charge_type, ChargeType::Adjustment, "late usage is rated against what was billed");
-            line.billing_day = if invoiced { bill_day } else { usage_day };
-            drafts.push(line);
-        }
+        let billing_day = if invoiced { bill_day } else { usage_day };
+        days.push(LateDay { prices, plan, quota_used, keys, billing_day });
         rated_late.push((account.id().to_owned(), usage_day));
     }
-    Ok(drafts)
+    days
 }
 
 /// Bills one account's due days from what the batch read: no database access, so a batch's
@@ -704,11 +725,14 @@ fn bill_account<'c>(
         let mut drafts =
             billing::rate_day(prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Late usage is rated with the last day this run bills: the day on which it is rated.
-        if day == through && !work.late.is_empty() {
-            let late = late_drafts(catalog, account, day, &mut work, &mut pending.rated_late)?;
-            report.adjustment_lines += late.len();
-            drafts.extend(late);
-        }
+        let late = if day == through && !work.late.is_empty() {
+            late_days(catalog, account, day, &mut work, &mut pending.rated_late)
+        } else {
+            Vec::new()
+        };
+        let own = drafts.len();
+        rate_late(&late, &mut drafts)?;
+        report.adjustment_lines += drafts.len() - own;
         let spendable_before = spendable(&funds);
         let bill = settle_day(&mut funds, &mut standing, day, drafts);
         let document = format!("DB-{}", day.strftime("%Y%m%d"));

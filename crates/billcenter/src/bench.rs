@@ -275,7 +275,7 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, prices: &billing::DayPric
         let key = *key_index.entry(k).or_insert_with_key(|(ws, item, dims)| {
             let mut name = |text: &String| names.entry(text.clone()).or_insert_with(|| text.as_str().into()).clone();
             let key = prices.usage_key(name(ws), item, dims);
-            let usage = KeyUsage { key: Arc::new(key), quantity: Decimal::ZERO, billed: None };
+            let usage = KeyUsage::new(prices, Arc::new(key), Decimal::ZERO, None);
             keys.push((account, usage));
             fresh
         });
@@ -513,28 +513,33 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     let n = keys.len();
     let key_account = &of_key.account[key_base..key_base + n];
     let running = fold(records, key_base, &of_key.is_max[key_base..key_base + n]);
+    for (key, &q) in keys.iter_mut().zip(&running) {
+        key.quantity = billing::money::from_scaled(q, 6);
+    }
+    let keys: &[KeyUsage] = keys;
+    // One bill's vectors serve every account in turn.
+    let (mut rated, mut deductions) = (Vec::new(), Vec::new());
+    let no_quota_used = Default::default();
     let mut lo = 0;
     while lo < n {
         let account = key_account[lo];
         let hi = lo + key_account[lo..].iter().take_while(|&&a| a == account).count();
-        let usage = &mut keys[lo..hi];
-        for (key, &q) in usage.iter_mut().zip(&running[lo..hi]) {
-            key.quantity = billing::money::from_scaled(q, 6);
-        }
+        let usage = &keys[lo..hi];
         lo = hi;
         let account = account as usize - account_base;
-        let rated = billing::rate_day(prices, plans[account], &Default::default(), usage)?;
+        billing::rate_day_into(prices, plans[account], &no_quota_used, usage, &mut rated)?;
         let mut standing = billing::Standing::ACTIVE;
-        let bill = billing::settle_day(&mut funds[account], &mut standing, day, rated);
+        let bill = billing::settle_day_reusing(&mut funds[account], &mut standing, day, rated, deductions);
         let p = &mut paid[account];
         for line in bill.lines() {
-            let t = line.totals();
-            p.total += t.gross.minor();
-            p.coupon += t.coupon.minor();
-            p.card += t.card.minor();
-            p.cash += t.cash.minor();
-            p.arrears += t.arrears.minor();
+            p.total += line.rated.rounded.amount.minor();
+            let d = line.deduction;
+            p.coupon += d.coupon.minor();
+            p.card += d.card.minor();
+            p.cash += d.cash.minor();
+            p.arrears += d.arrears.minor();
         }
+        (rated, deductions) = bill.recycle();
     }
     Ok(())
 }

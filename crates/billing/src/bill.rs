@@ -12,12 +12,12 @@ use crate::rating::RatedLine;
 
 /// An expense line and how it was paid: a view of one line of a `DailyBill`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SettledLine<'a> {
-    pub rated: &'a RatedLine,
+pub struct SettledLine<'a, 'k> {
+    pub rated: &'a RatedLine<'k>,
     pub deduction: &'a Deduction,
 }
 
-impl SettledLine<'_> {
+impl SettledLine<'_, '_> {
     pub fn totals(&self) -> LineTotals {
         LineTotals {
             gross: self.rated.rounded.amount,
@@ -31,10 +31,10 @@ impl SettledLine<'_> {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DailyBill {
+pub struct DailyBill<'k> {
     pub day: Date,
     /// The lines in the order they were paid, and beside them how each was paid.
-    rated: Vec<RatedLine>,
+    rated: Vec<RatedLine<'k>>,
     deductions: Vec<Deduction>,
     /// The deduction of all charged lines, when any line charged money.
     pub deduction: Option<Transaction>,
@@ -43,8 +43,8 @@ pub struct DailyBill {
     pub state_change: Option<StateChange>,
 }
 
-impl DailyBill {
-    pub fn lines(&self) -> impl ExactSizeIterator<Item = SettledLine<'_>> {
+impl<'k> DailyBill<'k> {
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = SettledLine<'_, 'k>> {
         self.rated.iter().zip(&self.deductions).map(|(rated, deduction)| SettledLine { rated, deduction })
     }
 
@@ -55,27 +55,56 @@ impl DailyBill {
     pub fn total(&self) -> Amount {
         self.rated.iter().map(|l| l.rounded.amount).sum()
     }
+
+    /// The bill's two vectors, emptied, to rate and settle the next bill into
+    /// (`rate_day_into`, `settle_day_reusing`) without allocating them again.
+    pub fn recycle(self) -> (Vec<RatedLine<'k>>, Vec<Deduction>) {
+        let (mut rated, mut deductions) = (self.rated, self.deductions);
+        rated.clear();
+        deductions.clear();
+        (rated, deductions)
+    }
 }
 
 /// Pays the lines of `day` in order and moves the standing. The lines must already be in the
 /// fixed order (the caller sorts by workspace, item, dimensions); each is paid as of its own
 /// billing day. The lines are kept where they are: the bill takes the vector as it is.
-pub fn settle_day(funds: &mut Funds, standing: &mut Standing, day: Date, rated: Vec<RatedLine>) -> DailyBill {
-    let mut deductions = Vec::with_capacity(rated.len());
+pub fn settle_day<'k>(funds: &mut Funds, standing: &mut Standing, day: Date, rated: Vec<RatedLine<'k>>) -> DailyBill<'k> {
+    let deductions = Vec::with_capacity(rated.len());
+    settle_day_reusing(funds, standing, day, rated, deductions)
+}
+
+/// `settle_day`, with the deductions written into `deductions` (an empty vector kept from
+/// an earlier bill, see `DailyBill::recycle`).
+pub fn settle_day_reusing<'k>(
+    funds: &mut Funds,
+    standing: &mut Standing,
+    day: Date,
+    rated: Vec<RatedLine<'k>>,
+    mut deductions: Vec<Deduction>,
+) -> DailyBill<'k> {
+    assert!(deductions.is_empty(), "a bill's deductions start empty");
+    deductions.reserve(rated.len());
     // A deduction pays its charge exactly (`Funds::deduct` asserts it), so a line's amount is
     // its deduction's total: charged lines and credits are told apart by the amount.
     let (mut charged, mut credit) = (false, Amount::ZERO);
     // Instruments only lose balance while a bill is paid: when none can pay its first line,
     // none pays any (most accounts hold none), and cash alone pays the bill.
     let instruments = funds.instruments_can_pay();
+    // A line's key is the one memory paying it would otherwise read (and wait for) per line:
+    // it is read only where an instrument is limited to some items and asks for the item.
+    if instruments {
+        let scoped = funds.instruments.iter().any(|i| i.scope.is_some());
+        for line in &rated {
+            let item = if scoped { &*line.key.item } else { "" };
+            let charge = Charge { day: line.billing_day, item, coupon_eligible: line.coupon_eligible, amount: line.rounded.amount };
+            deductions.push(funds.deduct(&charge, true).expect("usage lines may create arrears"));
+        }
+    } else {
+        deductions.extend(rated.iter().map(|line| funds.deduct_from_cash(line.rounded.amount)));
+    }
     for line in &rated {
         let amount = line.rounded.amount;
-        deductions.push(if instruments {
-            let charge = Charge { day: line.billing_day, item: &line.key.item, coupon_eligible: line.coupon_eligible, amount };
-            funds.deduct(&charge, true).expect("usage lines may create arrears")
-        } else {
-            funds.deduct_from_cash(amount)
-        });
         charged |= amount.is_positive();
         if amount.is_negative() {
             credit += amount;

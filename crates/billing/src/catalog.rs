@@ -261,9 +261,26 @@ pub struct DayPrices<'c> {
     index: FxHashMap<&'c str, usize>,
     addresses: Vec<(usize, usize)>,
     /// Each (item, dimension value) of the day by the addresses of the day's own texts of
-    /// both, with their lengths: a key from `usage_key` finds its price in one probe.
-    shared: FxHashMap<(usize, usize), SharedRate<'c>>,
+    /// both, with their lengths (an index into `rates`): a key from `usage_key` finds its
+    /// price in one probe.
+    shared: FxHashMap<(usize, usize), u32>,
+    /// Every (item, dimension value) the day prices; a `RateId` of this day points here.
+    rates: Vec<SharedRate<'c>>,
+    /// This day's prices among every `DayPrices` the process made: a `RateId` names its own.
+    stamp: std::num::NonZeroU64,
 }
+
+/// A key's rate resolved once, when the key was made (`DayPrices::resolve`): the key's item
+/// and price on the day that made it, found again without a look at the key's texts.
+/// Another day's prices do not take it for theirs; they look the key up as usual.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateId {
+    stamp: std::num::NonZeroU64,
+    index: u32,
+}
+
+/// The stamps of `DayPrices`: each is made with the next.
+static NEXT_STAMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 #[derive(Debug, Clone, Copy)]
 struct SharedRate<'c> {
@@ -303,7 +320,7 @@ impl<'c> DayPrices<'c> {
     /// An item and its price on this day for a dimension value.
     pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
         // The day's own texts: the same address and length is the same text.
-        if let Some(found) = self.shared.get(&text_address(code, dims.as_str()))
+        if let Some(found) = self.shared.get(&text_address(code, dims.as_str())).map(|&i| &self.rates[i as usize])
             && found.lengths == (code.len(), dims.as_str().len())
         {
             return Ok((found.item, found.price));
@@ -329,6 +346,27 @@ impl<'c> DayPrices<'c> {
         match shared {
             Some((i, (d, _))) => UsageKey { workspace, item: i.code.clone(), dims: d.clone() },
             None => UsageKey { workspace, item: known.map_or_else(|| item.into(), |i| i.code.clone()), dims: Dims::from_canonical(dims) },
+        }
+    }
+
+    /// The rate of a key this day made of its own texts (`usage_key`), to keep with the key:
+    /// `rate` then finds the key's price without reading the key. `None` for any other key.
+    pub fn resolve(&self, key: &UsageKey) -> Option<RateId> {
+        let (code, dims) = (&*key.item, key.dims.as_str());
+        let index = *self.shared.get(&text_address(code, dims))?;
+        (self.rates[index as usize].lengths == (code.len(), dims.len())).then_some(RateId { stamp: self.stamp, index })
+    }
+
+    /// The item and price of a key on this day: by its resolved rate where this day resolved
+    /// it, else by its item and dimensions (`price`).
+    #[inline]
+    pub fn rate(&self, key: &UsageKey, rate: Option<RateId>) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
+        match rate {
+            Some(id) if id.stamp == self.stamp => {
+                let found = &self.rates[id.index as usize];
+                Ok((found.item, found.price))
+            }
+            _ => self.price(&key.item, &key.dims),
         }
     }
 }
@@ -378,17 +416,16 @@ impl Catalog {
             .collect::<Vec<_>>();
         let index = items.iter().enumerate().map(|(i, d)| (d.item.code.as_str(), i)).collect();
         let addresses = items.iter().map(|d| (d.code.as_ptr() as usize, d.code.len())).collect();
-        let shared = items
-            .iter()
-            .flat_map(|d| {
-                let rates = d.rates.as_ref().map(|r| r.as_slice()).unwrap_or_default();
-                rates.iter().map(move |(dims, price)| {
-                    let lengths = (d.code.len(), dims.as_str().len());
-                    (text_address(&d.code, dims.as_str()), SharedRate { lengths, item: d.item, price })
-                })
-            })
-            .collect();
-        DayPrices { catalog: self, day, items, index, addresses, shared }
+        let (mut shared, mut rates) = (FxHashMap::default(), Vec::new());
+        for d in &items {
+            for (dims, price) in d.rates.as_ref().map(|r| r.as_slice()).unwrap_or_default() {
+                let lengths = (d.code.len(), dims.as_str().len());
+                shared.insert(text_address(&d.code, dims.as_str()), u32::try_from(rates.len()).expect("a day's rates are few"));
+                rates.push(SharedRate { lengths, item: d.item, price });
+            }
+        }
+        let stamp = std::num::NonZeroU64::new(NEXT_STAMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).expect("stamps start at 1");
+        DayPrices { catalog: self, day, items, index, addresses, shared, rates, stamp }
     }
 
     /// Checks everything that must hold before a catalog is used.

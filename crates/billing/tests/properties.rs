@@ -123,6 +123,60 @@ proptest! {
         }
     }
 
+    /// A daily bill pays its lines in order exactly as the waterfall pays each charge alone,
+    /// whether instruments limited to an item take part or not (the bill reads a line's item
+    /// only for those), and settling into vectors kept from an earlier bill changes nothing.
+    #[test]
+    fn a_bill_pays_its_lines_as_the_waterfall_pays_each(
+        instruments in instruments(6),
+        cash in -1_000..5_000i64,
+        lines in prop::collection::vec((0..3u8, -300..3_000i64, any::<bool>()), 0..12),
+    ) {
+        use billing::{ChargeType, Dims, RatedLine, Rounded, Standing, UsageKey, settle_day, settle_day_reusing};
+        let keys: Vec<UsageKey> = lines
+            .iter()
+            .enumerate()
+            .map(|(n, &(item, ..))| UsageKey { workspace: format!("w{n:02}").into(), item: ITEMS[item as usize].into(), dims: Dims::none() })
+            .collect();
+        let rated: Vec<RatedLine<'_>> = keys
+            .iter()
+            .zip(&lines)
+            .map(|(key, &(_, amount, coupon_eligible))| RatedLine {
+                key,
+                billing_day: base(),
+                usage_day: base(),
+                charge_type: ChargeType::PayAsYouGo,
+                coupon_eligible,
+                quantity: Decimal::ONE,
+                covered: Decimal::ZERO,
+                chargeable: Decimal::ONE,
+                priced_base: None,
+                unit_price: None,
+                rounded: Rounded { amount: Amount(amount), rounding_discount: Decimal::ZERO },
+            })
+            .collect();
+        let mut one_by_one = Funds { instruments, cash: Amount(cash) };
+        let (mut funds, mut again) = (one_by_one.clone(), one_by_one.clone());
+        let expected: Vec<_> = keys
+            .iter()
+            .zip(&lines)
+            .map(|(key, &(_, amount, eligible))| {
+                let charge = Charge { day: base(), item: &key.item, coupon_eligible: eligible, amount: Amount(amount) };
+                one_by_one.deduct(&charge, true).unwrap()
+            })
+            .collect();
+        let bill = settle_day(&mut funds, &mut Standing::ACTIVE.clone(), base(), rated.clone());
+        prop_assert_eq!(bill.lines().map(|l| l.deduction.clone()).collect::<Vec<_>>(), expected);
+        prop_assert_eq!(&funds, &one_by_one);
+        // The same bill settled into the vectors of another (here: itself, emptied).
+        let (mut kept_lines, kept_deductions) = bill.clone().recycle();
+        prop_assert!(kept_lines.is_empty() && kept_deductions.is_empty());
+        kept_lines.extend(rated);
+        let reused = settle_day_reusing(&mut again, &mut Standing::ACTIVE.clone(), base(), kept_lines, kept_deductions);
+        prop_assert_eq!(reused, bill);
+        prop_assert_eq!(again, funds);
+    }
+
     /// Deduction is deterministic: the same funds and charges give the same result.
     #[test]
     fn waterfall_is_deterministic(instruments in instruments(8), cash in 0..5_000i64, amount in 0..20_000i64) {
