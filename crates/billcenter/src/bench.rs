@@ -514,7 +514,7 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     let key_account = &of_key.account[key_base..key_base + n];
     let running = fold(records, key_base, &of_key.is_max[key_base..key_base + n]);
     for (key, &q) in keys.iter_mut().zip(&running) {
-        key.quantity = billing::money::from_scaled(q, 6);
+        key.quantity = Decimal::new(q, 6);
     }
     let keys: &[KeyUsage] = keys;
     // One bill's vectors serve every account in turn.
