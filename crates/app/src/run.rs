@@ -172,6 +172,14 @@ fn key_usage(prices: &DayPrices<'_>, workspace: &mut Option<Arc<str>>, row: &Usa
     KeyUsage::new(prices, Arc::new(prices.usage_key(ws, &row.item, &row.dims)), quantity(row.quantity), billed)
 }
 
+/// Rating takes a day's keys sorted and distinct (the package's fill order and the order
+/// lines are paid in) and checks it only where a package fills: the keys the database hands
+/// over are checked here, where they were just made (the rows' `ORDER BY` must agree with the
+/// keys' text order).
+fn in_rating_order(keys: &[KeyUsage]) {
+    assert!(keys.windows(2).all(|w| w[0].key < w[1].key), "a day's usage rows come sorted by workspace, item and dimensions, once each");
+}
+
 /// The package plan covering a day, if any.
 fn plan_on<'c>(catalog: &'c Catalog, packages: &[PackageRow], day: Date) -> Option<&'c PackagePlan> {
     packages.iter().find(|p| p.start_day <= day && day < p.end_day).and_then(|p| catalog.packages.get(&p.plan))
@@ -673,6 +681,7 @@ fn late_days<'c>(
         let month = Month::of(usage_day);
         let invoiced = work.invoicing.issued.contains(&month) || work.late_billed.invoiced.contains(&month);
         let billing_day = if invoiced { bill_day } else { usage_day };
+        in_rating_order(&keys);
         days.push(LateDay { prices, plan, quota_used, keys, billing_day });
         rated_late.push((account.id().to_owned(), usage_day));
     }
@@ -721,6 +730,7 @@ fn bill_account<'c>(
         }
         let prices = day_prices.entry(day).or_insert_with(|| catalog.on(day));
         let keys: Vec<KeyUsage> = usage[start..cursor].iter().map(|r| key_usage(prices, &mut workspace, r, None)).collect();
+        in_rating_order(&keys);
         let plan = plan_on(catalog, &work.packages, day);
         let mut drafts =
             billing::rate_day(prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
