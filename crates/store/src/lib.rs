@@ -120,6 +120,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(6, "record ids keep a fingerprint", include_str!("../migrations/postgres/0006_record_ids_keep_a_fingerprint.sql")),
             migration(7, "lines grouped per day", include_str!("../migrations/postgres/0007_lines_grouped_per_day.sql")),
             migration(8, "month totals grouped", include_str!("../migrations/postgres/0008_month_totals_grouped.sql")),
+            migration(9, "usage keys compare by bytes", include_str!("../migrations/postgres/0009_usage_keys_compare_by_bytes.sql")),
         ],
     };
     Migrator::with_migrations(migrations)

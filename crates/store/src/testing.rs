@@ -18,12 +18,26 @@ pub fn pg_admin_url() -> String {
 
 /// Creates an empty database on the test server and returns its URL.
 pub async fn fresh_pg_database() -> String {
+    create_pg_database("").await
+}
+
+/// `fresh_pg_database`, but its text sorts by language, as in a database created with a
+/// locale other than C: ICU's root locale, where case and punctuation count only after the
+/// letters (`w1` < `W2` < `w3`).
+pub async fn fresh_pg_database_sorting_by_language() -> String {
+    create_pg_database(" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und'").await
+}
+
+async fn create_pg_database(options: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let admin = pg_admin_url();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let name = format!("bc_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed));
     let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create a test database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}{options}")))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
     conn.close().await.ok();
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
     format!("{base}/{name}")

@@ -67,8 +67,49 @@ contract!(
     sums_are_integers,
     batch_reads_keep_to_their_range,
     instruments_update_in_bulk,
-    lines_round_trip_through_their_groups
+    lines_round_trip_through_their_groups,
+    usage_keys_come_in_byte_order
 );
+
+/// The day's usage keys come in the byte order of their texts, the order rating takes them
+/// in, also from a PostgreSQL database whose text sorts by language.
+async fn usage_keys_come_in_byte_order(store: Store) {
+    let keys = [("w1", "sms", ""), ("W2", "sms", ""), ("w-3", "log_events", "retention_days=7"), ("w_4", "sms", "")];
+    let mut keys: Vec<(String, String, String)> = keys.iter().map(|&(w, i, d)| (w.into(), i.into(), d.into())).collect();
+    keys.extend(["Log_events", "log_events", "log-events", "sms"].map(|i| ("w1".to_owned(), i.to_owned(), String::new())));
+    keys.extend(
+        ["retention_days=30", "retention_days=7", "Retention_days=7"].map(|d| ("W2".to_owned(), "log_events".to_owned(), d.to_owned())),
+    );
+    keys.sort();
+    keys.dedup();
+    let rows: Vec<UsageDailyRow> = keys
+        .iter()
+        .rev()
+        .map(|(w, i, d)| UsageDailyRow { workspace_id: w.clone(), item: i.clone(), dims: d.clone(), ..daily("a", 1, false) })
+        .collect();
+    let mut tx = store.begin().await.unwrap();
+    tx.merge_usage_daily(&rows, false).await.unwrap();
+    let read: Vec<(String, String, String)> = tx
+        .usage_daily_between(&["a"], None, date(2026, 10, 31))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.workspace_id, r.item, r.dims))
+        .collect();
+    assert_eq!(read, keys);
+    let late: Vec<UsageDailyRow> = rows.iter().map(|r| UsageDailyRow { late: true, ..r.clone() }).collect();
+    tx.merge_usage_daily(&late, false).await.unwrap();
+    let read: Vec<(String, String, String)> =
+        tx.late_usage("a", "a").await.unwrap().into_iter().map(|r| (r.workspace_id, r.item, r.dims)).collect();
+    assert_eq!(read, keys);
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn usage_keys_come_in_byte_order_from_a_database_sorting_by_language() {
+    let url = store::testing::fresh_pg_database_sorting_by_language().await;
+    usage_keys_come_in_byte_order(Store::connect(&url, &store::PgSettings::default()).await.unwrap()).await;
+}
 
 async fn accounts_round_trip_and_batch_updates(store: Store) {
     let mut tx = store.begin().await.unwrap();
