@@ -10,8 +10,6 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::catalog::{CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel, RateId};
 use crate::invoice::ChargeType;
-#[cfg(test)]
-use crate::money::Amount;
 use crate::money::{Currency, Rounded, is_non_negative, pow10, pow10_u64};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
@@ -236,10 +234,11 @@ pub fn rate_day_into<'k>(
     keys: &'k [KeyUsage],
     lines: &mut Vec<RatedLine<'k>>,
 ) -> Result<(), CatalogError> {
-    // The order is the package's fill order, and checked where a package fills. Elsewhere it
-    // is the loaders' (sorted by the database or the bench's image; tests check them): a
-    // check here reads every key's texts, which rating a resolved key never does, and cost
-    // the bench's engine a quarter of its time.
+    // The order is the package's fill order and the order the lines are paid in. It is
+    // checked here where a package fills (its quotas read the keys anyway) and in debug
+    // builds; loaders check it where they make the keys (the nightly run) or make them in
+    // order (the bench's image). A check here reads every key's texts, which rating a
+    // resolved key never does: it cost the bench's engine a quarter of its time.
     if package.is_some() || cfg!(debug_assertions) {
         assert!(keys.windows(2).all(|w| w[0].key < w[1].key), "usage keys must be sorted and distinct");
     }
@@ -321,6 +320,7 @@ pub fn round_line(currency: Currency, exact: Decimal) -> Rounded {
 mod tests {
     use super::*;
     use crate::catalog::Tier;
+    use crate::money::Amount;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
