@@ -173,9 +173,9 @@ fn key_usage(prices: &DayPrices<'_>, workspace: &mut Option<Arc<str>>, row: &Usa
 }
 
 /// Rating takes a day's keys sorted and distinct (the package's fill order and the order
-/// lines are paid in) and checks it only where a package fills: the keys the database hands
-/// over are checked here, where they were just made (the rows' `ORDER BY` must agree with the
-/// keys' text order).
+/// lines are paid in) and checks it only where a package fills (and in debug builds): the
+/// keys the database hands over are checked here, where they were just made (the rows'
+/// `ORDER BY` must agree with the keys' text order).
 fn in_rating_order(keys: &[KeyUsage]) {
     assert!(keys.windows(2).all(|w| w[0].key < w[1].key), "a day's usage rows come sorted by workspace, item and dimensions, once each");
 }

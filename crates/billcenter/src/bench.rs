@@ -532,12 +532,12 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
         let bill = billing::settle_day_reusing(&mut funds[account], &mut standing, day, rated, deductions);
         let p = &mut paid[account];
         for line in bill.lines() {
-            p.total += line.rated.rounded.amount.minor();
-            let d = line.deduction;
-            p.coupon += d.coupon.minor();
-            p.card += d.card.minor();
-            p.cash += d.cash.minor();
-            p.arrears += d.arrears.minor();
+            let t = line.totals();
+            p.total += t.gross.minor();
+            p.coupon += t.coupon.minor();
+            p.card += t.card.minor();
+            p.cash += t.cash.minor();
+            p.arrears += t.arrears.minor();
         }
         (rated, deductions) = bill.recycle();
     }

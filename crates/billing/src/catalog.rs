@@ -319,10 +319,8 @@ impl<'c> DayPrices<'c> {
 
     /// An item and its price on this day for a dimension value.
     pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
-        // The day's own texts: the same address and length is the same text.
-        if let Some(found) = self.shared.get(&text_address(code, dims.as_str())).map(|&i| &self.rates[i as usize])
-            && found.lengths == (code.len(), dims.as_str().len())
-        {
+        if let Some(slot) = self.own_slot(code, dims.as_str()) {
+            let found = &self.rates[slot as usize];
             return Ok((found.item, found.price));
         }
         let day_item = self.day_item(code)?;
@@ -352,9 +350,14 @@ impl<'c> DayPrices<'c> {
     /// The rate of a key this day made of its own texts (`usage_key`), to keep with the key:
     /// `rate` then finds the key's price without reading the key. `None` for any other key.
     pub fn resolve(&self, key: &UsageKey) -> Option<RateId> {
-        let (code, dims) = (&*key.item, key.dims.as_str());
-        let index = *self.shared.get(&text_address(code, dims))?;
-        (self.rates[index as usize].lengths == (code.len(), dims.len())).then_some(RateId { stamp: self.stamp, index })
+        self.own_slot(&key.item, key.dims.as_str()).map(|index| RateId { stamp: self.stamp, index })
+    }
+
+    /// The rate slot of an item code and dimension text that are this day's own texts: the
+    /// same address and length is the same text.
+    fn own_slot(&self, code: &str, dims: &str) -> Option<u32> {
+        let slot = *self.shared.get(&text_address(code, dims))?;
+        (self.rates[slot as usize].lengths == (code.len(), dims.len())).then_some(slot)
     }
 
     /// The item and price of a key on this day: by its resolved rate where this day resolved
