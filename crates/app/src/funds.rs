@@ -182,12 +182,14 @@ impl App {
         let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
         let mut funds = funds_of(account.row.cash, &instruments)?;
         let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
-        let deduction =
-            funds.deduct(&charge, false).map_err(|billing::DeductionError::InsufficientFunds { short }| AppError::InsufficientFunds {
+        let mut draws = Vec::new();
+        let deduction = funds.deduct(&charge, false, &mut draws).map_err(|billing::DeductionError::InsufficientFunds { short }| {
+            AppError::InsufficientFunds {
                 field: "package",
                 available: account.currency.format(plan.price - short),
                 required: account.currency.format(plan.price),
-            })?;
+            }
+        })?;
         let row = &mut account.row;
         let package_no = store::take(&mut row.counters.next_package);
         let document = format!("PKG-{package_no}");
@@ -197,7 +199,7 @@ impl App {
         );
         ledger.post(
             &mut row.counters.next_tx,
-            &Transaction::deduction(std::slice::from_ref(&deduction)),
+            &Transaction::deduction(std::slice::from_ref(&deduction), &draws),
             now,
             &document,
             &format!("annual package {}", plan.name),

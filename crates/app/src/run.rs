@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use billing::money::{EXACT_SCALE, to_scaled};
+use billing::money::to_scaled;
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
     Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineTotals, Month, PackagePlan, RatedLine, Transaction,
@@ -770,7 +770,7 @@ fn bill_account<'c>(
                 priced_dims: rated.priced_dims().shared_text().clone(),
                 unit_price: rated.unit_price.map(scaled_quantity),
                 gross: t.gross.minor(),
-                rounding_discount: to_scaled(t.rounding_discount, EXACT_SCALE).expect("exact amounts fit eight decimals"),
+                rounding_discount: t.rounding_discount.0,
                 coupon: t.coupon.minor(),
                 card: t.card.minor(),
                 cash: t.cash.minor(),
@@ -865,7 +865,7 @@ fn bill_account<'c>(
 fn totals_row(t: &LineTotals) -> TotalsRow {
     TotalsRow {
         gross: t.gross.minor(),
-        rounding_discount: to_scaled(t.rounding_discount, EXACT_SCALE).expect("sums of eight-decimal amounts"),
+        rounding_discount: t.rounding_discount.0,
         coupon: t.coupon.minor(),
         card: t.card.minor(),
         cash: t.cash.minor(),
@@ -876,7 +876,7 @@ fn totals_row(t: &LineTotals) -> TotalsRow {
 fn line_totals(t: &TotalsRow) -> LineTotals {
     LineTotals {
         gross: Amount(t.gross),
-        rounding_discount: billing::money::from_scaled(t.rounding_discount, EXACT_SCALE),
+        rounding_discount: billing::RoundingDiscount(t.rounding_discount),
         coupon: Amount(t.coupon),
         card: Amount(t.card),
         cash: Amount(t.cash),

@@ -518,7 +518,7 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     }
     let keys: &[KeyUsage] = keys;
     // One bill's vectors serve every account in turn.
-    let (mut rated, mut deductions) = (Vec::new(), Vec::new());
+    let (mut rated, mut spare) = (Vec::new(), billing::Spare::default());
     let no_quota_used = Default::default();
     let mut lo = 0;
     while lo < n {
@@ -529,7 +529,7 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
         let account = account as usize - account_base;
         billing::rate_day_into(prices, plans[account], &no_quota_used, usage, &mut rated)?;
         let mut standing = billing::Standing::ACTIVE;
-        let bill = billing::settle_day_reusing(&mut funds[account], &mut standing, day, rated, deductions);
+        let bill = billing::settle_day_reusing(&mut funds[account], &mut standing, day, rated, spare);
         let p = &mut paid[account];
         for line in bill.lines() {
             let t = line.totals();
@@ -539,7 +539,7 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
             p.cash += t.cash.minor();
             p.arrears += t.arrears.minor();
         }
-        (rated, deductions) = bill.recycle();
+        (rated, spare) = bill.recycle();
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use jiff::civil::Date;
 
 use crate::account::{Standing, StateChange};
-use crate::deduction::{Charge, Deduction, Funds, InstrumentKind};
+use crate::deduction::{Charge, Deduction, Draw, Funds, InstrumentKind};
 use crate::invoice::LineTotals;
 use crate::ledger::Transaction;
 use crate::money::Amount;
@@ -36,6 +36,8 @@ pub struct DailyBill<'k> {
     /// The lines in the order they were paid, and beside them how each was paid.
     rated: Vec<RatedLine<'k>>,
     deductions: Vec<Deduction>,
+    /// What the instruments gave to the lines, in the order drawn.
+    draws: Vec<Draw>,
     /// The deduction of all charged lines, when any line charged money.
     pub deduction: Option<Transaction>,
     /// Credits back to cash from late usage that lowered a line.
@@ -56,34 +58,48 @@ impl<'k> DailyBill<'k> {
         self.rated.iter().map(|l| l.rounded.amount).sum()
     }
 
-    /// The bill's two vectors, emptied, to rate and settle the next bill into
-    /// (`rate_day_into`, `settle_day_reusing`) without allocating them again.
-    pub fn recycle(self) -> (Vec<RatedLine<'k>>, Vec<Deduction>) {
-        let (mut rated, mut deductions) = (self.rated, self.deductions);
+    /// What the instruments gave to the bill's lines, in the order drawn.
+    pub fn draws(&self) -> &[Draw] {
+        &self.draws
+    }
+
+    /// The bill's vectors, emptied, to rate and settle the next bill into (`rate_day_into`,
+    /// `settle_day_reusing`) without allocating them again.
+    pub fn recycle(self) -> (Vec<RatedLine<'k>>, Spare) {
+        let (mut rated, mut deductions, mut draws) = (self.rated, self.deductions, self.draws);
         rated.clear();
         deductions.clear();
-        (rated, deductions)
+        draws.clear();
+        (rated, Spare { deductions, draws })
     }
+}
+
+/// A settled bill's vectors of deductions and draws, emptied (`DailyBill::recycle`), for the
+/// next bill to be settled into; `Spare::default()` to start.
+#[derive(Debug, Default)]
+pub struct Spare {
+    deductions: Vec<Deduction>,
+    draws: Vec<Draw>,
 }
 
 /// Pays the lines of `day` in order and moves the standing. The lines must already be in the
 /// fixed order (the caller sorts by workspace, item, dimensions); each is paid as of its own
 /// billing day. The lines are kept where they are: the bill takes the vector as it is.
 pub fn settle_day<'k>(funds: &mut Funds, standing: &mut Standing, day: Date, rated: Vec<RatedLine<'k>>) -> DailyBill<'k> {
-    let deductions = Vec::with_capacity(rated.len());
-    settle_day_reusing(funds, standing, day, rated, deductions)
+    settle_day_reusing(funds, standing, day, rated, Spare::default())
 }
 
-/// `settle_day`, with the deductions written into `deductions` (an empty vector kept from
-/// an earlier bill, see `DailyBill::recycle`).
+/// `settle_day`, with the deductions and draws written into the vectors of an earlier bill
+/// (`DailyBill::recycle`).
 pub fn settle_day_reusing<'k>(
     funds: &mut Funds,
     standing: &mut Standing,
     day: Date,
     rated: Vec<RatedLine<'k>>,
-    mut deductions: Vec<Deduction>,
+    spare: Spare,
 ) -> DailyBill<'k> {
-    assert!(deductions.is_empty(), "a bill's deductions start empty");
+    let Spare { mut deductions, mut draws } = spare;
+    assert!(deductions.is_empty() && draws.is_empty(), "a bill's deductions start empty");
     deductions.reserve(rated.len());
     // A deduction pays its charge exactly (`Funds::deduct` asserts it), so a line's amount is
     // its deduction's total: charged lines and credits are told apart by the amount.
@@ -98,7 +114,7 @@ pub fn settle_day_reusing<'k>(
         for line in &rated {
             let item = if scoped { &*line.key.item } else { "" };
             let charge = Charge { day: line.billing_day, item, coupon_eligible: line.coupon_eligible, amount: line.rounded.amount };
-            deductions.push(funds.deduct(&charge, true).expect("usage lines may create arrears"));
+            deductions.push(funds.deduct(&charge, true, &mut draws).expect("usage lines may create arrears"));
         }
     } else {
         deductions.extend(rated.iter().map(|line| funds.deduct_from_cash(line.rounded.amount)));
@@ -110,10 +126,10 @@ pub fn settle_day_reusing<'k>(
             credit += amount;
         }
     }
-    let deduction = charged.then(|| Transaction::deduction(&deductions));
+    let deduction = charged.then(|| Transaction::deduction(&deductions, &draws));
     let refund = credit.is_negative().then(|| Transaction::refund(-credit));
     let state_change = standing.update(funds.cash, day);
-    DailyBill { day, rated, deductions, deduction, refund, state_change }
+    DailyBill { day, rated, deductions, draws, deduction, refund, state_change }
 }
 
 /// An instrument written off because its validity ended.

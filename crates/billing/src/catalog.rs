@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS};
-use crate::rating::UsageKey;
+use crate::rating::{UnitRate, UsageKey};
 
 /// How a day's hourly samples of an item become the day's quantity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,8 +285,22 @@ static NEXT_STAMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 #[derive(Debug, Clone, Copy)]
 struct SharedRate<'c> {
     lengths: (usize, usize),
-    item: &'c BillableItem,
-    price: &'c Price,
+    rate: DayRate<'c>,
+}
+
+/// An item's price on a day for one dimension value, with the price as integers where it
+/// has them (`Price::unit_rate`, made once per rate of the day).
+#[derive(Debug, Clone, Copy)]
+pub struct DayRate<'c> {
+    pub item: &'c BillableItem,
+    pub price: &'c Price,
+    pub unit_rate: Option<UnitRate>,
+}
+
+impl<'c> DayRate<'c> {
+    fn new(item: &'c BillableItem, price: &'c Price, currency: Currency) -> DayRate<'c> {
+        DayRate { item, price, unit_rate: price.unit_rate(item.unit_size, currency) }
+    }
 }
 
 /// The addresses of an item code and a dimension text, as `DayPrices::shared` keys them.
@@ -318,10 +332,9 @@ impl<'c> DayPrices<'c> {
     }
 
     /// An item and its price on this day for a dimension value.
-    pub fn price(&self, code: &str, dims: &Dims) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
+    pub fn price(&self, code: &str, dims: &Dims) -> Result<DayRate<'c>, CatalogError> {
         if let Some(slot) = self.own_slot(code, dims.as_str()) {
-            let found = &self.rates[slot as usize];
-            return Ok((found.item, found.price));
+            return Ok(self.rates[slot as usize].rate);
         }
         let day_item = self.day_item(code)?;
         let rates = day_item.rates.as_ref().map_err(Clone::clone)?;
@@ -331,7 +344,7 @@ impl<'c> DayPrices<'c> {
             .find(|(d, _)| same_text(d.as_str(), wanted))
             .map(|(_, price)| *price)
             .ok_or_else(|| CatalogError::NoRate { item: code.to_owned(), dims: dims.to_string() })?;
-        Ok((day_item.item, price))
+        Ok(DayRate::new(day_item.item, price, self.catalog.currency))
     }
 
     /// The usage key of a workspace's item and dimensions (canonical text), made of this day's
@@ -363,12 +376,9 @@ impl<'c> DayPrices<'c> {
     /// The item and price of a key on this day: by its resolved rate where this day resolved
     /// it, else by its item and dimensions (`price`).
     #[inline]
-    pub fn rate(&self, key: &UsageKey, rate: Option<RateId>) -> Result<(&'c BillableItem, &'c Price), CatalogError> {
+    pub fn rate(&self, key: &UsageKey, rate: Option<RateId>) -> Result<DayRate<'c>, CatalogError> {
         match rate {
-            Some(id) if id.stamp == self.stamp => {
-                let found = &self.rates[id.index as usize];
-                Ok((found.item, found.price))
-            }
+            Some(id) if id.stamp == self.stamp => Ok(self.rates[id.index as usize].rate),
             _ => self.price(&key.item, &key.dims),
         }
     }
@@ -424,7 +434,7 @@ impl Catalog {
             for (dims, price) in d.rates.as_ref().map(|r| r.as_slice()).unwrap_or_default() {
                 let lengths = (d.code.len(), dims.as_str().len());
                 shared.insert(text_address(&d.code, dims.as_str()), u32::try_from(rates.len()).expect("a day's rates are few"));
-                rates.push(SharedRate { lengths, item: d.item, price });
+                rates.push(SharedRate { lengths, rate: DayRate::new(d.item, price, self.currency) });
             }
         }
         let stamp = std::num::NonZeroU64::new(NEXT_STAMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).expect("stamps start at 1");

@@ -56,23 +56,29 @@ pub struct Charge<'a> {
     pub amount: Amount,
 }
 
-/// How one charge was paid. `amount = coupon + card + cash + arrears`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// How one charge was paid. `amount = coupon + card + cash + arrears`; what each instrument
+/// gave is a `Draw`, kept beside it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Deduction {
     pub coupon: Amount,
     pub card: Amount,
     /// Cash paid while the balance was positive; for a credit (negative charge), the credit.
     pub cash: Amount,
     pub arrears: Amount,
-    /// What each instrument gave, in the order drawn (inline: a line rarely draws on more
-    /// than two instruments).
-    pub draws: SmallVec<[(InstrumentKind, i64, Amount); 2]>,
 }
 
 impl Deduction {
     pub fn total(&self) -> Amount {
         self.coupon + self.card + self.cash + self.arrears
     }
+}
+
+/// What one instrument gave to a charge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Draw {
+    pub kind: InstrumentKind,
+    pub id: i64,
+    pub amount: Amount,
 }
 
 /// An account's funds at settlement.
@@ -89,9 +95,10 @@ pub enum DeductionError {
 }
 
 impl Funds {
-    /// Pays one charge in waterfall order. With `allow_arrears` false (package purchases) a
-    /// charge the funds cannot cover fails and changes nothing.
-    pub fn deduct(&mut self, charge: &Charge<'_>, allow_arrears: bool) -> Result<Deduction, DeductionError> {
+    /// Pays one charge in waterfall order, appending what each instrument gave to `draws` in
+    /// the order drawn. With `allow_arrears` false (package purchases) a charge the funds
+    /// cannot cover fails and changes nothing.
+    pub fn deduct(&mut self, charge: &Charge<'_>, allow_arrears: bool, draws: &mut Vec<Draw>) -> Result<Deduction, DeductionError> {
         if !charge.amount.is_positive() {
             // A credit or nothing: no instrument takes part.
             return Ok(self.deduct_from_cash(charge.amount));
@@ -127,7 +134,7 @@ impl Funds {
             } else {
                 deduction.card += take;
             }
-            deduction.draws.push((instrument.kind, instrument.id, take));
+            draws.push(Draw { kind: instrument.kind, id: instrument.id, amount: take });
             if due.is_zero() {
                 break;
             }
@@ -144,7 +151,7 @@ impl Funds {
         self.instruments.iter().any(|i| i.active && i.balance.is_positive())
     }
 
-    /// `deduct(charge, true)` where no instrument pays: a credit (late usage that lowered a
+    /// `deduct(charge, true, _)` where no instrument pays: a credit (late usage that lowered a
     /// volume-priced line) goes back to cash, nothing is drawn for nothing, and a positive
     /// amount is paid by cash while positive, the rest as arrears.
     pub fn deduct_from_cash(&mut self, amount: Amount) -> Deduction {
@@ -195,9 +202,11 @@ mod tests {
             cash: Amount(200),
         };
         let charge = Charge { day: date(2026, 11, 1), item: "log_events", coupon_eligible: true, amount: Amount(2000) };
-        let d = funds.deduct(&charge, true).unwrap();
+        let mut draws = Vec::new();
+        let d = funds.deduct(&charge, true, &mut draws).unwrap();
+        let drawn: Vec<_> = draws.iter().map(|d| (d.kind, d.id, d.amount)).collect();
         assert_eq!(
-            d.draws.as_slice(),
+            drawn,
             [
                 (InstrumentKind::RegularCoupon, 1, Amount(300)),
                 (InstrumentKind::RegularCoupon, 2, Amount(300)),
@@ -213,11 +222,11 @@ mod tests {
     fn coupons_skip_ineligible_items_and_days_outside_validity() {
         let mut funds = Funds { instruments: vec![coupon(InstrumentKind::RegularCoupon, 1, 300, date(2026, 10, 31))], cash: Amount(1000) };
         let sms = Charge { day: date(2026, 10, 30), item: "sms", coupon_eligible: false, amount: Amount(100) };
-        assert_eq!(funds.deduct(&sms, true).unwrap().cash, Amount(100));
+        assert_eq!(funds.deduct(&sms, true, &mut Vec::new()).unwrap().cash, Amount(100));
         let late = Charge { day: date(2026, 11, 1), item: "log_events", coupon_eligible: true, amount: Amount(100) };
-        assert_eq!(funds.deduct(&late, true).unwrap().coupon, Amount(0));
+        assert_eq!(funds.deduct(&late, true, &mut Vec::new()).unwrap().coupon, Amount(0));
         let last_day = Charge { day: date(2026, 10, 31), item: "log_events", coupon_eligible: true, amount: Amount(100) };
-        assert_eq!(funds.deduct(&last_day, true).unwrap().coupon, Amount(100));
+        assert_eq!(funds.deduct(&last_day, true, &mut Vec::new()).unwrap().coupon, Amount(100));
     }
 
     #[test]
@@ -225,7 +234,8 @@ mod tests {
         let mut funds = Funds { instruments: vec![], cash: Amount(100) };
         let before = funds.clone();
         let charge = Charge { day: date(2026, 11, 1), item: "starter", coupon_eligible: true, amount: Amount(101) };
-        assert_eq!(funds.deduct(&charge, false), Err(DeductionError::InsufficientFunds { short: Amount(1) }));
-        assert_eq!(funds, before);
+        let mut draws = Vec::new();
+        assert_eq!(funds.deduct(&charge, false, &mut draws), Err(DeductionError::InsufficientFunds { short: Amount(1) }));
+        assert_eq!((funds, draws), (before, vec![]));
     }
 }

@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use rust_decimal::Decimal;
-
-use crate::money::Amount;
+use crate::money::{Amount, RoundingDiscount};
 use crate::period::Month;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,7 +37,7 @@ impl fmt::Display for ChargeType {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LineTotals {
     pub gross: Amount,
-    pub rounding_discount: Decimal,
+    pub rounding_discount: RoundingDiscount,
     pub coupon: Amount,
     pub card: Amount,
     pub cash: Amount,

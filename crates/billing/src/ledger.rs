@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::deduction::{Deduction, InstrumentKind};
+use crate::deduction::{Deduction, Draw, InstrumentKind};
 use crate::money::Amount;
 
 /// Where a posting lands. The first three are the customer's funds; the rest are the
@@ -145,23 +145,24 @@ impl Transaction {
         Transaction::new(TxKind::Refund, [Posting { book: Book::Cash, amount }, Posting { book: Book::Revenue, amount: -amount }])
     }
 
-    /// The deduction of a set of charges (a daily bill or a package purchase): one posting per
-    /// fund touched, and revenue credited once for the whole set.
-    pub fn deduction<'a>(deductions: impl IntoIterator<Item = &'a Deduction>) -> Transaction {
+    /// The deduction of a set of charges (a daily bill or a package purchase) and what the
+    /// instruments gave to them: one posting per fund touched, and revenue credited once for
+    /// the whole set. Credits (negative charges) are not part of it (see `refund`).
+    pub fn deduction<'a>(deductions: impl IntoIterator<Item = &'a Deduction>, draws: &[Draw]) -> Transaction {
         // Funds touched, in book order: cash first, then the few instruments drawn.
         let mut by_book: Vec<Posting> = Vec::with_capacity(4);
         by_book.push(Posting { book: Book::Cash, amount: Amount::ZERO });
         let mut revenue = Amount::ZERO;
         for d in deductions.into_iter().filter(|d| !d.total().is_negative()) {
-            for &(kind, id, take) in &d.draws {
-                let book = if kind == InstrumentKind::PrepaidCard { Book::Card(id) } else { Book::Coupon(id) };
-                match by_book.iter_mut().find(|p| p.book == book) {
-                    Some(p) => p.amount -= take,
-                    None => by_book.push(Posting { book, amount: -take }),
-                }
-            }
             by_book[0].amount -= d.cash + d.arrears;
             revenue += d.total();
+        }
+        for draw in draws {
+            let book = if draw.kind == InstrumentKind::PrepaidCard { Book::Card(draw.id) } else { Book::Coupon(draw.id) };
+            match by_book.iter_mut().find(|p| p.book == book) {
+                Some(p) => p.amount -= draw.amount,
+                None => by_book.push(Posting { book, amount: -draw.amount }),
+            }
         }
         by_book.sort_by_key(|p| p.book);
         by_book.push(Posting { book: Book::Revenue, amount: revenue });
@@ -206,15 +207,13 @@ mod tests {
 
     #[test]
     fn deduction_credits_revenue_once_and_balances() {
-        let d1 = Deduction {
-            coupon: Amount(100),
-            card: Amount(50),
-            cash: Amount(10),
-            arrears: Amount(5),
-            draws: [(InstrumentKind::RegularCoupon, 1, Amount(100)), (InstrumentKind::PrepaidCard, 2, Amount(50))].into_iter().collect(),
-        };
+        let d1 = Deduction { coupon: Amount(100), card: Amount(50), cash: Amount(10), arrears: Amount(5) };
+        let draws = [
+            Draw { kind: InstrumentKind::RegularCoupon, id: 1, amount: Amount(100) },
+            Draw { kind: InstrumentKind::PrepaidCard, id: 2, amount: Amount(50) },
+        ];
         let d2 = Deduction { cash: Amount(0), arrears: Amount(40), ..Deduction::default() };
-        let tx = Transaction::deduction(&[d1, d2]);
+        let tx = Transaction::deduction(&[d1, d2], &draws);
         assert_eq!(
             tx.postings(),
             &[

@@ -16,13 +16,14 @@ pub mod period;
 pub mod rating;
 
 pub use account::{AccountState, Standing, StateChange};
-pub use bill::{DailyBill, Expired, SettledLine, settle_day, settle_day_reusing};
+pub use bill::{DailyBill, Expired, SettledLine, Spare, settle_day, settle_day_reusing};
 pub use catalog::{
-    Aggregation, BillableItem, Catalog, CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, RateId, Tier,
+    Aggregation, BillableItem, Catalog, CatalogError, DayPrices, DayRate, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota,
+    RateId, Tier,
 };
-pub use deduction::{Charge, Deduction, DeductionError, Funds, Instrument, InstrumentKind};
+pub use deduction::{Charge, Deduction, DeductionError, Draw, Funds, Instrument, InstrumentKind};
 pub use invoice::{ChargeType, Invoice, InvoiceStatus, LineTotals};
 pub use ledger::{Book, Posting, Transaction, TxKind};
-pub use money::{Amount, Currency, MoneyError, Rounded};
+pub use money::{Amount, Currency, MoneyError, Rounded, RoundingDiscount};
 pub use period::{DayRange, Month, Validity};
-pub use rating::{Billed, KeyUsage, RatedLine, UsageKey, rate_day, rate_day_into};
+pub use rating::{Billed, KeyUsage, RatedLine, UnitRate, UsageKey, rate_day, rate_day_into};

@@ -85,10 +85,8 @@ impl Currency {
             (minor, m - minor * divisor, s)
         };
         let minor = i64::try_from(minor).expect("line amount within i64 minor units");
-        // The cut-off fraction, normalized on the integer (trailing zeros off) before the
-        // decimal is built.
-        let rounding_discount = normalized(cut, cut_scale);
-        assert!(rounding_discount.scale() <= EXACT_SCALE, "the rounding discount of {m}e-{s} keeps more than {EXACT_SCALE} decimals");
+        let rounding_discount = RoundingDiscount::of_cut(cut, cut_scale)
+            .unwrap_or_else(|| panic!("the rounding discount of {m}e-{s} keeps more than {EXACT_SCALE} decimals"));
         Rounded { amount: Amount(minor), rounding_discount }
     }
 }
@@ -168,13 +166,78 @@ impl std::iter::Sum for Amount {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rounded {
     pub amount: Amount,
-    pub rounding_discount: Decimal,
+    pub rounding_discount: RoundingDiscount,
 }
 
 impl Rounded {
     /// The exact amount that was rounded: the minor units plus the cut-off fraction.
     pub fn exact(&self, currency: Currency) -> Decimal {
-        currency.to_decimal(self.amount) + self.rounding_discount
+        currency.to_decimal(self.amount) + self.rounding_discount.to_decimal()
+    }
+}
+
+/// The fraction of a minor unit a line's exact amount gave up to the rounding contract, as
+/// an integer count of 10^-[`EXACT_SCALE`] of the currency's major unit (every exact line
+/// amount fits that scale; storage keeps it so too). Negative for a credit's line, which
+/// rounds toward zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoundingDiscount(pub i64);
+
+impl RoundingDiscount {
+    pub const ZERO: RoundingDiscount = RoundingDiscount(0);
+
+    /// The cut-off `cut / 10^scale` of a major unit, or `None` when it needs more than
+    /// [`EXACT_SCALE`] decimals (or does not fit).
+    pub(crate) fn of_cut(cut: i128, scale: u32) -> Option<RoundingDiscount> {
+        let at_exact_scale = if scale <= EXACT_SCALE {
+            cut.checked_mul(pow10(EXACT_SCALE - scale))?
+        } else {
+            let divisor = *POW10.get((scale - EXACT_SCALE) as usize)?;
+            if cut % divisor != 0 {
+                return None;
+            }
+            cut / divisor
+        };
+        i64::try_from(at_exact_scale).ok().map(RoundingDiscount)
+    }
+
+    /// The exact decimal of a major unit, normalized (no trailing zeros).
+    pub fn to_decimal(self) -> Decimal {
+        from_scaled(self.0, EXACT_SCALE)
+    }
+
+    /// A decimal of a major unit with at most [`EXACT_SCALE`] decimals.
+    pub fn from_decimal(value: Decimal) -> Option<RoundingDiscount> {
+        to_scaled(value, EXACT_SCALE).map(RoundingDiscount)
+    }
+}
+
+impl fmt::Display for RoundingDiscount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_decimal().fmt(f)
+    }
+}
+
+impl std::ops::Add for RoundingDiscount {
+    type Output = RoundingDiscount;
+    fn add(self, rhs: RoundingDiscount) -> RoundingDiscount {
+        RoundingDiscount(self.0.checked_add(rhs.0).expect("rounding discount overflow"))
+    }
+}
+impl std::ops::Neg for RoundingDiscount {
+    type Output = RoundingDiscount;
+    fn neg(self) -> RoundingDiscount {
+        RoundingDiscount(self.0.checked_neg().expect("rounding discount overflow"))
+    }
+}
+impl std::ops::AddAssign for RoundingDiscount {
+    fn add_assign(&mut self, rhs: RoundingDiscount) {
+        *self = *self + rhs;
+    }
+}
+impl std::iter::Sum for RoundingDiscount {
+    fn sum<I: Iterator<Item = RoundingDiscount>>(iter: I) -> RoundingDiscount {
+        iter.fold(RoundingDiscount::ZERO, |a, b| a + b)
     }
 }
 
@@ -220,17 +283,18 @@ pub(crate) fn is_non_negative(d: Decimal) -> bool {
 /// range, and beyond up to 38).
 #[inline]
 pub(crate) fn pow10(exp: u32) -> i128 {
-    const TABLE: [i128; 39] = {
-        let mut t = [1i128; 39];
-        let mut i = 1;
-        while i < 39 {
-            t[i] = t[i - 1] * 10;
-            i += 1;
-        }
-        t
-    };
-    TABLE[exp as usize]
+    POW10[exp as usize]
 }
+
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 /// 10^exp as a `u64`, where it fits (exp ≤ 19).
 #[inline]
@@ -257,24 +321,6 @@ pub(crate) fn product(a: Decimal, b: Decimal) -> Decimal {
         return decimal_from_u64(p, scale);
     }
     a * b
-}
-
-/// `m / 10^scale` (non-negative) as a normalized decimal: trailing zeros come off the
-/// integer, in 64 bits where it fits.
-fn normalized(m: i128, scale: u32) -> Decimal {
-    debug_assert!(m >= 0);
-    match u64::try_from(m) {
-        Ok(m) if m & 1 == 1 => decimal_from_u64(m, scale),
-        Ok(mut m) => {
-            let mut scale = if m == 0 { 0 } else { scale };
-            while scale > 0 && m % 10 == 0 {
-                m /= 10;
-                scale -= 1;
-            }
-            decimal_from_u64(m, scale)
-        }
-        Err(_) => Decimal::from_i128_with_scale(m, scale).normalize(),
-    }
 }
 
 /// The inverse of [`to_scaled`].
@@ -369,10 +415,11 @@ mod tests {
     fn rounds_down_and_keeps_the_fraction() {
         let r = cny().round_down(Decimal::new(123_456, 4));
         assert_eq!(r.amount, Amount(1234));
-        assert_eq!(r.rounding_discount, Decimal::new(56, 4));
+        assert_eq!(r.rounding_discount, RoundingDiscount(560_000));
+        assert_eq!(r.rounding_discount.to_decimal().to_string(), "0.0056");
         let r = cny().round_down(Decimal::new(1340, 2));
         assert_eq!(r.amount, Amount(1340));
-        assert_eq!(r.rounding_discount, Decimal::ZERO);
+        assert_eq!(r.rounding_discount, RoundingDiscount::ZERO);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::catalog::{CatalogError, DayPrices, Dims, PackagePlan, Price, PriceModel, RateId};
+use crate::catalog::{CatalogError, DayPrices, DayRate, Dims, PackagePlan, Price, PriceModel, RateId};
 use crate::invoice::ChargeType;
-use crate::money::{Currency, Rounded, is_non_negative, pow10, pow10_u64};
+use crate::money::{Amount, Currency, EXACT_SCALE, Rounded, RoundingDiscount, is_non_negative, pow10, pow10_u64};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
 pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
@@ -53,30 +53,40 @@ impl Price {
     }
 
     /// The line amount for a day's quantity billed the first time, rounded by the rounding
-    /// contract: `round_line(currency, self.amount(quantity, unit_size))`, computed in one
-    /// pass of 64-bit integers for a per-unit price without free quantity where everything
-    /// fits (nearly every line), with no decimal built on the way.
+    /// contract: `round_line(currency, self.amount(quantity, unit_size))`, computed by the
+    /// price's `UnitRate` where it has one and everything fits 64 bits (nearly every line),
+    /// with no decimal built on the way.
     pub fn rounded(&self, quantity: Decimal, unit_size: Decimal, currency: Currency) -> Rounded {
-        match self.per_unit_scaled(quantity, unit_size) {
-            Some((m, scale)) => currency.round_down_scaled(i128::from(m), scale),
+        self.rounded_by(self.unit_rate(unit_size, currency), quantity, unit_size, currency)
+    }
+
+    /// `rounded`, given the price's `unit_rate` for the unit size and currency (made once
+    /// for many lines).
+    #[inline]
+    pub fn rounded_by(&self, unit_rate: Option<UnitRate>, quantity: Decimal, unit_size: Decimal, currency: Currency) -> Rounded {
+        match unit_rate.and_then(|rate| rate.rounded(quantity)) {
+            Some(rounded) => rounded,
             None => round_line(currency, self.amount(quantity, unit_size)),
         }
     }
 
-    /// `units(quantity, unit_size) × unit price` as `m / 10^scale` on the mantissas, where
-    /// the model is per unit, there is no free quantity and every step fits 64 bits.
-    fn per_unit_scaled(&self, quantity: Decimal, unit_size: Decimal) -> Option<(u64, u32)> {
+    /// The price as integers for an item's unit size and a currency, where the model is per
+    /// unit, there is no free quantity, and the amount's decimals (hundredths of units × the
+    /// unit price's) are at least the currency's and at most `EXACT_SCALE`.
+    pub fn unit_rate(&self, unit_size: Decimal, currency: Currency) -> Option<UnitRate> {
         let PriceModel::PerUnit { unit_price } = &self.model else { return None };
         if !self.free_quantity.is_zero() {
             return None;
         }
         let scale = 2 + unit_price.scale();
-        if scale > 28 {
-            return None;
-        }
         // Negative mantissas do not convert: those take the general path and its checks.
-        let price = u64::try_from(unit_price.mantissa()).ok()?;
-        Some((hundredths_u64(quantity, unit_size)?.checked_mul(price)?, scale))
+        Some(UnitRate {
+            hundredths: pow10_u64(unit_size.scale() + 2)?,
+            unit: u64::try_from(unit_size.mantissa()).ok().filter(|&u| u > 0)?,
+            price: u64::try_from(unit_price.mantissa()).ok()?,
+            minor: pow10_u64(scale.checked_sub(currency.exponent())?)?,
+            discount: pow10_u64(EXACT_SCALE.checked_sub(scale)?)?,
+        })
     }
 
     /// The unit price a customer reads on a line, where the model has a single one.
@@ -118,6 +128,41 @@ impl PriceModel {
             }
             PriceModel::Package { block_units, block_price } => (units / block_units).ceil() * block_price,
         }
+    }
+}
+
+/// A per-unit price without free quantity as integers, for one unit size and currency
+/// (`Price::unit_rate`; a day's prices keep one with each rate): a quantity's line amount is
+/// then a multiplication and a division to hundredths of units, a multiplication by the
+/// price and one division to minor units and the cut-off fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnitRate {
+    /// 10^(the unit size's scale + 2): units are counted in hundredths.
+    hundredths: u64,
+    /// The unit size's mantissa.
+    unit: u64,
+    /// The unit price's mantissa: hundredths of units times it is the amount at `scale`
+    /// (2 + the price's scale) decimals.
+    price: u64,
+    /// 10^(scale − the currency's exponent): the amount's minor units and cut-off.
+    minor: u64,
+    /// 10^(`EXACT_SCALE` − scale): the cut-off as a rounding discount.
+    discount: u64,
+}
+
+impl UnitRate {
+    /// `Price::rounded` of a quantity: `None` where the quantity is negative or a step does
+    /// not fit 64 bits (the caller then takes the general path).
+    #[inline]
+    pub fn rounded(&self, quantity: Decimal) -> Option<Rounded> {
+        let q = u64::try_from(quantity.mantissa()).ok()?;
+        // (q / 10^sq) / (unit / 10^su) × 100 units, truncated to hundredths.
+        let denominator = self.unit.checked_mul(pow10_u64(quantity.scale())?)?;
+        let amount = (q.checked_mul(self.hundredths)? / denominator).checked_mul(self.price)?;
+        let minor = i64::try_from(amount / self.minor).ok()?;
+        // The cut-off is below 10^(scale − exponent), so at EXACT_SCALE below 10^(8 − exponent).
+        let discount = i64::try_from(amount % self.minor * self.discount).ok()?;
+        Some(Rounded { amount: Amount(minor), rounding_discount: RoundingDiscount(discount) })
     }
 }
 
@@ -275,13 +320,13 @@ pub fn rate_day_into<'k>(
             }
             None => (Decimal::ZERO, delta, None),
         };
-        let (item, price) = match &priced_base {
+        let DayRate { item, price, unit_rate } = match &priced_base {
             None => prices.rate(key, usage.rate)?,
             Some(base) => prices.price(&key.item, base)?,
         };
         let currency = prices.catalog.currency;
         let rounded = match billed {
-            None => price.rounded(chargeable_delta, item.unit_size, currency),
+            None => price.rounded_by(unit_rate, chargeable_delta, item.unit_size, currency),
             Some(before) => round_line(
                 currency,
                 price.amount(before.chargeable + chargeable_delta, item.unit_size) - price.amount(before.chargeable, item.unit_size),
@@ -428,7 +473,7 @@ mod tests {
         assert!(matches!(prices.price(&a.item[..2], &a.dims), Err(CatalogError::UnknownItem(code)) if code == "lo"));
         let seven_shared = prices.usage_key(ws.clone(), "logs", "retention_days=7").dims;
         let copied = Dims::from_canonical(seven_shared.as_str());
-        assert_eq!(prices.price(&a.item, &copied).unwrap().1, prices.price(&a.item, &seven_shared).unwrap().1);
+        assert_eq!(prices.price(&a.item, &copied).unwrap().price, prices.price(&a.item, &seven_shared).unwrap().price);
         let shared = vec![usage(a, "3"), usage(prices.usage_key(ws.clone(), "sms", ""), "10")];
         let copied = vec![usage(own("logs", "retention_days=30"), "3"), usage(own("sms", ""), "10")];
         let amounts = |keys: &[KeyUsage]| {

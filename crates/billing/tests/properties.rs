@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use billing::ledger::Transaction;
 use billing::rating::round_line;
-use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, Price, PriceModel, Tier, Validity};
+use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, Price, PriceModel, RoundingDiscount, Tier, Validity};
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
 use proptest::prelude::*;
@@ -64,20 +64,23 @@ proptest! {
         let mut funds = Funds { instruments: instruments.clone(), cash: Amount(cash) };
         let before: Amount = funds.instruments.iter().map(|i| i.balance).sum::<Amount>() + funds.cash;
         let mut paid = Amount::ZERO;
-        let mut deductions = Vec::new();
+        let (mut deductions, mut draws) = (Vec::new(), Vec::new());
         for (day, item, amount, eligible) in charges {
             let item = ITEMS[item as usize];
             let charge = Charge { day: base().checked_add(day.days()).unwrap(), item, coupon_eligible: eligible, amount: Amount(amount) };
             let snapshot = funds.clone();
-            let d = funds.deduct(&charge, true).unwrap();
+            let drawn_before = draws.len();
+            let d = funds.deduct(&charge, true, &mut draws).unwrap();
             prop_assert_eq!(d.total(), charge.amount);
             prop_assert!(d.coupon >= Amount::ZERO && d.card >= Amount::ZERO && d.cash >= Amount::ZERO && d.arrears >= Amount::ZERO);
             // Cash pays only while positive; arrears only once everything else is spent.
             prop_assert!(d.cash <= snapshot.cash.max(Amount::ZERO));
-            for &(kind, id, take) in &d.draws {
-                let i = snapshot.instruments.iter().find(|i| i.kind == kind && i.id == id).unwrap();
-                prop_assert!(i.active && i.validity.covers(charge.day) && take <= i.balance);
-                prop_assert!(eligible || kind == InstrumentKind::PrepaidCard);
+            let drawn = &draws[drawn_before..];
+            prop_assert_eq!(drawn.iter().map(|d| d.amount).sum::<Amount>(), d.coupon + d.card);
+            for draw in drawn {
+                let i = snapshot.instruments.iter().find(|i| i.kind == draw.kind && i.id == draw.id).unwrap();
+                prop_assert!(i.active && i.validity.covers(charge.day) && draw.amount <= i.balance);
+                prop_assert!(eligible || draw.kind == InstrumentKind::PrepaidCard);
             }
             if d.arrears.is_positive() {
                 prop_assert!(funds.cash.is_negative());
@@ -91,7 +94,7 @@ proptest! {
         let after: Amount = funds.instruments.iter().map(|i| i.balance).sum::<Amount>() + funds.cash;
         prop_assert_eq!(before - after, paid);
         // The ledger view of the same deductions balances, and its fund postings equal the change.
-        let tx = Transaction::deduction(&deductions);
+        let tx = Transaction::deduction(&deductions, &draws);
         let fund_total: Amount = tx.postings().iter().filter(|p| p.book.is_fund()).map(|p| p.amount).sum();
         prop_assert_eq!(fund_total, -paid);
     }
@@ -114,7 +117,9 @@ proptest! {
             let charge = Charge { day: base().checked_add(day.days()).unwrap(), item: ITEMS[item as usize], coupon_eligible: eligible, amount: Amount(amount) };
             let before = cash_only.cash;
             let d = cash_only.deduct_from_cash(charge.amount);
-            prop_assert_eq!(waterfall.deduct(&charge, true).unwrap(), d.clone());
+            let mut draws = Vec::new();
+            prop_assert_eq!(waterfall.deduct(&charge, true, &mut draws).unwrap(), d);
+            prop_assert!(draws.is_empty());
             prop_assert_eq!(&waterfall, &cash_only);
             // Cash moves by the whole amount: a credit comes back, a charge is paid or owed.
             prop_assert_eq!(before - cash_only.cash, charge.amount);
@@ -152,27 +157,29 @@ proptest! {
                 chargeable: Decimal::ONE,
                 priced_base: None,
                 unit_price: None,
-                rounded: Rounded { amount: Amount(amount), rounding_discount: Decimal::ZERO },
+                rounded: Rounded { amount: Amount(amount), rounding_discount: RoundingDiscount::ZERO },
             })
             .collect();
         let mut one_by_one = Funds { instruments, cash: Amount(cash) };
         let (mut funds, mut again) = (one_by_one.clone(), one_by_one.clone());
+        let mut expected_draws = Vec::new();
         let expected: Vec<_> = keys
             .iter()
             .zip(&lines)
             .map(|(key, &(_, amount, eligible))| {
                 let charge = Charge { day: base(), item: &key.item, coupon_eligible: eligible, amount: Amount(amount) };
-                one_by_one.deduct(&charge, true).unwrap()
+                one_by_one.deduct(&charge, true, &mut expected_draws).unwrap()
             })
             .collect();
         let bill = settle_day(&mut funds, &mut Standing::ACTIVE.clone(), base(), rated.clone());
-        prop_assert_eq!(bill.lines().map(|l| l.deduction.clone()).collect::<Vec<_>>(), expected);
+        prop_assert_eq!(bill.lines().map(|l| *l.deduction).collect::<Vec<_>>(), expected);
+        prop_assert_eq!(bill.draws(), expected_draws.as_slice());
         prop_assert_eq!(&funds, &one_by_one);
         // The same bill settled into the vectors of another (here: itself, emptied).
-        let (mut kept_lines, kept_deductions) = bill.clone().recycle();
-        prop_assert!(kept_lines.is_empty() && kept_deductions.is_empty());
+        let (mut kept_lines, spare) = bill.clone().recycle();
+        prop_assert!(kept_lines.is_empty());
         kept_lines.extend(rated);
-        let reused = settle_day_reusing(&mut again, &mut Standing::ACTIVE.clone(), base(), kept_lines, kept_deductions);
+        let reused = settle_day_reusing(&mut again, &mut Standing::ACTIVE.clone(), base(), kept_lines, spare);
         prop_assert_eq!(reused, bill);
         prop_assert_eq!(again, funds);
     }
@@ -185,9 +192,10 @@ proptest! {
         let mut reversed = instruments.clone();
         reversed.reverse();
         let mut b = Funds { instruments: reversed, cash: Amount(cash) };
-        let da = a.deduct(&charge, true).unwrap();
-        let db = b.deduct(&charge, true).unwrap();
-        prop_assert_eq!(da, db);
+        let (mut drawn_a, mut drawn_b) = (Vec::new(), Vec::new());
+        let da = a.deduct(&charge, true, &mut drawn_a).unwrap();
+        let db = b.deduct(&charge, true, &mut drawn_b).unwrap();
+        prop_assert_eq!((da, drawn_a), (db, drawn_b));
     }
 
     /// A purchase that may not create arrears either pays in full without arrears or changes nothing.
@@ -196,7 +204,7 @@ proptest! {
         let mut funds = Funds { instruments, cash: Amount(cash) };
         let before = funds.clone();
         let charge = Charge { day: base(), item: "starter", coupon_eligible: true, amount: Amount(amount) };
-        match funds.deduct(&charge, false) {
+        match funds.deduct(&charge, false, &mut Vec::new()) {
             Ok(d) => prop_assert!(d.arrears.is_zero() && d.total() == charge.amount),
             Err(_) => prop_assert_eq!(funds, before),
         }
@@ -209,9 +217,9 @@ proptest! {
         let exact = Decimal::new(units, scale);
         let r = round_line(cny(), exact);
         let amount = cny().to_decimal(r.amount);
-        prop_assert_eq!(amount + r.rounding_discount, exact);
+        prop_assert_eq!(amount + r.rounding_discount.to_decimal(), exact);
         prop_assert!(amount <= exact);
-        prop_assert!(r.rounding_discount >= Decimal::ZERO && r.rounding_discount < Decimal::new(1, 2));
+        prop_assert!(r.rounding_discount.0 >= 0 && r.rounding_discount.to_decimal() < Decimal::new(1, 2));
     }
 
     /// Graduated prices never fall as quantity rises, and equal the sum over tiers.
@@ -235,7 +243,7 @@ proptest! {
         let month = Month { year: 2026, month: 11 };
         let mut groups: BTreeMap<(u8, u8), LineTotals> = BTreeMap::new();
         let input: Vec<LineTotals> = lines.iter().map(|&(w, c, coupon, card, cash, arrears)| {
-            let t = LineTotals { gross: Amount(coupon + card + cash + arrears), rounding_discount: Decimal::new(coupon, 8), coupon: Amount(coupon), card: Amount(card), cash: Amount(cash), arrears: Amount(arrears) };
+            let t = LineTotals { gross: Amount(coupon + card + cash + arrears), rounding_discount: RoundingDiscount(coupon), coupon: Amount(coupon), card: Amount(card), cash: Amount(cash), arrears: Amount(arrears) };
             groups.entry((w, c)).or_default().add(&t);
             t
         }).collect();
@@ -325,14 +333,16 @@ proptest! {
     }
 
     /// Rounding down on any mantissa (trailing zeros take it past 64 bits): the amount plus
-    /// the rounding discount is the exact amount, and the discount is written without
-    /// trailing zeros.
+    /// the rounding discount is the exact amount, the discount reads back as a decimal
+    /// without trailing zeros, and a decimal of it converts back to it.
     #[test]
     fn rounding_discount_is_exact_and_normalized(m in prop_oneof![0..1_000u128, 0..(1u128 << 56)], scale in 0..=8u32, zeros in 0..=12u32) {
         let exact = Decimal::from_i128_with_scale(m as i128 * 10i128.pow(zeros), scale + zeros);
         let r = cny().round_down(exact);
-        prop_assert_eq!(cny().to_decimal(r.amount) + r.rounding_discount, exact);
-        prop_assert!(r.rounding_discount >= Decimal::ZERO && r.rounding_discount < Decimal::new(1, 2));
-        prop_assert_eq!(r.rounding_discount.scale(), r.rounding_discount.normalize().scale());
+        let discount = r.rounding_discount.to_decimal();
+        prop_assert_eq!(cny().to_decimal(r.amount) + discount, exact);
+        prop_assert!(r.rounding_discount.0 >= 0 && discount < Decimal::new(1, 2));
+        prop_assert_eq!(discount.scale(), discount.normalize().scale());
+        prop_assert_eq!(RoundingDiscount::from_decimal(discount), Some(r.rounding_discount));
     }
 }
