@@ -252,3 +252,28 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
     catalog.validate().map_err(|e| AppError::invalid("catalog", e.to_string()))?;
     Ok(catalog)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../../catalog/demo.toml");
+
+    /// Package quotas are quantities (six decimals at most) and retention factors count usage
+    /// a whole number of times: anything else is refused with the field's reason, before a
+    /// night could rate usage into a quantity storage cannot keep.
+    #[test]
+    fn quotas_keep_six_decimals_and_factors_are_whole() {
+        assert!(parse(DEMO).is_ok());
+        let starter = "quantity = 40000000\nbase = 14\nfactors = { \"3\" = 1, \"7\" = 1, \"14\" = 1, \"30\" = 2, \"60\" = 3 }";
+        assert!(DEMO.contains(starter), "the demo's starter quota for log events");
+        for (changed, reason) in [
+            (starter.replace("\"30\" = 2", "\"30\" = \"1.5\""), "whole numbers of at least 1"),
+            (starter.replace("\"30\" = 2", "\"30\" = 0"), "whole numbers of at least 1"),
+            (starter.replace("quantity = 40000000", "quantity = \"0.0000001\""), "at most 6 decimals"),
+        ] {
+            let message = parse(&DEMO.replacen(starter, &changed, 1)).unwrap_err().to_string();
+            assert!(message.contains(reason), "{message}");
+        }
+    }
+}

@@ -13,12 +13,11 @@ use std::sync::Arc;
 use billing::money::to_scaled;
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
-    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineTotals, Month, PackagePlan, RatedLine, Transaction,
-    settle_day,
+    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineTotals, Month, PackagePlan, Quantity, RatedLine,
+    Transaction, settle_day,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rust_decimal::Decimal;
 use store::{
     DailyBillRow, EventRow, ExpenseLineRow, InstrumentRow, InvoiceCardRow, InvoiceRow, LedgerEntryRow, LedgerTxRow, PackageRow, TotalsRow,
     Tx, UsageDailyRow,
@@ -153,14 +152,6 @@ impl Pending {
     }
 }
 
-fn scaled_quantity(d: Decimal) -> i64 {
-    to_scaled(d, QUANTITY_SCALE).expect("quantities keep six decimals")
-}
-
-fn quantity(v: i64) -> Decimal {
-    billing::money::from_scaled(v, QUANTITY_SCALE)
-}
-
 /// A daily usage row as a rating key, made of the day's shared texts (`DayPrices::usage_key`);
 /// `workspace` keeps the last row's workspace for the next (an account's rows come workspace
 /// by workspace), so a workspace's keys share its text too.
@@ -169,7 +160,7 @@ fn key_usage(prices: &DayPrices<'_>, workspace: &mut Option<Arc<str>>, row: &Usa
         Some(w) if **w == *row.workspace_id => w.clone(),
         _ => workspace.insert(row.workspace_id.as_str().into()).clone(),
     };
-    KeyUsage::new(prices, Arc::new(prices.usage_key(ws, &row.item, &row.dims)), quantity(row.quantity), billed)
+    KeyUsage::new(prices, Arc::new(prices.usage_key(ws, &row.item, &row.dims)), Quantity(row.quantity), billed)
 }
 
 /// Rating takes a day's keys sorted and distinct (the package's fill order and the order
@@ -614,7 +605,7 @@ fn spendable(funds: &billing::Funds) -> i64 {
 struct LateDay<'c> {
     prices: DayPrices<'c>,
     plan: Option<&'c PackagePlan>,
-    quota_used: BTreeMap<String, Decimal>,
+    quota_used: BTreeMap<String, Quantity>,
     keys: Vec<KeyUsage>,
     /// The day its adjustment lines are dated on.
     billing_day: Date,
@@ -657,11 +648,11 @@ fn late_days<'c>(
             .expect("what a late usage day billed was read with the batch")
             .into_iter()
             .map(|b| {
-                let billed = Billed { quantity: quantity(b.quantity), covered: quantity(b.covered), chargeable: quantity(b.chargeable) };
+                let billed = Billed { quantity: Quantity(b.quantity), covered: Quantity(b.covered), chargeable: Quantity(b.chargeable) };
                 ((b.workspace_id, b.item, b.dims), billed)
             })
             .collect();
-        let mut quota_used: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut quota_used: BTreeMap<String, Quantity> = BTreeMap::new();
         for ((_, item, _), b) in &billed {
             *quota_used.entry(item.clone()).or_default() += b.covered;
         }
@@ -764,11 +755,11 @@ fn bill_account<'c>(
                 item: rated.key.item.clone(),
                 dims: rated.key.dims.shared_text().clone(),
                 charge_type,
-                quantity: scaled_quantity(rated.quantity),
-                covered: scaled_quantity(rated.covered),
-                chargeable: scaled_quantity(rated.chargeable),
+                quantity: rated.quantity.0,
+                covered: rated.covered.0,
+                chargeable: rated.chargeable.0,
                 priced_dims: rated.priced_dims().shared_text().clone(),
-                unit_price: rated.unit_price.map(scaled_quantity),
+                unit_price: rated.unit_price.map(|p| to_scaled(p, QUANTITY_SCALE).expect("unit prices keep six decimals")),
                 gross: t.gross.minor(),
                 rounding_discount: t.rounding_discount.0,
                 coupon: t.coupon.minor(),

@@ -17,8 +17,8 @@ use crate::{App, AppError, Result};
 /// Maps keyed by a batch's texts (ids sent by clients: a seeded hash).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Quantities are stored as integers at this scale (six decimals).
-pub const QUANTITY_SCALE: u32 = 6;
+/// Quantities are stored as integers at this scale (six decimals), as the billing core keeps them.
+pub use billing::money::QUANTITY_SCALE;
 /// How far back usage is accepted.
 pub const LATE_WINDOW_DAYS: i64 = 180;
 /// How far ahead of the clock a timestamp may be.

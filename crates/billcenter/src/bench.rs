@@ -275,7 +275,7 @@ fn read_day(path: &Path, index: &HashMap<String, u32>, prices: &billing::DayPric
         let key = *key_index.entry(k).or_insert_with_key(|(ws, item, dims)| {
             let mut name = |text: &String| names.entry(text.clone()).or_insert_with(|| text.as_str().into()).clone();
             let key = prices.usage_key(name(ws), item, dims);
-            let usage = KeyUsage::new(prices, Arc::new(key), Decimal::ZERO, None);
+            let usage = KeyUsage::new(prices, Arc::new(key), billing::Quantity::ZERO, None);
             keys.push((account, usage));
             fresh
         });
@@ -390,7 +390,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
         let start = Instant::now();
         let running = fold(&records, 0, &is_max);
         fold_times.push(start.elapsed().as_secs_f64());
-        let same = running.iter().zip(&keys).all(|(&q, k)| billing::money::to_scaled(k.quantity, 6) == Some(q));
+        let same = running.iter().zip(&keys).all(|(&q, k)| k.quantity == billing::Quantity(q));
         anyhow::ensure!(same, "the fold alone gave other aggregates than the engine");
     }
     let engine_fold_s = middle(fold_times);
@@ -514,7 +514,7 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     let key_account = &of_key.account[key_base..key_base + n];
     let running = fold(records, key_base, &of_key.is_max[key_base..key_base + n]);
     for (key, &q) in keys.iter_mut().zip(&running) {
-        key.quantity = Decimal::new(q, 6);
+        key.quantity = billing::Quantity(q);
     }
     let keys: &[KeyUsage] = keys;
     // One bill's vectors serve every account in turn.

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
-use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS};
+use crate::money::{Amount, Currency, PRICE_MAX_DECIMALS, QUANTITY_SCALE, Quantity};
 use crate::rating::{UnitRate, UsageKey};
 
 /// How a day's hourly samples of an item become the day's quantity.
@@ -230,12 +230,22 @@ pub struct Quota {
 
 impl Quota {
     /// The factor for usage with these dimensions, or `None` when the quota does not cover it.
-    pub fn factor(&self, dims: &Dims) -> Option<Decimal> {
+    pub fn factor(&self, dims: &Dims) -> Option<u32> {
         match dims.pairs().next() {
-            None => Some(Decimal::ONE),
-            Some((_, value)) => self.factors.get(value).copied(),
+            None => Some(1),
+            Some((_, value)) => self.factors.get(value).map(|f| whole_factor(*f).expect("validated: factors are whole numbers")),
         }
     }
+
+    /// The daily quota as a quantity.
+    pub fn daily(&self) -> Quantity {
+        Quantity::from_decimal(self.quantity).expect("validated: quotas keep six decimals")
+    }
+}
+
+/// A retention factor as the whole number it must be (at least 1), or `None`.
+fn whole_factor(factor: Decimal) -> Option<u32> {
+    crate::money::to_scaled(factor, 0).and_then(|f| u32::try_from(f).ok()).filter(|&f| f >= 1)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -489,8 +499,11 @@ impl Catalog {
                 if quota.quantity <= Decimal::ZERO {
                     return Err(bad(format!("quota for {code} must be positive")));
                 }
-                if quota.factors.values().any(|f| *f < Decimal::ONE) {
-                    return Err(bad(format!("factors for {code} must be at least 1")));
+                if Quantity::from_decimal(quota.quantity).is_none() {
+                    return Err(bad(format!("quota for {code} may have at most {QUANTITY_SCALE} decimals")));
+                }
+                if quota.factors.values().any(|f| whole_factor(*f).is_none()) {
+                    return Err(bad(format!("factors for {code} must be whole numbers of at least 1")));
                 }
                 match &item.dimension {
                     None => {

@@ -24,6 +24,6 @@ pub use catalog::{
 pub use deduction::{Charge, Deduction, DeductionError, Draw, Funds, Instrument, InstrumentKind};
 pub use invoice::{ChargeType, Invoice, InvoiceStatus, LineTotals};
 pub use ledger::{Book, Posting, Transaction, TxKind};
-pub use money::{Amount, Currency, MoneyError, Rounded, RoundingDiscount};
+pub use money::{Amount, Currency, MoneyError, Quantity, Rounded, RoundingDiscount};
 pub use period::{DayRange, Month, Validity};
 pub use rating::{Billed, KeyUsage, RatedLine, UnitRate, UsageKey, rate_day, rate_day_into};

@@ -12,6 +12,9 @@ use rust_decimal::Decimal;
 pub const EXACT_SCALE: u32 = 8;
 /// The most decimals a price (unit price, flat fee, block price) may carry.
 pub const PRICE_MAX_DECIMALS: u32 = 6;
+/// Quantities (usage, package quotas, what a line bills) are integers at this many decimals
+/// of the item's unit.
+pub const QUANTITY_SCALE: u32 = 6;
 
 /// The account currency: an ISO 4217 code and the number of decimals of its minor unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -159,6 +162,76 @@ impl std::ops::SubAssign for Amount {
 impl std::iter::Sum for Amount {
     fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
         iter.fold(Amount::ZERO, |a, b| a + b)
+    }
+}
+
+/// A quantity of a billable item's unit: an integer count of 10^-[`QUANTITY_SCALE`] units,
+/// as usage is recorded, aggregated and stored. Never negative where it is usage; the
+/// difference late usage makes is taken only where it is positive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quantity(pub i64);
+
+impl Quantity {
+    pub const ZERO: Quantity = Quantity(0);
+
+    /// The exact decimal, normalized.
+    pub fn to_decimal(self) -> Decimal {
+        from_scaled(self.0, QUANTITY_SCALE)
+    }
+
+    /// A decimal with at most [`QUANTITY_SCALE`] decimals that fits.
+    pub fn from_decimal(value: Decimal) -> Option<Quantity> {
+        to_scaled(value, QUANTITY_SCALE).map(Quantity)
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    pub fn min(self, other: Quantity) -> Quantity {
+        Quantity(self.0.min(other.0))
+    }
+
+    pub fn max(self, other: Quantity) -> Quantity {
+        Quantity(self.0.max(other.0))
+    }
+
+    /// The quantity counted `factor` times (a package's retention factor).
+    pub fn times(self, factor: u32) -> Quantity {
+        Quantity(self.0.checked_mul(i64::from(factor)).expect("a counted quantity fits i64 at six decimals"))
+    }
+}
+
+impl std::ops::Add for Quantity {
+    type Output = Quantity;
+    fn add(self, rhs: Quantity) -> Quantity {
+        Quantity(self.0.checked_add(rhs.0).expect("quantity overflow"))
+    }
+}
+impl std::ops::Sub for Quantity {
+    type Output = Quantity;
+    fn sub(self, rhs: Quantity) -> Quantity {
+        Quantity(self.0.checked_sub(rhs.0).expect("quantity overflow"))
+    }
+}
+impl std::ops::AddAssign for Quantity {
+    fn add_assign(&mut self, rhs: Quantity) {
+        *self = *self + rhs;
+    }
+}
+impl std::ops::SubAssign for Quantity {
+    fn sub_assign(&mut self, rhs: Quantity) {
+        *self = *self - rhs;
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.to_decimal().fmt(f)
     }
 }
 

@@ -10,7 +10,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::catalog::{CatalogError, DayPrices, DayRate, Dims, PackagePlan, Price, PriceModel, RateId};
 use crate::invoice::ChargeType;
-use crate::money::{Amount, Currency, EXACT_SCALE, Rounded, RoundingDiscount, is_non_negative, pow10, pow10_u64};
+use crate::money::{Amount, Currency, EXACT_SCALE, QUANTITY_SCALE, Quantity, Rounded, RoundingDiscount, is_non_negative, pow10, pow10_u64};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
 pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
@@ -57,16 +57,19 @@ impl Price {
     /// price's `UnitRate` where it has one and everything fits 64 bits (nearly every line),
     /// with no decimal built on the way.
     pub fn rounded(&self, quantity: Decimal, unit_size: Decimal, currency: Currency) -> Rounded {
-        self.rounded_by(self.unit_rate(unit_size, currency), quantity, unit_size, currency)
+        match Quantity::from_decimal(quantity) {
+            Some(q) => self.rounded_by(self.unit_rate(unit_size, currency), q, unit_size, currency),
+            None => round_line(currency, self.amount(quantity, unit_size)),
+        }
     }
 
-    /// `rounded`, given the price's `unit_rate` for the unit size and currency (made once
-    /// for many lines).
+    /// `rounded` of a quantity, given the price's `unit_rate` for the unit size and currency
+    /// (made once for many lines).
     #[inline]
-    pub fn rounded_by(&self, unit_rate: Option<UnitRate>, quantity: Decimal, unit_size: Decimal, currency: Currency) -> Rounded {
+    pub fn rounded_by(&self, unit_rate: Option<UnitRate>, quantity: Quantity, unit_size: Decimal, currency: Currency) -> Rounded {
         match unit_rate.and_then(|rate| rate.rounded(quantity)) {
             Some(rounded) => rounded,
-            None => round_line(currency, self.amount(quantity, unit_size)),
+            None => round_line(currency, self.amount(quantity.to_decimal(), unit_size)),
         }
     }
 
@@ -80,9 +83,10 @@ impl Price {
         }
         let scale = 2 + unit_price.scale();
         // Negative mantissas do not convert: those take the general path and its checks.
+        let unit = u64::try_from(unit_size.mantissa()).ok().filter(|&u| u > 0)?;
         Some(UnitRate {
             hundredths: pow10_u64(unit_size.scale() + 2)?,
-            unit: u64::try_from(unit_size.mantissa()).ok().filter(|&u| u > 0)?,
+            unit: unit.checked_mul(pow10_u64(QUANTITY_SCALE)?)?,
             price: u64::try_from(unit_price.mantissa()).ok()?,
             minor: pow10_u64(scale.checked_sub(currency.exponent())?)?,
             discount: pow10_u64(EXACT_SCALE.checked_sub(scale)?)?,
@@ -139,7 +143,8 @@ impl PriceModel {
 pub struct UnitRate {
     /// 10^(the unit size's scale + 2): units are counted in hundredths.
     hundredths: u64,
-    /// The unit size's mantissa.
+    /// The unit size's mantissa × 10^`QUANTITY_SCALE`: (q / 10^6) / (mantissa / 10^scale)
+    /// × 100 = q × `hundredths` / `unit`.
     unit: u64,
     /// The unit price's mantissa: hundredths of units times it is the amount at `scale`
     /// (2 + the price's scale) decimals.
@@ -154,11 +159,10 @@ impl UnitRate {
     /// `Price::rounded` of a quantity: `None` where the quantity is negative or a step does
     /// not fit 64 bits (the caller then takes the general path).
     #[inline]
-    pub fn rounded(&self, quantity: Decimal) -> Option<Rounded> {
-        let q = u64::try_from(quantity.mantissa()).ok()?;
-        // (q / 10^sq) / (unit / 10^su) × 100 units, truncated to hundredths.
-        let denominator = self.unit.checked_mul(pow10_u64(quantity.scale())?)?;
-        let amount = (q.checked_mul(self.hundredths)? / denominator).checked_mul(self.price)?;
+    pub fn rounded(&self, quantity: Quantity) -> Option<Rounded> {
+        let q = u64::try_from(quantity.0).ok()?;
+        // Units, truncated to hundredths, times the price.
+        let amount = (q.checked_mul(self.hundredths)? / self.unit).checked_mul(self.price)?;
         let minor = i64::try_from(amount / self.minor).ok()?;
         // The cut-off is below 10^(scale − exponent), so at EXACT_SCALE below 10^(8 − exponent).
         let discount = i64::try_from(amount % self.minor * self.discount).ok()?;
@@ -170,11 +174,11 @@ impl UnitRate {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Billed {
     /// The aggregated quantity billed so far.
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     /// Counted quantity (after the package's factor) covered by the package quota.
-    pub covered: Decimal,
+    pub covered: Quantity,
     /// The quantity priced, at the priced dimensions.
-    pub chargeable: Decimal,
+    pub chargeable: Quantity,
 }
 
 /// What a day's usage and its expense line are kept by: workspace × billable item ×
@@ -206,7 +210,7 @@ impl PartialOrd for UsageKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyUsage {
     pub key: Arc<UsageKey>,
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     /// Boxed: late usage is rare, and every key of a day is read by rating.
     pub billed: Option<Box<Billed>>,
     /// The key's rate, where the day's prices that rate it made the key (`DayPrices::resolve`).
@@ -215,7 +219,7 @@ pub struct KeyUsage {
 
 impl KeyUsage {
     /// A key's usage, its rate resolved by the day's prices that will rate it.
-    pub fn new(prices: &DayPrices<'_>, key: Arc<UsageKey>, quantity: Decimal, billed: Option<Billed>) -> KeyUsage {
+    pub fn new(prices: &DayPrices<'_>, key: Arc<UsageKey>, quantity: Quantity, billed: Option<Billed>) -> KeyUsage {
         let rate = prices.resolve(&key);
         KeyUsage { key, quantity, billed: billed.map(Box::new), rate }
     }
@@ -235,11 +239,11 @@ pub struct RatedLine<'k> {
     /// Whether coupons may pay the line (from the item).
     pub coupon_eligible: bool,
     /// The quantity this line bills (the whole day, or the late difference).
-    pub quantity: Decimal,
+    pub quantity: Quantity,
     /// Part of `quantity`, as counted against the package quota, that the package covered.
-    pub covered: Decimal,
+    pub covered: Quantity,
     /// The quantity priced, at `priced_dims()`.
-    pub chargeable: Decimal,
+    pub chargeable: Quantity,
     /// The dimensions priced at when they are not the key's own (usage counted at a factor
     /// above 1 is priced at the package's base dimension).
     pub priced_base: Option<Dims>,
@@ -262,7 +266,7 @@ impl RatedLine<'_> {
 pub fn rate_day<'k>(
     prices: &DayPrices<'_>,
     package: Option<&PackagePlan>,
-    quota_used: &BTreeMap<String, Decimal>,
+    quota_used: &BTreeMap<String, Quantity>,
     keys: &'k [KeyUsage],
 ) -> Result<Vec<RatedLine<'k>>, CatalogError> {
     let mut lines = Vec::with_capacity(keys.len());
@@ -275,7 +279,7 @@ pub fn rate_day<'k>(
 pub fn rate_day_into<'k>(
     prices: &DayPrices<'_>,
     package: Option<&PackagePlan>,
-    quota_used: &BTreeMap<String, Decimal>,
+    quota_used: &BTreeMap<String, Quantity>,
     keys: &'k [KeyUsage],
     lines: &mut Vec<RatedLine<'k>>,
 ) -> Result<(), CatalogError> {
@@ -287,11 +291,11 @@ pub fn rate_day_into<'k>(
     if package.is_some() || cfg!(debug_assertions) {
         assert!(keys.windows(2).all(|w| w[0].key < w[1].key), "usage keys must be sorted and distinct");
     }
-    let mut remaining: BTreeMap<&str, Decimal> = BTreeMap::new();
+    let mut remaining: BTreeMap<&str, Quantity> = BTreeMap::new();
     if let Some(plan) = package {
         for (item, quota) in &plan.quotas {
             let used = quota_used.get(item).copied().unwrap_or_default();
-            remaining.insert(item.as_str(), (quota.quantity - used).max(Decimal::ZERO));
+            remaining.insert(item.as_str(), (quota.daily() - used).max(Quantity::ZERO));
         }
     }
     lines.reserve(keys.len());
@@ -303,22 +307,22 @@ pub fn rate_day_into<'k>(
             None => usage.quantity,
             Some(before) => usage.quantity - before.quantity,
         };
-        if delta.is_zero() || delta.is_sign_negative() {
+        if !delta.is_positive() {
             continue;
         }
         let quota = package.and_then(|p| p.quotas.get(&*key.item));
         let (covered, chargeable_delta, priced_base) = match quota.and_then(|q| q.factor(&key.dims).map(|f| (q, f))) {
             Some((quota, factor)) => {
                 let left = remaining.get_mut(&*key.item).expect("quota registered above");
-                let counted = delta * factor;
+                let counted = delta.times(factor);
                 let covered = counted.min(*left);
                 *left -= covered;
                 // Usage counted at a factor above 1 is priced, past the quota, at the package's
                 // base dimension; usage counted one-for-one keeps its own price.
-                let priced = (factor > Decimal::ONE).then(|| quota.base.clone());
+                let priced = (factor > 1).then(|| quota.base.clone());
                 (covered, counted - covered, priced)
             }
-            None => (Decimal::ZERO, delta, None),
+            None => (Quantity::ZERO, delta, None),
         };
         let DayRate { item, price, unit_rate } = match &priced_base {
             None => prices.rate(key, usage.rate)?,
@@ -329,7 +333,8 @@ pub fn rate_day_into<'k>(
             None => price.rounded_by(unit_rate, chargeable_delta, item.unit_size, currency),
             Some(before) => round_line(
                 currency,
-                price.amount(before.chargeable + chargeable_delta, item.unit_size) - price.amount(before.chargeable, item.unit_size),
+                price.amount((before.chargeable + chargeable_delta).to_decimal(), item.unit_size)
+                    - price.amount(before.chargeable.to_decimal(), item.unit_size),
             ),
         };
         lines.push(RatedLine {
@@ -465,7 +470,12 @@ mod tests {
         };
         let prices = catalog.on(jiff::civil::date(2026, 11, 2));
         let ws: Arc<str> = "w1".into();
-        let usage = |key: UsageKey, q: &str| KeyUsage { key: Arc::new(key), quantity: d(q), billed: None, rate: None };
+        let usage = |key: UsageKey, q: &str| KeyUsage {
+            key: Arc::new(key),
+            quantity: Quantity::from_decimal(d(q)).unwrap(),
+            billed: None,
+            rate: None,
+        };
         let own = |item: &str, dims: &str| UsageKey { workspace: ws.clone(), item: item.into(), dims: Dims::from_canonical(dims) };
         let (a, b) = (prices.usage_key(ws.clone(), "logs", "retention_days=30"), prices.usage_key(ws.clone(), "logs", "retention_days=30"));
         assert!(Arc::ptr_eq(&a.item, &b.item) && std::ptr::eq(a.dims.as_str(), b.dims.as_str()), "one day's keys share its texts");
@@ -516,7 +526,7 @@ mod tests {
         };
         let (nov, dec, nov_again) = (catalog.on(november), catalog.on(december), catalog.on(november));
         let key = Arc::new(nov.usage_key("w1".into(), "sms", ""));
-        let resolved = KeyUsage::new(&nov, key.clone(), d("10"), None);
+        let resolved = KeyUsage::new(&nov, key.clone(), Quantity(10_000_000), None);
         assert!(resolved.rate.is_some(), "the day's own texts resolve");
         let looked_up = KeyUsage { rate: None, ..resolved.clone() };
         let amount = |prices: &DayPrices<'_>, keys: &[KeyUsage]| rate_day(prices, None, &BTreeMap::new(), keys).unwrap()[0].rounded.amount;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use billing::ledger::Transaction;
 use billing::rating::round_line;
-use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, Price, PriceModel, RoundingDiscount, Tier, Validity};
+use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, Price, PriceModel, Quantity, RoundingDiscount, Tier, Validity};
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
 use proptest::prelude::*;
@@ -152,9 +152,9 @@ proptest! {
                 usage_day: base(),
                 charge_type: ChargeType::PayAsYouGo,
                 coupon_eligible,
-                quantity: Decimal::ONE,
-                covered: Decimal::ZERO,
-                chargeable: Decimal::ONE,
+                quantity: Quantity(1_000_000),
+                covered: Quantity::ZERO,
+                chargeable: Quantity(1_000_000),
                 priced_base: None,
                 unit_price: None,
                 rounded: Rounded { amount: Amount(amount), rounding_discount: RoundingDiscount::ZERO },
