@@ -102,31 +102,36 @@ pub fn settle_day_reusing<'k>(
     assert!(deductions.is_empty() && draws.is_empty(), "a bill's deductions start empty");
     deductions.reserve(rated.len());
     // A deduction pays its charge exactly (`Funds::deduct` asserts it), so a line's amount is
-    // its deduction's total: charged lines and credits are told apart by the amount.
-    let (mut charged, mut credit) = (false, Amount::ZERO);
+    // its deduction's total: charged lines and credits are told apart by the amount. Credits
+    // go back to cash as a refund; the other lines' cash and arrears parts and the draws make
+    // the bill's deduction.
+    let (mut charged, mut credit, mut from_cash) = (false, Amount::ZERO, Amount::ZERO);
+    let mut paid = |amount: Amount, deduction: Deduction| {
+        if amount.is_negative() {
+            credit += amount;
+        } else {
+            charged |= amount.is_positive();
+            from_cash += deduction.cash + deduction.arrears;
+        }
+        deductions.push(deduction);
+    };
     // Instruments only lose balance while a bill is paid: when none can pay its first line,
     // none pays any (most accounts hold none), and cash alone pays the bill.
-    let instruments = funds.instruments_can_pay();
-    // A line's key is the one memory paying it would otherwise read (and wait for) per line:
-    // it is read only where an instrument is limited to some items and asks for the item.
-    if instruments {
+    if funds.instruments_can_pay() {
+        // A line's key is the one memory paying it would otherwise read (and wait for) per
+        // line: it is read only where an instrument is limited to some items and asks for it.
         let scoped = funds.instruments.iter().any(|i| i.scope.is_some());
         for line in &rated {
             let item = if scoped { &*line.key.item } else { "" };
             let charge = Charge { day: line.billing_day, item, coupon_eligible: line.coupon_eligible, amount: line.rounded.amount };
-            deductions.push(funds.deduct(&charge, true, &mut draws).expect("usage lines may create arrears"));
+            paid(charge.amount, funds.deduct(&charge, true, &mut draws).expect("usage lines may create arrears"));
         }
     } else {
-        deductions.extend(rated.iter().map(|line| funds.deduct_from_cash(line.rounded.amount)));
-    }
-    for line in &rated {
-        let amount = line.rounded.amount;
-        charged |= amount.is_positive();
-        if amount.is_negative() {
-            credit += amount;
+        for line in &rated {
+            paid(line.rounded.amount, funds.deduct_from_cash(line.rounded.amount));
         }
     }
-    let deduction = charged.then(|| Transaction::deduction(&deductions, &draws));
+    let deduction = charged.then(|| Transaction::deduction_of(from_cash, &draws));
     let refund = credit.is_negative().then(|| Transaction::refund(-credit));
     let state_change = standing.update(funds.cash, day);
     DailyBill { day, rated, deductions, draws, deduction, refund, state_change }

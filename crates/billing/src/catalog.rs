@@ -325,7 +325,8 @@ fn text_address(code: &str, dims: &str) -> (usize, usize) {
 struct DayItem<'c> {
     item: &'c BillableItem,
     code: Arc<str>,
-    rates: Result<SmallVec<[(Dims, &'c Price); 4]>, CatalogError>,
+    /// Each dimension value with its rate's slot in `DayPrices::rates`.
+    rates: Result<SmallVec<[(Dims, u32); 4]>, CatalogError>,
 }
 
 impl<'c> DayPrices<'c> {
@@ -342,19 +343,19 @@ impl<'c> DayPrices<'c> {
     }
 
     /// An item and its price on this day for a dimension value.
-    pub fn price(&self, code: &str, dims: &Dims) -> Result<DayRate<'c>, CatalogError> {
+    pub fn price(&self, code: &str, dims: &Dims) -> Result<&DayRate<'c>, CatalogError> {
         if let Some(slot) = self.own_slot(code, dims.as_str()) {
-            return Ok(self.rates[slot as usize].rate);
+            return Ok(&self.rates[slot as usize].rate);
         }
         let day_item = self.day_item(code)?;
         let rates = day_item.rates.as_ref().map_err(Clone::clone)?;
         let wanted = dims.as_str();
-        let price = rates
+        let slot = rates
             .iter()
             .find(|(d, _)| same_text(d.as_str(), wanted))
-            .map(|(_, price)| *price)
+            .map(|&(_, slot)| slot)
             .ok_or_else(|| CatalogError::NoRate { item: code.to_owned(), dims: dims.to_string() })?;
-        Ok(DayRate::new(day_item.item, price, self.catalog.currency))
+        Ok(&self.rates[slot as usize].rate)
     }
 
     /// The usage key of a workspace's item and dimensions (canonical text), made of this day's
@@ -386,9 +387,9 @@ impl<'c> DayPrices<'c> {
     /// The item and price of a key on this day: by its resolved rate where this day resolved
     /// it, else by its item and dimensions (`price`).
     #[inline]
-    pub fn rate(&self, key: &UsageKey, rate: Option<RateId>) -> Result<DayRate<'c>, CatalogError> {
+    pub fn rate(&self, key: &UsageKey, rate: Option<RateId>) -> Result<&DayRate<'c>, CatalogError> {
         match rate {
-            Some(id) if id.stamp == self.stamp => Ok(self.rates[id.index as usize].rate),
+            Some(id) if id.stamp == self.stamp => Ok(&self.rates[id.index as usize].rate),
             _ => self.price(&key.item, &key.dims),
         }
     }
@@ -425,26 +426,35 @@ impl Catalog {
 
     /// The catalog as it prices one billing day: each item and rate resolved once.
     pub fn on(&self, day: Date) -> DayPrices<'_> {
+        let mut rates = Vec::new();
         let items = self
             .items
             .iter()
             .map(|(code, item)| {
                 // Copies of the texts, not the catalog's: a thread's keys count their shares on
                 // counters no other thread touches.
-                let rates = self
-                    .version(code, day)
-                    .map(|v| v.rates.iter().map(|(dims, price)| (Dims::from_canonical(dims.as_str()), price)).collect());
-                DayItem { item, code: code.as_str().into(), rates }
+                let code: Arc<str> = code.as_str().into();
+                let item_rates = self.version(&item.code, day).map(|v| {
+                    v.rates
+                        .iter()
+                        .map(|(dims, price)| {
+                            let dims = Dims::from_canonical(dims.as_str());
+                            let slot = u32::try_from(rates.len()).expect("a day's rates are few");
+                            let lengths = (code.len(), dims.as_str().len());
+                            rates.push(SharedRate { lengths, rate: DayRate::new(item, price, self.currency) });
+                            (dims, slot)
+                        })
+                        .collect()
+                });
+                DayItem { item, code, rates: item_rates }
             })
             .collect::<Vec<_>>();
         let index = items.iter().enumerate().map(|(i, d)| (d.item.code.as_str(), i)).collect();
         let addresses = items.iter().map(|d| (d.code.as_ptr() as usize, d.code.len())).collect();
-        let (mut shared, mut rates) = (FxHashMap::default(), Vec::new());
+        let mut shared = FxHashMap::default();
         for d in &items {
-            for (dims, price) in d.rates.as_ref().map(|r| r.as_slice()).unwrap_or_default() {
-                let lengths = (d.code.len(), dims.as_str().len());
-                shared.insert(text_address(&d.code, dims.as_str()), u32::try_from(rates.len()).expect("a day's rates are few"));
-                rates.push(SharedRate { lengths, rate: DayRate::new(d.item, price, self.currency) });
+            for (dims, slot) in d.rates.as_ref().map(|r| r.as_slice()).unwrap_or_default() {
+                shared.insert(text_address(&d.code, dims.as_str()), *slot);
             }
         }
         let stamp = std::num::NonZeroU64::new(NEXT_STAMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).expect("stamps start at 1");

@@ -149,15 +149,19 @@ impl Transaction {
     /// instruments gave to them: one posting per fund touched, and revenue credited once for
     /// the whole set. Credits (negative charges) are not part of it (see `refund`).
     pub fn deduction<'a>(deductions: impl IntoIterator<Item = &'a Deduction>, draws: &[Draw]) -> Transaction {
+        let from_cash = deductions.into_iter().filter(|d| !d.total().is_negative()).map(|d| d.cash + d.arrears).sum();
+        Transaction::deduction_of(from_cash, draws)
+    }
+
+    /// `deduction` of charges whose cash and arrears parts sum to `from_cash` and to which
+    /// the instruments gave `draws`: revenue is the two together.
+    pub fn deduction_of(from_cash: Amount, draws: &[Draw]) -> Transaction {
         // Funds touched, in book order: cash first, then the few instruments drawn.
         let mut by_book: Vec<Posting> = Vec::with_capacity(4);
-        by_book.push(Posting { book: Book::Cash, amount: Amount::ZERO });
-        let mut revenue = Amount::ZERO;
-        for d in deductions.into_iter().filter(|d| !d.total().is_negative()) {
-            by_book[0].amount -= d.cash + d.arrears;
-            revenue += d.total();
-        }
+        by_book.push(Posting { book: Book::Cash, amount: -from_cash });
+        let mut revenue = from_cash;
         for draw in draws {
+            revenue += draw.amount;
             let book = if draw.kind == InstrumentKind::PrepaidCard { Book::Card(draw.id) } else { Book::Coupon(draw.id) };
             match by_book.iter_mut().find(|p| p.book == book) {
                 Some(p) => p.amount -= draw.amount,

@@ -246,7 +246,7 @@ pub struct RatedLine<'k> {
     pub chargeable: Quantity,
     /// The dimensions priced at when they are not the key's own (usage counted at a factor
     /// above 1 is priced at the package's base dimension).
-    pub priced_base: Option<Dims>,
+    pub priced_base: Option<&'k Dims>,
     pub unit_price: Option<Decimal>,
     /// The exact amount, rounded down to the minor unit (`Rounded::exact` gives it back).
     pub rounded: Rounded,
@@ -255,7 +255,7 @@ pub struct RatedLine<'k> {
 impl RatedLine<'_> {
     /// The dimensions the line was priced at.
     pub fn priced_dims(&self) -> &Dims {
-        self.priced_base.as_ref().unwrap_or(&self.key.dims)
+        self.priced_base.unwrap_or(&self.key.dims)
     }
 }
 
@@ -265,7 +265,7 @@ impl RatedLine<'_> {
 /// billed the first time).
 pub fn rate_day<'k>(
     prices: &DayPrices<'_>,
-    package: Option<&PackagePlan>,
+    package: Option<&'k PackagePlan>,
     quota_used: &BTreeMap<String, Quantity>,
     keys: &'k [KeyUsage],
 ) -> Result<Vec<RatedLine<'k>>, CatalogError> {
@@ -278,7 +278,7 @@ pub fn rate_day<'k>(
 /// rate many). On an error, `lines` may hold some of the day's lines.
 pub fn rate_day_into<'k>(
     prices: &DayPrices<'_>,
-    package: Option<&PackagePlan>,
+    package: Option<&'k PackagePlan>,
     quota_used: &BTreeMap<String, Quantity>,
     keys: &'k [KeyUsage],
     lines: &mut Vec<RatedLine<'k>>,
@@ -298,6 +298,7 @@ pub fn rate_day_into<'k>(
             remaining.insert(item.as_str(), (quota.daily() - used).max(Quantity::ZERO));
         }
     }
+    let (currency, day) = (prices.catalog.currency, prices.day);
     lines.reserve(keys.len());
     for usage in keys {
         let key: &'k UsageKey = &usage.key;
@@ -319,16 +320,15 @@ pub fn rate_day_into<'k>(
                 *left -= covered;
                 // Usage counted at a factor above 1 is priced, past the quota, at the package's
                 // base dimension; usage counted one-for-one keeps its own price.
-                let priced = (factor > 1).then(|| quota.base.clone());
+                let priced = (factor > 1).then_some(&quota.base);
                 (covered, counted - covered, priced)
             }
             None => (Quantity::ZERO, delta, None),
         };
-        let DayRate { item, price, unit_rate } = match &priced_base {
+        let &DayRate { item, price, unit_rate } = match priced_base {
             None => prices.rate(key, usage.rate)?,
             Some(base) => prices.price(&key.item, base)?,
         };
-        let currency = prices.catalog.currency;
         let rounded = match billed {
             None => price.rounded_by(unit_rate, chargeable_delta, item.unit_size, currency),
             Some(before) => round_line(
@@ -339,8 +339,8 @@ pub fn rate_day_into<'k>(
         };
         lines.push(RatedLine {
             key,
-            billing_day: prices.day,
-            usage_day: prices.day,
+            billing_day: day,
+            usage_day: day,
             charge_type: if billed.is_none() { ChargeType::PayAsYouGo } else { ChargeType::Adjustment },
             coupon_eligible: item.coupon_eligible,
             quantity: delta,

@@ -172,8 +172,13 @@ proptest! {
             })
             .collect();
         let bill = settle_day(&mut funds, &mut Standing::ACTIVE.clone(), base(), rated.clone());
-        prop_assert_eq!(bill.lines().map(|l| *l.deduction).collect::<Vec<_>>(), expected);
+        prop_assert_eq!(bill.lines().map(|l| *l.deduction).collect::<Vec<_>>(), expected.clone());
         prop_assert_eq!(bill.draws(), expected_draws.as_slice());
+        // Its ledger transaction is the deduction of the charged lines (credits are refunded).
+        let charged = lines.iter().any(|&(_, amount, _)| amount > 0);
+        prop_assert_eq!(&bill.deduction, &charged.then(|| Transaction::deduction(&expected, &expected_draws)));
+        let credit: i64 = lines.iter().map(|&(_, amount, _)| amount.min(0)).sum();
+        prop_assert_eq!(bill.refund.as_ref().map(|r| r.postings()[0].amount), (credit < 0).then_some(Amount(-credit)));
         prop_assert_eq!(&funds, &one_by_one);
         // The same bill settled into the vectors of another (here: itself, emptied).
         let (mut kept_lines, spare) = bill.clone().recycle();
