@@ -16,6 +16,46 @@ pub const PRICE_MAX_DECIMALS: u32 = 6;
 /// of the item's unit.
 pub const QUANTITY_SCALE: u32 = 6;
 
+/// Checked arithmetic for an integer newtype of money or quantity: an overflow is a broken
+/// invariant (every input is bounded well inside i64), never a wrapped value.
+macro_rules! integer_ops {
+    ($t:ident, $overflow:literal) => {
+        impl std::ops::Add for $t {
+            type Output = $t;
+            fn add(self, rhs: $t) -> $t {
+                $t(self.0.checked_add(rhs.0).expect($overflow))
+            }
+        }
+        impl std::ops::Sub for $t {
+            type Output = $t;
+            fn sub(self, rhs: $t) -> $t {
+                $t(self.0.checked_sub(rhs.0).expect($overflow))
+            }
+        }
+        impl std::ops::Neg for $t {
+            type Output = $t;
+            fn neg(self) -> $t {
+                $t(self.0.checked_neg().expect($overflow))
+            }
+        }
+        impl std::ops::AddAssign for $t {
+            fn add_assign(&mut self, rhs: $t) {
+                *self = *self + rhs;
+            }
+        }
+        impl std::ops::SubAssign for $t {
+            fn sub_assign(&mut self, rhs: $t) {
+                *self = *self - rhs;
+            }
+        }
+        impl std::iter::Sum for $t {
+            fn sum<I: Iterator<Item = $t>>(iter: I) -> $t {
+                iter.fold($t(0), |a, b| a + b)
+            }
+        }
+    };
+}
+
 /// The account currency: an ISO 4217 code and the number of decimals of its minor unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Currency {
@@ -131,39 +171,7 @@ impl Amount {
     }
 }
 
-impl std::ops::Add for Amount {
-    type Output = Amount;
-    fn add(self, rhs: Amount) -> Amount {
-        Amount(self.0.checked_add(rhs.0).expect("amount overflow"))
-    }
-}
-impl std::ops::Sub for Amount {
-    type Output = Amount;
-    fn sub(self, rhs: Amount) -> Amount {
-        Amount(self.0.checked_sub(rhs.0).expect("amount overflow"))
-    }
-}
-impl std::ops::Neg for Amount {
-    type Output = Amount;
-    fn neg(self) -> Amount {
-        Amount(self.0.checked_neg().expect("amount overflow"))
-    }
-}
-impl std::ops::AddAssign for Amount {
-    fn add_assign(&mut self, rhs: Amount) {
-        *self = *self + rhs;
-    }
-}
-impl std::ops::SubAssign for Amount {
-    fn sub_assign(&mut self, rhs: Amount) {
-        *self = *self - rhs;
-    }
-}
-impl std::iter::Sum for Amount {
-    fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
-        iter.fold(Amount::ZERO, |a, b| a + b)
-    }
-}
+integer_ops!(Amount, "amount overflow");
 
 /// A quantity of a billable item's unit: an integer count of 10^-[`QUANTITY_SCALE`] units,
 /// as usage is recorded, aggregated and stored. Never negative where it is usage; the
@@ -206,28 +214,7 @@ impl Quantity {
     }
 }
 
-impl std::ops::Add for Quantity {
-    type Output = Quantity;
-    fn add(self, rhs: Quantity) -> Quantity {
-        Quantity(self.0.checked_add(rhs.0).expect("quantity overflow"))
-    }
-}
-impl std::ops::Sub for Quantity {
-    type Output = Quantity;
-    fn sub(self, rhs: Quantity) -> Quantity {
-        Quantity(self.0.checked_sub(rhs.0).expect("quantity overflow"))
-    }
-}
-impl std::ops::AddAssign for Quantity {
-    fn add_assign(&mut self, rhs: Quantity) {
-        *self = *self + rhs;
-    }
-}
-impl std::ops::SubAssign for Quantity {
-    fn sub_assign(&mut self, rhs: Quantity) {
-        *self = *self - rhs;
-    }
-}
+integer_ops!(Quantity, "quantity overflow");
 
 impl fmt::Display for Quantity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -291,28 +278,7 @@ impl fmt::Display for RoundingDiscount {
     }
 }
 
-impl std::ops::Add for RoundingDiscount {
-    type Output = RoundingDiscount;
-    fn add(self, rhs: RoundingDiscount) -> RoundingDiscount {
-        RoundingDiscount(self.0.checked_add(rhs.0).expect("rounding discount overflow"))
-    }
-}
-impl std::ops::Neg for RoundingDiscount {
-    type Output = RoundingDiscount;
-    fn neg(self) -> RoundingDiscount {
-        RoundingDiscount(self.0.checked_neg().expect("rounding discount overflow"))
-    }
-}
-impl std::ops::AddAssign for RoundingDiscount {
-    fn add_assign(&mut self, rhs: RoundingDiscount) {
-        *self = *self + rhs;
-    }
-}
-impl std::iter::Sum for RoundingDiscount {
-    fn sum<I: Iterator<Item = RoundingDiscount>>(iter: I) -> RoundingDiscount {
-        iter.fold(RoundingDiscount::ZERO, |a, b| a + b)
-    }
-}
+integer_ops!(RoundingDiscount, "rounding discount overflow");
 
 /// `n / d` truncated, for non-negative `n` and positive `d`: in 64 bits where both fit (the
 /// common case of a line amount, several times faster than a 128-bit division).
