@@ -108,13 +108,7 @@ impl Currency {
     /// the minor unit; the cut-off fraction is returned as the rounding discount.
     pub fn round_down(&self, exact: Decimal) -> Rounded {
         assert!(is_non_negative(exact), "exact line amounts are never negative: {exact}");
-        self.round_down_scaled(exact.mantissa(), exact.scale())
-    }
-
-    /// [`Currency::round_down`] of the exact amount `m / 10^s` (`m` non-negative), for
-    /// callers that computed the amount as an integer.
-    pub(crate) fn round_down_scaled(&self, m: i128, s: u32) -> Rounded {
-        debug_assert!(m >= 0);
+        let (m, s) = (exact.mantissa(), exact.scale());
         // exact = m / 10^s, so the minor units are m / 10^(s - e) truncated, and the
         // remainder is the cut-off fraction at scale s.
         let (minor, cut, cut_scale) = if s <= self.exponent {
