@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
-use smallvec::SmallVec;
 
 use crate::money::Amount;
 use crate::period::Validity;
@@ -103,28 +102,22 @@ impl Funds {
             // A credit or nothing: no instrument takes part.
             return Ok(self.deduct_from_cash(charge.amount));
         }
-        // The instruments that may pay, in the order they pay (most accounts have none).
-        let mut order: SmallVec<[usize; 8]> = SmallVec::new();
-        for (i, instrument) in self.instruments.iter().enumerate() {
-            if instrument.pays(charge) {
-                order.push(i);
-            }
-        }
-        if order.len() > 1 {
-            order.sort_by_key(|&i| {
-                let s = &self.instruments[i];
-                (s.kind, s.validity.until, s.balance, s.id)
-            });
-        }
         if !allow_arrears {
-            let available: Amount = order.iter().map(|&i| self.instruments[i].balance).sum::<Amount>() + self.cash.max(Amount::ZERO);
+            let available: Amount =
+                self.instruments.iter().filter(|s| s.pays(charge)).map(|s| s.balance).sum::<Amount>() + self.cash.max(Amount::ZERO);
             if available < charge.amount {
                 return Err(DeductionError::InsufficientFunds { short: charge.amount - available });
             }
         }
+        // The instruments pay one after another in waterfall order: each time the first of
+        // those that may pay (`next_payer`). An instrument drawn either pays the rest of the
+        // charge or is spent and pays nothing more, so the others keep the order they had
+        // when the charge came (a sort of the payers, without sorting them).
         let mut due = charge.amount;
         let mut deduction = Deduction::default();
-        for &i in &order {
+        while due.is_positive()
+            && let Some(i) = self.next_payer(charge)
+        {
             let instrument = &mut self.instruments[i];
             let take = due.min(instrument.balance);
             instrument.balance -= take;
@@ -135,14 +128,25 @@ impl Funds {
                 deduction.card += take;
             }
             draws.push(Draw { kind: instrument.kind, id: instrument.id, amount: take });
-            if due.is_zero() {
-                break;
-            }
         }
         self.cash_then_arrears(due, &mut deduction);
         assert_eq!(deduction.total(), charge.amount, "a deduction pays its charge exactly");
         assert!(allow_arrears || deduction.arrears.is_zero());
         Ok(deduction)
+    }
+
+    /// The instrument that pays a charge next: of those that may pay it, the first by kind
+    /// (regular coupons, discount coupons, cards), then the earliest to expire, the smallest
+    /// balance, the oldest.
+    fn next_payer(&self, charge: &Charge<'_>) -> Option<usize> {
+        let order = |s: &Instrument| (s.kind, s.validity.until, s.balance, s.id);
+        let mut best: Option<(usize, &Instrument)> = None;
+        for (i, s) in self.instruments.iter().enumerate() {
+            if s.pays(charge) && best.is_none_or(|(_, b)| order(s) < order(b)) {
+                best = Some((i, s));
+            }
+        }
+        best.map(|(i, _)| i)
     }
 
     /// Whether any instrument could pay anything at all (active, with a balance). When none

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use billing::ledger::Transaction;
 use billing::rating::round_line;
-use billing::{Amount, Charge, Currency, Funds, Instrument, InstrumentKind, Price, PriceModel, Quantity, RoundingDiscount, Tier, Validity};
+use billing::{
+    Amount, Charge, Currency, Draw, Funds, Instrument, InstrumentKind, Price, PriceModel, Quantity, RoundingDiscount, Tier, Validity,
+};
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
 use proptest::prelude::*;
@@ -187,6 +189,52 @@ proptest! {
         let reused = settle_day_reusing(&mut again, &mut Standing::ACTIVE.clone(), base(), kept_lines, spare);
         prop_assert_eq!(reused, bill);
         prop_assert_eq!(again, funds);
+    }
+
+    /// The waterfall as SPEC 4.5 states it: the instruments that may pay a charge, sorted by
+    /// kind, expiry, balance and age, each drawing what it can in turn, then cash while
+    /// positive, then arrears. `Funds::deduct` pays every charge of a sequence as this model
+    /// does (a small balance drawn first can reorder instruments between charges, never
+    /// within one).
+    #[test]
+    fn the_waterfall_pays_in_its_stated_order(
+        instruments in instruments(8),
+        cash in -1_000..5_000i64,
+        charges in prop::collection::vec(charge(), 1..12),
+    ) {
+        let mut funds = Funds { instruments: instruments.clone(), cash: Amount(cash) };
+        let mut model = funds.clone();
+        for (day, item, amount, eligible) in charges {
+            let charge = Charge { day: base().checked_add(day.days()).unwrap(), item: ITEMS[item as usize], coupon_eligible: eligible, amount: Amount(amount) };
+            let mut draws = Vec::new();
+            let paid = funds.deduct(&charge, true, &mut draws).unwrap();
+            // The model, step by step.
+            let mut payers: Vec<usize> = (0..model.instruments.len())
+                .filter(|&i| {
+                    let s = &model.instruments[i];
+                    s.active && s.balance.is_positive() && s.validity.covers(charge.day)
+                        && (s.kind == InstrumentKind::PrepaidCard || eligible)
+                        && s.scope.as_ref().is_none_or(|scope| scope.contains(charge.item))
+                })
+                .collect();
+            payers.sort_by_key(|&i| { let s = &model.instruments[i]; (s.kind, s.validity.until, s.balance, s.id) });
+            let (mut due, mut expected, mut coupon, mut card) = (charge.amount, Vec::new(), Amount::ZERO, Amount::ZERO);
+            for i in payers {
+                if !due.is_positive() { break; }
+                let s = &mut model.instruments[i];
+                let take = due.min(s.balance);
+                s.balance -= take;
+                due -= take;
+                if s.kind == InstrumentKind::PrepaidCard { card += take } else { coupon += take }
+                expected.push(Draw { kind: s.kind, id: s.id, amount: take });
+            }
+            let cash_paid = if due.is_positive() { due.min(model.cash.max(Amount::ZERO)) } else { Amount::ZERO };
+            model.cash -= due.max(Amount::ZERO);
+            prop_assert_eq!(draws, expected);
+            prop_assert_eq!((paid.coupon, paid.card, paid.cash), (coupon, card, cash_paid));
+            prop_assert_eq!(paid.arrears, due.max(Amount::ZERO) - cash_paid);
+            prop_assert_eq!(&funds, &model);
+        }
     }
 
     /// Deduction is deterministic: the same funds and charges give the same result.
