@@ -53,6 +53,12 @@ fn instruments(max: usize) -> impl Strategy<Value = Vec<Instrument>> {
 
 const ITEMS: [&str; 3] = ["log_events", "sms", "time_series"];
 
+/// A charge of `charge()`'s parts: days after `base()`, an item of `ITEMS`, an amount and
+/// whether coupons may pay it.
+fn to_charge((day, item, amount, eligible): (i32, u8, i64, bool)) -> Charge<'static> {
+    Charge { day: base().checked_add(day.days()).unwrap(), item: ITEMS[item as usize], coupon_eligible: eligible, amount: Amount(amount) }
+}
+
 proptest! {
     /// Any sequence of charges against any funds: each line is paid exactly (coupon + card +
     /// cash + arrears), no instrument goes below zero, instruments only pay inside their
@@ -67,9 +73,8 @@ proptest! {
         let before: Amount = funds.instruments.iter().map(|i| i.balance).sum::<Amount>() + funds.cash;
         let mut paid = Amount::ZERO;
         let (mut deductions, mut draws) = (Vec::new(), Vec::new());
-        for (day, item, amount, eligible) in charges {
-            let item = ITEMS[item as usize];
-            let charge = Charge { day: base().checked_add(day.days()).unwrap(), item, coupon_eligible: eligible, amount: Amount(amount) };
+        for parts in charges {
+            let (charge, eligible) = (to_charge(parts), parts.3);
             let snapshot = funds.clone();
             let drawn_before = draws.len();
             let d = funds.deduct(&charge, true, &mut draws).unwrap();
@@ -115,8 +120,8 @@ proptest! {
         prop_assert!(!waterfall.instruments_can_pay());
         let mut cash_only = waterfall.clone();
         let amounts = charges.iter().map(|c| (c.0, c.1, c.2, c.3)).chain(credits.iter().map(|&c| (0, 0, -c, true)));
-        for (day, item, amount, eligible) in amounts {
-            let charge = Charge { day: base().checked_add(day.days()).unwrap(), item: ITEMS[item as usize], coupon_eligible: eligible, amount: Amount(amount) };
+        for parts in amounts {
+            let charge = to_charge(parts);
             let before = cash_only.cash;
             let d = cash_only.deduct_from_cash(charge.amount);
             let mut draws = Vec::new();
@@ -204,8 +209,8 @@ proptest! {
     ) {
         let mut funds = Funds { instruments: instruments.clone(), cash: Amount(cash) };
         let mut model = funds.clone();
-        for (day, item, amount, eligible) in charges {
-            let charge = Charge { day: base().checked_add(day.days()).unwrap(), item: ITEMS[item as usize], coupon_eligible: eligible, amount: Amount(amount) };
+        for parts in charges {
+            let (charge, eligible) = (to_charge(parts), parts.3);
             let mut draws = Vec::new();
             let paid = funds.deduct(&charge, true, &mut draws).unwrap();
             // The model, step by step.
