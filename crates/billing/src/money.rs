@@ -16,10 +16,47 @@ pub const PRICE_MAX_DECIMALS: u32 = 6;
 /// of the item's unit.
 pub const QUANTITY_SCALE: u32 = 6;
 
-/// Checked arithmetic for an integer newtype of money or quantity: an overflow is a broken
-/// invariant (every input is bounded well inside i64), never a wrapped value.
+/// Zero, signs and checked arithmetic for an integer newtype of money or quantity (an
+/// overflow is a broken invariant: every input is bounded well inside i64, never a wrapped
+/// value); with `at scale`, its exact decimal at that fixed scale too. `min` and `max` are
+/// `Ord`'s.
 macro_rules! integer_ops {
+    ($t:ident, $overflow:literal, at scale $scale:ident) => {
+        integer_ops!($t, $overflow);
+
+        impl $t {
+            /// The exact decimal, normalized (no trailing zeros).
+            pub fn to_decimal(self) -> Decimal {
+                from_scaled(self.0, $scale)
+            }
+
+            /// A decimal with at most the scale's decimals that fits, else `None`.
+            pub fn from_decimal(value: Decimal) -> Option<$t> {
+                to_scaled(value, $scale).map($t)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.to_decimal().fmt(f)
+            }
+        }
+    };
     ($t:ident, $overflow:literal) => {
+        impl $t {
+            pub const ZERO: $t = $t(0);
+
+            pub fn is_zero(self) -> bool {
+                self.0 == 0
+            }
+            pub fn is_positive(self) -> bool {
+                self.0 > 0
+            }
+            pub fn is_negative(self) -> bool {
+                self.0 < 0
+            }
+        }
+
         impl std::ops::Add for $t {
             type Output = $t;
             fn add(self, rhs: $t) -> $t {
@@ -140,28 +177,12 @@ impl fmt::Display for Currency {
 pub struct Amount(pub i64);
 
 impl Amount {
-    pub const ZERO: Amount = Amount(0);
     /// The largest amount billcenter accepts anywhere (10^15 minor units); sums of many such
     /// amounts still fit an i64.
     pub const MAX: Amount = Amount(1_000_000_000_000_000);
 
     pub fn minor(self) -> i64 {
         self.0
-    }
-    pub fn is_zero(self) -> bool {
-        self.0 == 0
-    }
-    pub fn is_positive(self) -> bool {
-        self.0 > 0
-    }
-    pub fn is_negative(self) -> bool {
-        self.0 < 0
-    }
-    pub fn min(self, other: Amount) -> Amount {
-        Amount(self.0.min(other.0))
-    }
-    pub fn max(self, other: Amount) -> Amount {
-        Amount(self.0.max(other.0))
     }
 }
 
@@ -174,47 +195,13 @@ integer_ops!(Amount, "amount overflow");
 pub struct Quantity(pub i64);
 
 impl Quantity {
-    pub const ZERO: Quantity = Quantity(0);
-
-    /// The exact decimal, normalized.
-    pub fn to_decimal(self) -> Decimal {
-        from_scaled(self.0, QUANTITY_SCALE)
-    }
-
-    /// A decimal with at most [`QUANTITY_SCALE`] decimals that fits.
-    pub fn from_decimal(value: Decimal) -> Option<Quantity> {
-        to_scaled(value, QUANTITY_SCALE).map(Quantity)
-    }
-
-    pub fn is_zero(self) -> bool {
-        self.0 == 0
-    }
-
-    pub fn is_positive(self) -> bool {
-        self.0 > 0
-    }
-
-    pub fn min(self, other: Quantity) -> Quantity {
-        Quantity(self.0.min(other.0))
-    }
-
-    pub fn max(self, other: Quantity) -> Quantity {
-        Quantity(self.0.max(other.0))
-    }
-
     /// The quantity counted `factor` times (a package's retention factor).
     pub fn times(self, factor: u32) -> Quantity {
         Quantity(self.0.checked_mul(i64::from(factor)).expect("a counted quantity fits i64 at six decimals"))
     }
 }
 
-integer_ops!(Quantity, "quantity overflow");
-
-impl fmt::Display for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.to_decimal().fmt(f)
-    }
-}
+integer_ops!(Quantity, "quantity overflow", at scale QUANTITY_SCALE);
 
 /// A line amount after the rounding contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,8 +225,6 @@ impl Rounded {
 pub struct RoundingDiscount(pub i64);
 
 impl RoundingDiscount {
-    pub const ZERO: RoundingDiscount = RoundingDiscount(0);
-
     /// The cut-off `cut / 10^scale` of a major unit, or `None` when it needs more than
     /// [`EXACT_SCALE`] decimals (or does not fit).
     pub(crate) fn of_cut(cut: i128, scale: u32) -> Option<RoundingDiscount> {
@@ -254,25 +239,9 @@ impl RoundingDiscount {
         };
         i64::try_from(at_exact_scale).ok().map(RoundingDiscount)
     }
-
-    /// The exact decimal of a major unit, normalized (no trailing zeros).
-    pub fn to_decimal(self) -> Decimal {
-        from_scaled(self.0, EXACT_SCALE)
-    }
-
-    /// A decimal of a major unit with at most [`EXACT_SCALE`] decimals.
-    pub fn from_decimal(value: Decimal) -> Option<RoundingDiscount> {
-        to_scaled(value, EXACT_SCALE).map(RoundingDiscount)
-    }
 }
 
-impl fmt::Display for RoundingDiscount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.to_decimal().fmt(f)
-    }
-}
-
-integer_ops!(RoundingDiscount, "rounding discount overflow");
+integer_ops!(RoundingDiscount, "rounding discount overflow", at scale EXACT_SCALE);
 
 /// `n / d` truncated, for non-negative `n` and positive `d`: in 64 bits where both fit (the
 /// common case of a line amount, several times faster than a 128-bit division).
