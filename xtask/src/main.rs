@@ -1,7 +1,9 @@
 //! Project automation: `cargo xtask ci` runs the format check, clippy with warnings as errors
-//! and every test, exactly as CI does.
+//! and every test, exactly as CI does; `cargo xtask test-dates` runs the tests again at far
+//! dates (see `dates.rs`).
 
 mod bench;
+mod dates;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -88,6 +90,12 @@ fn main() -> Result<()> {
             test()
         }
         Some("bench") => bench::bench(&args[1..]),
-        _ => bail!("usage: cargo xtask ci | cargo xtask bench [--accounts N] [--runs R]"),
+        Some("test-dates") => {
+            let url = start_postgres()?;
+            let result = dates::test_dates(&url);
+            stop_postgres();
+            result
+        }
+        _ => bail!("usage: cargo xtask ci | cargo xtask test-dates | cargo xtask bench [--accounts N] [--runs R]"),
     }
 }

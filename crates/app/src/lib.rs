@@ -3,6 +3,7 @@
 //! layers above it, and the domain below it never reads one.
 
 pub mod catalog_file;
+mod clock;
 mod context;
 pub mod funds;
 pub mod lists;
@@ -12,6 +13,7 @@ pub mod setup;
 pub mod usage;
 pub mod verify;
 
+pub use clock::Clock;
 pub use context::{Account, App};
 
 use store::StoreError;

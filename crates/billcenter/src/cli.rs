@@ -420,10 +420,11 @@ pub async fn main(args: Vec<String>, cwd: &Path, out: &mut dyn Write, err: &mut 
 
 /// Runs one parsed command, writing its output to `out`.
 pub async fn execute(cli: Cli, cwd: &Path, out: &mut dyn Write) -> Result<()> {
-    let now = match &cli.now {
-        Some(text) => text.parse::<Timestamp>().map_err(|_| anyhow!("--now: `{text}` is not an RFC 3339 timestamp"))?,
-        None => Timestamp::now(),
+    let fixed = match &cli.now {
+        Some(text) => Some(text.parse::<Timestamp>().map_err(|_| anyhow!("--now: `{text}` is not an RFC 3339 timestamp"))?),
+        None => None,
     };
+    let clock = app::Clock::from_option(fixed);
     let app = match &cli.database_url {
         Some(url) => {
             let settings = store::PgSettings {
@@ -438,7 +439,7 @@ pub async fn execute(cli: Cli, cwd: &Path, out: &mut dyn Write) -> Result<()> {
             App::open(&db).await.with_context(|| format!("--db: cannot open {}", db.display()))?
         }
     };
-    let result = command(&app, &cli, cwd, now, out).await;
+    let result = command(&app, &cli, cwd, clock, out).await;
     app.close().await;
     result
 }
@@ -453,8 +454,10 @@ fn print_json(out: &mut dyn Write, value: serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn Write) -> Result<()> {
+async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut dyn Write) -> Result<()> {
     let json = cli.json;
+    // A one-shot command acts at one moment; `serve` and `worker` keep reading the clock.
+    let now = clock.now();
     match &cli.command {
         Command::Catalog { command: CatalogCommand::Import { file } } => {
             let source = read_file(cwd, file)?;
@@ -515,10 +518,9 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 delay: jiff::SignedDuration::from_mins(*run_delay_minutes),
                 ..RunOptions::default()
             };
-            let fixed = cli.now.is_some();
             let mut total = app::run::RunReport::default();
             loop {
-                let at = if fixed { now } else { Timestamp::now() };
+                let at = clock.now();
                 let r = app.run(at, options, &mut |_, _| {}).await?;
                 total.days_billed += r.days_billed;
                 total.lines += r.lines;
@@ -679,7 +681,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, now: Timestamp, out: &mut dyn
                 writeln!(out, "(shown once: billcenter stores only its hash)")?;
             }
         }
-        Command::Serve(args) => serve(app.clone(), args, cwd, out).await?,
+        Command::Serve(args) => serve(app.clone(), args, cwd, clock, out).await?,
         Command::Bench { command: BenchCommand::Setup { accounts, seed, usage } } => {
             let n = crate::bench::setup(app, *accounts, *seed, &cwd.join(usage)).await?;
             print_json(out, serde_json::json!({"accounts": accounts, "records": n}))?;
@@ -789,7 +791,7 @@ async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
 
 /// Runs the HTTP server, the scheduler and webhook delivery until SIGINT or SIGTERM, then
 /// finishes requests in flight and the scheduler's current tick before returning.
-async fn serve(app: App, args: &ServeArgs, cwd: &Path, out: &mut dyn Write) -> Result<()> {
+async fn serve(app: App, args: &ServeArgs, cwd: &Path, clock: app::Clock, out: &mut dyn Write) -> Result<()> {
     let file: ServeFile = match &args.config {
         Some(path) => toml::from_str(&read_file(cwd, path)?).map_err(|e| AppError::invalid("config", e.to_string()))?,
         None => ServeFile::default(),
@@ -810,6 +812,7 @@ async fn serve(app: App, args: &ServeArgs, cwd: &Path, out: &mut dyn Write) -> R
     };
     let config = billcenter_http::ServeConfig {
         listen,
+        clock,
         test_clock,
         invoice_day,
         run_delay: jiff::SignedDuration::from_mins(delay),

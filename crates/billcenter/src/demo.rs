@@ -180,10 +180,12 @@ pub async fn run(app: &App, _cwd: &Path, now: Timestamp, days: u16, seed: u64, o
         let tz = TimeZone::get(a.tz)?;
         next_ingest.insert(a.id, next_day(billing_day(t0, &tz)));
     }
-    // Mid-month expiry for cedar: the 15th of this month once it has passed, else of last month.
+    // Mid-month expiry for cedar: the 15th of this month once it has passed, else of last month;
+    // in a demo shorter than that, half-way through it (never before it starts).
     let mid = {
         let this = today.first_of_month().checked_add(14.days())?;
-        if today > this.checked_add(1.day())? { this } else { this.checked_sub(1.month())? }
+        let fifteenth = if today > this.checked_add(1.day())? { this } else { this.checked_sub(1.month())? };
+        fifteenth.max(start.checked_add(i32::from(days / 2).days())?)
     };
     let yesterday = today.yesterday()?;
     let opening = |d: Date| -> Result<Timestamp> { Ok(at(d, 10, 0, &home)) };

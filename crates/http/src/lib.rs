@@ -42,6 +42,8 @@ pub struct ApiState {
     /// `POST /api/v1/run` is available.
     pub test_clock: bool,
     pub invoice_day: i8,
+    /// The product's clock: what a request acts at when it names no moment of its own.
+    pub clock: app::Clock,
 }
 
 impl ApiState {
@@ -52,7 +54,7 @@ impl ApiState {
                 let text = v.to_str().unwrap_or_default();
                 text.parse().map_err(|_| ApiError::invalid("Billcenter-Now", format!("`{text}` is not an RFC 3339 timestamp")))
             }
-            _ => Ok(Timestamp::now()),
+            _ => Ok(self.clock.now()),
         }
     }
 }
@@ -162,6 +164,8 @@ pub(crate) type St = State<ApiState>;
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
     pub listen: String,
+    /// Where requests, the scheduler and webhook delivery read "now".
+    pub clock: app::Clock,
     pub test_clock: bool,
     pub invoice_day: i8,
     /// How long after a billing day ends the scheduler bills it.
@@ -173,7 +177,7 @@ pub struct ServeConfig {
 /// Serves the API, the scheduler and webhook delivery until SIGINT or SIGTERM; then finishes
 /// the requests in flight and the scheduler's current tick. `announce` hears the bound address.
 pub async fn serve(app: App, config: ServeConfig, announce: &mut dyn FnMut(std::net::SocketAddr)) -> std::io::Result<()> {
-    let state = ApiState { app: app.clone(), test_clock: config.test_clock, invoice_day: config.invoice_day };
+    let state = ApiState { app: app.clone(), test_clock: config.test_clock, invoice_day: config.invoice_day, clock: config.clock };
     let (router, _) = router(state);
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let address = listener.local_addr()?;
@@ -188,9 +192,9 @@ pub async fn serve(app: App, config: ServeConfig, announce: &mut dyn FnMut(std::
             holder: format!("{}-{}", address, std::process::id()),
             lease: jiff::SignedDuration::from_mins(15),
         };
-        workers.push(tokio::spawn(scheduler::run(app.clone(), scheduler, stopped.clone())));
+        workers.push(tokio::spawn(scheduler::run(app.clone(), config.clock, scheduler, stopped.clone())));
     }
-    workers.push(tokio::spawn(webhooks::run(app.clone(), stopped.clone())));
+    workers.push(tokio::spawn(webhooks::run(app.clone(), config.clock, stopped.clone())));
     let shutdown = async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {

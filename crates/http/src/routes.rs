@@ -63,7 +63,7 @@ where
         };
     };
     let caller = auth.0.key_id().to_owned();
-    match state.app.idempotency_begin(jiff::Timestamp::now(), &caller, &key, body).await {
+    match state.app.idempotency_begin(state.clock.now(), &caller, &key, body).await {
         Err(e) => return ApiError::from(e).into_response(),
         Ok(Idempotency::Replay { status, response }) => {
             let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);

@@ -43,9 +43,9 @@ pub async fn tick(app: &App, config: &SchedulerConfig, now: Timestamp) -> app::R
 }
 
 /// Ticks every `interval` until `shutdown` turns true; a tick in progress finishes first.
-pub async fn run(app: App, config: SchedulerConfig, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(app: App, clock: app::Clock, config: SchedulerConfig, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     loop {
-        if let Err(e) = tick(&app, &config, Timestamp::now()).await {
+        if let Err(e) = tick(&app, &config, clock.now()).await {
             tracing::error!(error = %e, "scheduler tick failed; retrying next interval");
         }
         tokio::select! {

@@ -7,7 +7,6 @@ use app::App;
 use app::operator::Message;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use jiff::Timestamp;
 use sha2::Sha256;
 
 /// The `webhook-signature` value for a message: `v1,` and the base64 HMAC-SHA256 of
@@ -36,9 +35,9 @@ async fn send(client: &reqwest::Client, m: &Message) -> Result<u16, String> {
 }
 
 /// Moves new events into deliveries and attempts every delivery that is due.
-pub async fn deliver_due(app: &App, client: &reqwest::Client) -> app::Result<usize> {
-    app.pump_outbox(Timestamp::now()).await?;
-    let due = app.due_messages(Timestamp::now(), 100).await?;
+pub async fn deliver_due(app: &App, clock: app::Clock, client: &reqwest::Client) -> app::Result<usize> {
+    app.pump_outbox(clock.now()).await?;
+    let due = app.due_messages(clock.now(), 100).await?;
     let n = due.len();
     for (delivery, message) in due {
         let outcome = send(client, &message).await;
@@ -50,16 +49,16 @@ pub async fn deliver_due(app: &App, client: &reqwest::Client) -> app::Result<usi
         if let Some(e) = &error {
             tracing::warn!(message = %message.id, url = %message.url, error = %e, "webhook delivery failed; will retry");
         }
-        app.record_delivery(Timestamp::now(), &delivery, status, error.as_deref()).await?;
+        app.record_delivery(clock.now(), &delivery, status, error.as_deref()).await?;
     }
     Ok(n)
 }
 
 /// Delivers webhooks until `shutdown` turns true.
-pub async fn run(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(app: App, clock: app::Clock, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client");
     loop {
-        match deliver_due(&app, &client).await {
+        match deliver_due(&app, clock, &client).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "webhook delivery"),
