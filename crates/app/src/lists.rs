@@ -49,7 +49,7 @@ fn month_arg(field: &str, text: &str) -> Result<Month> {
 }
 
 fn money(account: &Account, minor: i64) -> Cell {
-    Cell::number(account.currency.format(Amount(minor)))
+    Cell::money(account.currency.format(Amount(minor)))
 }
 
 fn decimal(v: rust_decimal::Decimal) -> String {
@@ -61,8 +61,9 @@ fn discount(v: i64) -> Cell {
     Cell::number(decimal(from_scaled(v, EXACT_SCALE)))
 }
 
-fn instant(account: &Account, at: Timestamp) -> String {
-    at.to_zoned(account.tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+/// An instant as the wall-clock time of the account's zone.
+fn instant(account: &Account, at: Timestamp) -> Cell {
+    Cell::time(at.to_zoned(account.tz.clone()).datetime())
 }
 
 /// An instant argument: RFC 3339, or a date meaning its first moment in the account's zone.
@@ -96,7 +97,43 @@ pub fn instrument_status(i: &InstrumentRow, today: Date) -> &'static str {
     }
 }
 
+/// A filter as a document shows it: the options given, as `name=value` separated by spaces.
+pub fn describe_filter(options: &[(&str, Option<&str>)]) -> String {
+    let given: Vec<String> = options.iter().filter_map(|(name, value)| value.map(|v| format!("{name}={v}"))).collect();
+    given.join(" ")
+}
+
+/// A list's title as a document names it.
+pub fn list_title(list: &str) -> &'static str {
+    match list {
+        "invoices" => "Monthly invoices",
+        "expenses" => "Detailed expenses",
+        "transactions" => "Income and expenditure",
+        "coupons" => "Coupons",
+        "cards" => "Prepaid cards",
+        "balances" => "Balances",
+        "events" => "Events",
+        _ => "List",
+    }
+}
+
 impl App {
+    /// What an exported document of one account's list says about itself: the account, its
+    /// currency and zone, the filter as given, and when it was made.
+    pub async fn export_about(&self, now: Timestamp, account_id: &str, list: &str, filter: String) -> Result<export::About> {
+        let account = self.account(account_id).await?;
+        Ok(export::About {
+            list: list_title(list).to_owned(),
+            account_id: account.id().to_owned(),
+            account_name: account.row.name.clone(),
+            currency: account.currency.code().to_owned(),
+            currency_digits: account.currency.exponent(),
+            time_zone: account.row.time_zone.clone(),
+            filter,
+            made_at: format!("{} ({})", now.to_zoned(account.tz.clone()).strftime("%Y-%m-%d %H:%M:%S"), account.row.time_zone),
+        })
+    }
+
     /// Monthly invoices: issued ones as issued, open months as provisional.
     pub async fn list_invoices(&self, account_id: &str, filter: &InvoiceFilter) -> Result<Table> {
         let mut tx = self.store.read().await?;
@@ -131,6 +168,17 @@ impl App {
             "cards bought",
             "invoiceable",
             &format!("issued at ({})", account.row.time_zone),
+        ])
+        .with_totals(&[
+            "gross",
+            "rounding_discount",
+            "coupons",
+            "prepaid_cards",
+            "cash",
+            "arrears",
+            "outstanding",
+            "cards_bought",
+            "invoiceable",
         ]);
         for ((month, (totals, cards)), outstanding) in months.iter().zip(outstanding) {
             let m = Month::parse(month).expect("stored months are valid");
@@ -142,7 +190,7 @@ impl App {
                     let status = if outstanding.is_zero() { "paid" } else { "issued" };
                     (status, inv.invoice_no.clone(), inv.totals, inv.cards_total, inv.invoiceable, instant(&account, inv.issued_at))
                 }
-                None => ("provisional", String::new(), *totals, *cards, totals.cash + cards, String::new()),
+                None => ("provisional", String::new(), *totals, *cards, totals.cash + cards, Cell::text("")),
             };
             table.push(vec![
                 Cell::text(month.clone()),
@@ -157,7 +205,7 @@ impl App {
                 money(&account, outstanding.minor()),
                 money(&account, cards),
                 money(&account, invoiceable),
-                Cell::text(issued_at),
+                issued_at,
             ]);
         }
         Ok(table)
@@ -240,7 +288,7 @@ impl App {
                 s.1 += -e.amount
             }
             table.push(vec![
-                Cell::text(instant(&account, t.posted_at)),
+                instant(&account, t.posted_at),
                 Cell::text(format!("TX-{:06}", t.tx_no)),
                 Cell::text(t.kind.clone()),
                 Cell::text(label),
@@ -289,6 +337,7 @@ impl App {
                 "days left",
                 "expiring soon",
             ])
+            .with_totals(&["denomination", "balance"])
         } else {
             Table::new(&[
                 "code",
@@ -302,6 +351,7 @@ impl App {
                 "expiring soon",
                 "scope",
             ])
+            .with_totals(&["face_value", "balance"])
         };
         for i in instruments.iter().filter(|i| (i.kind == "card") == cards) {
             let st = instrument_status(i, today);
@@ -311,17 +361,12 @@ impl App {
             let validity = billing::Validity { from: i.valid_from, until: i.valid_until };
             let left = if i.active { validity.days_left(today) } else { 0 };
             let soon = if st == "active" && left <= EXPIRING_SOON_DAYS { "yes" } else { "" };
-            let common = [
-                money(&account, i.face_value),
-                money(&account, i.balance),
-                Cell::text(i.valid_from.to_string()),
-                Cell::text(i.valid_until.to_string()),
-            ];
+            let common = [money(&account, i.face_value), money(&account, i.balance), Cell::date(i.valid_from), Cell::date(i.valid_until)];
             let row = if cards {
                 let mut r = vec![Cell::text(i.code.clone())];
                 r.extend(common);
                 r.extend([
-                    Cell::text(instant(&account, i.created_at)),
+                    instant(&account, i.created_at),
                     Cell::text(i.origin.clone()),
                     Cell::text(st),
                     Cell::number(left.to_string()),
@@ -352,12 +397,7 @@ impl App {
         tx.commit().await?;
         let mut table = Table::new(&["event no", "event", &format!("date ({})", account.row.time_zone), "detail"]);
         for e in events {
-            table.push(vec![
-                Cell::number(e.event_no.to_string()),
-                Cell::text(e.kind),
-                Cell::text(e.happened_on.to_string()),
-                Cell::text(e.detail),
-            ]);
+            table.push(vec![Cell::number(e.event_no.to_string()), Cell::text(e.kind), Cell::date(e.happened_on), Cell::text(e.detail)]);
         }
         Ok(table)
     }
@@ -382,7 +422,7 @@ impl App {
             money(&account, usable(true)),
             money(&account, -account.row.cash.min(0)),
             Cell::text(account.row.state.clone()),
-            Cell::text(account.row.billed_through.map(|d| d.to_string()).unwrap_or_default()),
+            account.row.billed_through.map_or(Cell::text(""), Cell::date),
             Cell::text(account.row.time_zone.clone()),
         ]);
         Ok(table)
@@ -429,7 +469,8 @@ fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLi
         "usage day",
         "line no",
         "document",
-    ]);
+    ])
+    .with_totals(&["gross", "rounding_discount", "coupon", "prepaid_card", "cash", "arrears"]);
     for l in lines {
         let (unit, priced_at) = match catalog.items.get(&l.item) {
             Some(item) => (item.unit.clone(), if l.priced_dims == l.dims { String::new() } else { l.priced_dims.clone() }),
@@ -437,7 +478,7 @@ fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLi
         };
         let q = |v: i64| Cell::number(decimal(from_scaled(v, QUANTITY_SCALE)));
         table.push(vec![
-            Cell::text(l.billing_day.to_string()),
+            Cell::date(l.billing_day),
             Cell::text(l.workspace_id.clone()),
             Cell::text(l.item.clone()),
             Cell::text(l.dims.clone()),
@@ -454,7 +495,7 @@ fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLi
             money(account, l.cash),
             money(account, l.arrears),
             Cell::text(l.charge_type.clone()),
-            Cell::text(if l.usage_day == l.billing_day { String::new() } else { l.usage_day.to_string() }),
+            if l.usage_day == l.billing_day { Cell::text("") } else { Cell::date(l.usage_day) },
             Cell::number(l.line_no.to_string()),
             Cell::text(l.document.clone()),
         ]);

@@ -97,7 +97,7 @@ enum Command {
     },
     /// Show a list of the Billing Center.
     List(ListArgs),
-    /// Export a list of the Billing Center as CSV or JSON.
+    /// Export a list of the Billing Center as CSV, XLSX or JSON (all rows of the filter).
     Export {
         #[command(flatten)]
         list: ListArgs,
@@ -350,6 +350,8 @@ enum ListKind {
 enum ExportFormat {
     Csv,
     Json,
+    /// A spreadsheet: typed cells, a totals row, an About sheet.
+    Xlsx,
 }
 
 #[derive(Args, Debug)]
@@ -382,6 +384,22 @@ struct ListArgs {
     /// Coupon or card status: active, not_yet_valid, used_up, expired.
     #[arg(long)]
     status: Option<String>,
+}
+
+impl ListArgs {
+    fn filter_text(&self) -> String {
+        app::lists::describe_filter(&[
+            ("from", self.from.as_deref()),
+            ("to", self.to.as_deref()),
+            ("month", self.month.as_deref()),
+            ("workspace", self.workspace.as_deref()),
+            ("item", self.item.as_deref()),
+            ("charge_type", self.charge_type.as_deref()),
+            ("type", self.kind.as_deref()),
+            ("fund", self.fund.as_deref()),
+            ("status", self.status.as_deref()),
+        ])
+    }
 }
 
 /// Runs the command line and returns the process exit code. Errors print one line naming the
@@ -647,22 +665,30 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             }
         }
         Command::Export { list: args, format, output } => {
-            let format = match format {
-                ExportFormat::Csv => Format::Csv,
-                ExportFormat::Json => Format::Json,
-            };
             let tables = list(app, now, args).await?;
             let table = tables.into_iter().next().expect("every list has a table");
-            match output {
-                Some(path) => {
-                    let mut file = std::fs::File::create(cwd.join(path))
-                        .map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
-                    export::write(&table, format, &mut file)?;
-                    if !json {
-                        writeln!(out, "exported {} rows to {}", table.rows.len(), path.display())?;
-                    }
+            let mut file = match output {
+                Some(path) => Some(
+                    std::fs::File::create(cwd.join(path))
+                        .map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?,
+                ),
+                None => None,
+            };
+            let sink: &mut dyn Write = match &mut file {
+                Some(f) => f,
+                None => out,
+            };
+            match format {
+                ExportFormat::Csv => export::write(&table, Format::Csv, sink)?,
+                ExportFormat::Json => export::write(&table, Format::Json, sink)?,
+                ExportFormat::Xlsx => {
+                    let name = args.list.to_possible_value().expect("lists are named").get_name().to_owned();
+                    let about = app.export_about(now, &args.account, &name, args.filter_text()).await?;
+                    export::write_xlsx(&table, about, sink)?;
                 }
-                None => export::write(&table, format, out)?,
+            }
+            if let (Some(path), false) = (output, json) {
+                writeln!(out, "exported {} rows to {}", table.rows.len(), path.display())?;
             }
         }
         Command::Verify => {

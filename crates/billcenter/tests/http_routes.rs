@@ -390,6 +390,22 @@ async fn every_route_answers_its_success_and_its_errors() {
     let (status, text) = server.raw("GET", "/api/v1/accounts/acme/exports/coupons", Some(&op), None, None, &[]).await;
     assert_eq!(status, 200);
     assert!(text.starts_with('\u{feff}') && text.contains("\r\n") && !text.contains("WELCOME") && text.contains("CPN-2"), "{text}");
+    // The same list as a spreadsheet: its own media type, a file name, the same codes.
+    let resp = server
+        .http
+        .get(format!("{}/api/v1/accounts/acme/exports/coupons?format=xlsx", server.base))
+        .header("authorization", format!("Bearer {op}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], billcenter_http::XLSX_TYPE);
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("acme-coupons.xlsx"));
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> = calamine::Reader::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut book, "List").unwrap();
+    let codes: Vec<String> = sheet.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert!(codes.contains(&"CPN-2".to_owned()) && !codes.contains(&"WELCOME".to_owned()), "{codes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

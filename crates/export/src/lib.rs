@@ -1,15 +1,25 @@
 //! Writers for billcenter's lists: CSV (UTF-8 with a byte-order mark, CRLF, formula injection
-//! neutralised), JSON and aligned text. They work on [`Table`]s of ready-formatted cells and
-//! know nothing of databases or HTTP.
+//! neutralised), XLSX (typed cells, a totals row, an About sheet), JSON and aligned text. They
+//! work on [`Table`]s of ready-formatted cells and know nothing of databases or HTTP.
+
+mod xlsx;
+
+pub use xlsx::{About, XlsxError, XlsxSheet, write_xlsx};
 
 use std::io::{self, Write};
 
-/// One cell. Amounts and quantities are `Number`s: exact decimal strings, written as they are
-/// (a leading minus is a sign, not a formula). Everything else is `Text`.
+/// One cell, kept as the exact text every format starts from; the variant says what the text
+/// is, so a spreadsheet can store it as a number or a date. `Number` and `Money` are exact
+/// decimal strings (a leading minus is a sign, not a formula); `Money` is an amount with the
+/// currency's digits. `Date` is `YYYY-MM-DD`, `Time` is `YYYY-MM-DD HH:MM:SS` in the zone its
+/// column names. Everything else is `Text`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cell {
     Text(String),
     Number(String),
+    Money(String),
+    Date(String),
+    Time(String),
 }
 
 impl Cell {
@@ -19,10 +29,24 @@ impl Cell {
     pub fn number(s: impl Into<String>) -> Cell {
         Cell::Number(s.into())
     }
+    pub fn money(s: impl Into<String>) -> Cell {
+        Cell::Money(s.into())
+    }
+    pub fn date(d: jiff::civil::Date) -> Cell {
+        Cell::Date(d.to_string())
+    }
+    /// A moment as the wall-clock time of a zone, to the second.
+    pub fn time(at: jiff::civil::DateTime) -> Cell {
+        Cell::Time(at.strftime("%Y-%m-%d %H:%M:%S").to_string())
+    }
     pub fn as_str(&self) -> &str {
         match self {
-            Cell::Text(s) | Cell::Number(s) => s,
+            Cell::Text(s) | Cell::Number(s) | Cell::Money(s) | Cell::Date(s) | Cell::Time(s) => s,
         }
+    }
+    /// Numbers and amounts align right; text, dates and times left.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Cell::Number(_) | Cell::Money(_))
     }
 }
 
@@ -31,11 +55,24 @@ impl Cell {
 pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
+    /// Columns whose amounts add up to a meaningful total (a spreadsheet's totals row).
+    pub totals: Vec<usize>,
 }
 
 impl Table {
     pub fn new(columns: &[&str]) -> Table {
-        Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new() }
+        Table { columns: columns.iter().map(|c| (*c).to_owned()).collect(), rows: Vec::new(), totals: Vec::new() }
+    }
+
+    /// Marks the columns (by [`Table::keys`] name) that a totals row sums.
+    ///
+    /// # Panics
+    /// When a name is not a column: the lists name their own columns.
+    pub fn with_totals(mut self, keys: &[&str]) -> Table {
+        let all = self.keys();
+        self.totals =
+            keys.iter().map(|k| all.iter().position(|c| c == k).unwrap_or_else(|| panic!("`{k}` is not a column of {all:?}"))).collect();
+        self
     }
 
     /// Machine names of the columns: the title without its parenthesised note, in snake case
@@ -97,7 +134,7 @@ pub fn write(table: &Table, format: Format, out: &mut dyn Write) -> io::Result<(
 /// Text cells a spreadsheet would read as a formula get a leading apostrophe.
 fn neutralise(cell: &Cell) -> String {
     match cell {
-        Cell::Number(s) => s.clone(),
+        Cell::Number(s) | Cell::Money(s) | Cell::Date(s) | Cell::Time(s) => s.clone(),
         Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
         Cell::Text(s) => s.clone(),
     }
@@ -150,7 +187,7 @@ pub fn write_text(table: &Table, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "{}", line(table.columns.iter().map(|c| (c.as_str(), false)).collect()))?;
     for row in &table.rows {
-        writeln!(out, "{}", line(row.iter().map(|c| (c.as_str(), matches!(c, Cell::Number(_)))).collect()))?;
+        writeln!(out, "{}", line(row.iter().map(|c| (c.as_str(), c.is_numeric())).collect()))?;
     }
     if table.rows.is_empty() {
         writeln!(out, "(no rows)")?;

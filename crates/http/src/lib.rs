@@ -23,7 +23,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ERROR_CODES};
-pub use routes::LISTS;
+pub use routes::{LISTS, XLSX_TYPE};
 
 /// Largest request body accepted (the NDJSON bulk route streams past it).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;

@@ -623,6 +623,9 @@ async fn set_alerts(State(st): St, auth: Auth, Path(account): Path<String>, body
 
 // ---- lists and exports -------------------------------------------------------------------
 
+/// The media type of an XLSX workbook.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 #[derive(Deserialize, IntoParams, Default)]
 struct ListQuery {
     from: Option<String>,
@@ -638,8 +641,25 @@ struct ListQuery {
     status: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
-    /// Exports only: csv (default) or json.
+    /// Exports only: csv (default), xlsx or json.
     format: Option<String>,
+}
+
+impl ListQuery {
+    /// The filter as a document states it.
+    fn filter_text(&self) -> String {
+        app::lists::describe_filter(&[
+            ("from", self.from.as_deref()),
+            ("to", self.to.as_deref()),
+            ("month", self.month.as_deref()),
+            ("workspace", self.workspace.as_deref()),
+            ("item", self.item.as_deref()),
+            ("charge_type", self.charge_type.as_deref()),
+            ("type", self.kind.as_deref()),
+            ("fund", self.fund.as_deref()),
+            ("status", self.status.as_deref()),
+        ])
+    }
 }
 
 /// The lists an account has, as `{list}` in the list and export routes.
@@ -707,10 +727,12 @@ async fn get_list(
 }
 
 /// Export a list with the current filter, all pages: CSV (UTF-8 with BOM, formula injection
-/// neutralised) or JSON.
+/// neutralised), XLSX (typed cells, totals row, About sheet) or JSON.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/exports/{list}", tag = "lists", security(("api_key" = [])),
     params(("account" = String, Path), ("list" = String, Path), ListQuery),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String),
+        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 404, body = ErrorBody)))]
 async fn export_list(
     State(st): St,
     auth: Auth,
@@ -721,13 +743,21 @@ async fn export_list(
     auth.account(&account)?;
     let now = st.now(&headers)?;
     let (format, content_type, ext) = match q.format.as_deref().unwrap_or("csv") {
-        "csv" => (export::Format::Csv, "text/csv; charset=utf-8", "csv"),
-        "json" => (export::Format::Json, "application/json", "json"),
-        other => return Err(ApiError::invalid("format", format!("`{other}` is not csv or json"))),
+        "csv" => (Some(export::Format::Csv), "text/csv; charset=utf-8", "csv"),
+        "json" => (Some(export::Format::Json), "application/json", "json"),
+        "xlsx" => (None, XLSX_TYPE, "xlsx"),
+        other => return Err(ApiError::invalid("format", format!("`{other}` is not csv, xlsx or json"))),
     };
     let (table, _) = tables(&st, now, &account, &list, &q).await?;
     let mut out = Vec::new();
-    export::write(&table, format, &mut out).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    match format {
+        Some(format) => export::write(&table, format, &mut out).map_err(|e| internal(&e))?,
+        None => {
+            let about = st.app.export_about(now, &account, &list, q.filter_text()).await?;
+            export::write_xlsx(&table, about, &mut out).map_err(|e| internal(&e))?;
+        }
+    }
     let disposition = format!("attachment; filename=\"{account}-{list}.{ext}\"");
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], out).into_response())
 }
