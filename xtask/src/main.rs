@@ -1,8 +1,9 @@
-//! Project automation: `cargo xtask ci` runs the format check, clippy with warnings as errors
-//! and every test, exactly as CI does; `cargo xtask test-dates` runs the tests again at far
+//! Project automation: `cargo xtask ci` runs the format check, clippy with warnings as errors,
+//! every test and the browser tests (`browser.rs`), exactly as CI does; `cargo xtask test-dates` runs the tests again at far
 //! dates (see `dates.rs`).
 
 mod bench;
+mod browser;
 mod dates;
 
 use std::io::{BufRead, BufReader};
@@ -87,7 +88,8 @@ fn main() -> Result<()> {
         Some("ci") => {
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
-            test()
+            test()?;
+            browser::browser_tests()
         }
         Some("bench") => bench::bench(&args[1..]),
         Some("test-dates") => {

@@ -8,9 +8,11 @@ mod context;
 pub mod funds;
 pub mod lists;
 pub mod operator;
+pub mod overview;
 pub mod run;
 pub mod setup;
 pub mod usage;
+pub mod users;
 pub mod verify;
 
 pub use clock::Clock;

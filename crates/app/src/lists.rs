@@ -502,3 +502,40 @@ fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLi
     }
     table
 }
+
+/// One month's invoice as the Billing Center shows it: its summary row (the invoices list's
+/// columns), its lines grouped by workspace × billable item × charge type, and the prepaid
+/// cards bought in the month.
+#[derive(Clone, Debug)]
+pub struct InvoiceDetail {
+    pub account: Account,
+    pub month: Month,
+    /// The invoices list's columns and this month's row of it.
+    pub summary: Table,
+    pub lines: Vec<store::InvoiceLineRow>,
+    /// Code, face value and the day bought (in the account's zone).
+    pub cards: Vec<(String, i64, Date)>,
+}
+
+impl App {
+    /// The invoice of `month`: issued, paid or provisional. A month without activity is not found.
+    pub async fn invoice_detail(&self, account_id: &str, month: &str) -> Result<InvoiceDetail> {
+        let m = month_arg("month", month)?;
+        let summary = self.list_invoices(account_id, &InvoiceFilter { from: Some(month.to_owned()), to: Some(month.to_owned()) }).await?;
+        if summary.rows.is_empty() {
+            return Err(AppError::NotFound { what: "invoice", key: format!("{account_id} {month}") });
+        }
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let lines = tx.month_line_totals(&[account_id], &m.to_string()).await?;
+        let cards = tx
+            .instruments(account_id)
+            .await?
+            .into_iter()
+            .filter(|i| i.kind == "card" && i.origin == "purchased" && m.contains(account.today(i.created_at)))
+            .map(|i| (i.code.clone(), i.face_value, account.today(i.created_at)))
+            .collect();
+        tx.commit().await?;
+        Ok(InvoiceDetail { account, month: m, summary, lines, cards })
+    }
+}

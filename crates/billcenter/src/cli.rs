@@ -129,6 +129,11 @@ enum Command {
     },
     /// Serve the HTTP API with the nightly scheduler and webhook delivery.
     Serve(ServeArgs),
+    /// Users of the web Billing Center.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// API keys.
     Key {
         #[command(subcommand)]
@@ -140,11 +145,15 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
-    /// Fill the database with a realistic demo.
+    /// Fill the database with a realistic demo, create a sign-in for each demo account and an
+    /// operator, and serve the Billing Center.
     Demo {
         /// Only fill the database; do not serve the Billing Center.
         #[arg(long)]
         no_serve: bool,
+        /// Address to serve on; default 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
         /// Days of usage to generate, ending yesterday.
         #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u16).range(7..=170))]
         days: u16,
@@ -189,6 +198,21 @@ enum BenchCommand {
     Check {
         #[arg(long)]
         usage: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input (one line).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// A user of the operator: every page of every account.
+        #[arg(long, conflicts_with = "account", required_unless_present = "account")]
+        operator: bool,
+        /// A user of one billing account: its pages only.
+        #[arg(long)]
+        account: Option<String>,
     },
 }
 
@@ -698,6 +722,22 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 return Err(anyhow!("verify found differences"));
             }
         }
+        Command::User { command: UserCommand::Create { email, operator: _, account } } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .map_err(|e| AppError::invalid("password", format!("cannot read standard input: {e}")))?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let user = app.create_user(now, email, password, account.as_deref()).await?;
+            if json {
+                print_json(out, serde_json::json!({"email": user.email, "account": user.account_id}))?;
+            } else {
+                match &user.account_id {
+                    Some(a) => writeln!(out, "created user {} of billing account {a}", user.email)?,
+                    None => writeln!(out, "created operator user {}", user.email)?,
+                }
+            }
+        }
         Command::Key { command: KeyCommand::Create { operator: _, account } } => {
             let key = app.create_key(now, account.as_deref()).await?;
             if json {
@@ -740,7 +780,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             let compared = crate::bench::check(app, &cwd.join(usage)).await?;
             print_json(out, serde_json::json!({"accounts_compared": compared, "matches_nightly_run": true}))?;
         }
-        Command::Demo { no_serve, days, seed } => {
+        Command::Demo { no_serve, listen, days, seed } => {
             crate::demo::run(app, cwd, now, *days, *seed, out).await?;
             let report = app.verify().await?;
             print_verify(out, json, &report)?;
@@ -748,11 +788,13 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 return Err(anyhow!("verify found differences"));
             }
             if !no_serve {
-                writeln!(
-                    out,
-                    "The web Billing Center is not built yet; browse the demo with `billcenter --db {} list ...`.",
-                    cli.db.display()
-                )?;
+                let users = crate::demo::users(app, now).await?;
+                writeln!(out, "\nSign in to the Billing Center with one of these (passwords are new for this database):")?;
+                for (email, password, account) in &users {
+                    writeln!(out, "  {email:<34} {password}  {}", account.unwrap_or("operator: every account"))?;
+                }
+                let args = ServeArgs { listen: listen.clone(), ..ServeArgs::default() };
+                serve(app.clone(), &args, cwd, clock, out).await?;
             }
         }
     }
@@ -845,7 +887,8 @@ async fn serve(app: App, args: &ServeArgs, cwd: &Path, clock: app::Clock, out: &
         scheduler_interval: (interval > 0).then(|| std::time::Duration::from_secs(interval)),
     };
     let mut announce = |address: std::net::SocketAddr| {
-        let _ = writeln!(out, "listening on http://{address} (API docs at http://{address}/api/v1/docs)");
+        let _ =
+            writeln!(out, "listening on http://{address} (Billing Center at http://{address}/, API docs at http://{address}/api/v1/docs)");
         let _ = out.flush();
     };
     billcenter_http::serve(app, config, &mut announce).await.map_err(|e| AppError::invalid("listen", e.to_string()))?;

@@ -305,3 +305,19 @@ fn coupon(amount: &str, kind: &str, from: Date, until: Date, items: &[&str]) -> 
 fn card(amount: &str, from: Date, until: Date, purchase: bool) -> CardRequest {
     CardRequest { amount: amount.into(), valid_from: from.to_string(), valid_until: until.to_string(), purchase }
 }
+
+/// The demo's sign-ins: one customer user per demo account and one operator, each with a
+/// fresh random password. Returns (email, password, account) to print.
+pub async fn users(app: &App, now: Timestamp) -> Result<Vec<(String, String, Option<&'static str>)>> {
+    let mut made = Vec::new();
+    let password = || app::users::new_token()[..16].to_owned();
+    let operator = ("operator@billcenter.example".to_owned(), password(), None);
+    app.create_user(now, &operator.0, &operator.1, None).await?;
+    made.push(operator);
+    for a in accounts() {
+        let user = (format!("finance@{}.example", a.id), password(), Some(a.id));
+        app.create_user(now, &user.0, &user.1, user.2).await?;
+        made.push(user);
+    }
+    Ok(made)
+}

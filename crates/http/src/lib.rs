@@ -5,6 +5,7 @@
 mod error;
 mod routes;
 pub mod scheduler;
+pub mod web;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -122,7 +123,10 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
     let request_id = HeaderName::from_static("x-request-id");
     let router = api_router
         .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", api.clone()))
-        .fallback(|| async { ApiError::not_found("route") })
+        .merge(web::router())
+        .fallback(|uri: axum::http::Uri, headers: HeaderMap| async move {
+            if uri.path().starts_with("/api/") { ApiError::not_found("route").into_response() } else { web::not_found(headers).await }
+        })
         .layer(axum::middleware::map_response(error_shape))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(300)))
@@ -139,7 +143,11 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
 /// Gives the framework's own rejections (body over the limit, wrong method) the API's error
 /// shape, so every error a client sees is `{"error": {...}}`.
 async fn error_shape(response: Response) -> Response {
-    let is_json = response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    // JSON errors are the API's own; HTML is a page of the Billing Center.
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html"));
     if is_json || response.status().is_success() || response.status().is_redirection() {
         return response;
     }

@@ -626,28 +626,28 @@ async fn set_alerts(State(st): St, auth: Auth, Path(account): Path<String>, body
 /// The media type of an XLSX workbook.
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-#[derive(Deserialize, IntoParams, Default)]
-struct ListQuery {
-    from: Option<String>,
-    to: Option<String>,
-    month: Option<String>,
-    workspace: Option<String>,
-    item: Option<String>,
-    charge_type: Option<String>,
+#[derive(Deserialize, serde::Serialize, IntoParams, Default, Clone)]
+pub(crate) struct ListQuery {
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) month: Option<String>,
+    pub(crate) workspace: Option<String>,
+    pub(crate) item: Option<String>,
+    pub(crate) charge_type: Option<String>,
     #[serde(rename = "type")]
     #[param(rename = "type")]
-    kind: Option<String>,
-    fund: Option<String>,
-    status: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) fund: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) cursor: Option<String>,
     /// Exports only: csv (default), xlsx or json.
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 impl ListQuery {
     /// The filter as a document states it.
-    fn filter_text(&self) -> String {
+    pub(crate) fn filter_text(&self) -> String {
         app::lists::describe_filter(&[
             ("from", self.from.as_deref()),
             ("to", self.to.as_deref()),
@@ -665,7 +665,7 @@ impl ListQuery {
 /// The lists an account has, as `{list}` in the list and export routes.
 pub const LISTS: [&str; 7] = ["invoices", "expenses", "transactions", "coupons", "cards", "balances", "events"];
 
-async fn tables(
+pub(crate) async fn tables(
     st: &ApiState,
     now: jiff::Timestamp,
     account: &str,

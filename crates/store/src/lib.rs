@@ -10,6 +10,7 @@ mod bulk;
 mod operator;
 mod rows;
 pub mod testing;
+mod web;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +25,7 @@ use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
 pub use operator::*;
 pub use rows::*;
+pub use web::*;
 
 /// Usage keys (workspace × item × dimensions) an account is expected to have on a day, for
 /// reserving room: the benchmark's accounts have 12 to 36.
@@ -110,6 +112,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(7, "lines grouped per day", include_str!("../migrations/sqlite/0007_lines_grouped_per_day.sql")),
             migration(8, "month totals grouped", include_str!("../migrations/sqlite/0008_month_totals_grouped.sql")),
             migration(9, "usage daily without rowid", include_str!("../migrations/sqlite/0009_usage_daily_without_rowid.sql")),
+            migration(10, "web users", include_str!("../migrations/sqlite/0010_web_users.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -121,6 +124,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(7, "lines grouped per day", include_str!("../migrations/postgres/0007_lines_grouped_per_day.sql")),
             migration(8, "month totals grouped", include_str!("../migrations/postgres/0008_month_totals_grouped.sql")),
             migration(9, "usage keys compare by bytes", include_str!("../migrations/postgres/0009_usage_keys_compare_by_bytes.sql")),
+            migration(10, "web users", include_str!("../migrations/postgres/0010_web_users.sql")),
         ],
     };
     Migrator::with_migrations(migrations)

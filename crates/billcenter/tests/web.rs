@@ -1,0 +1,278 @@
+//! The Billing Center's pages over real HTTP: sign-in with its CSRF token and lock, every page
+//! of an account in both languages, exports equal to the CLI's, another account's pages not
+//! found, sign-out, and the operator's account list.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_billcenter");
+const NOW: &str = "2026-11-26T04:00:00Z";
+const PASSWORD: &str = "correct horse battery";
+
+fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["--now", NOW])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "billcenter {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Site {
+    child: Child,
+    base: String,
+    db: PathBuf,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("web.db");
+    run(&db, &["demo", "--no-serve", "--days", "40"], None);
+    run(&db, &["user", "create", "--account", "cedar", "--email", "Finance@Cedar.example"], Some(&format!("{PASSWORD}\n")));
+    run(&db, &["user", "create", "--account", "bolt", "--email", "finance@bolt.example"], Some(&format!("{PASSWORD}\n")));
+    run(&db, &["user", "create", "--operator", "--email", "ops@billcenter.example"], Some(&format!("{PASSWORD}\n")));
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .args(["--now", NOW, "serve", "--listen", "127.0.0.1:0", "--scheduler-interval-secs", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let address = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("an address").to_owned();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Site { child, base: format!("http://{address}"), db, http, _dir: dir }
+}
+
+/// A browser's cookie jar, by hand: name → value.
+#[derive(Default, Clone)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn take(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.0.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+    fn header(&self) -> String {
+        self.0.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
+    }
+}
+
+struct Answer {
+    status: u16,
+    location: String,
+    body: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl Site {
+    async fn get(&self, jar: &mut Jar, path: &str) -> Answer {
+        let r = self.http.get(format!("{}{path}", self.base)).header("cookie", jar.header()).send().await.unwrap();
+        self.answer(jar, r).await
+    }
+
+    async fn post(&self, jar: &mut Jar, path: &str, form: &[(&str, &str)]) -> Answer {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", jar.header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        self.answer(jar, r).await
+    }
+
+    async fn answer(&self, jar: &mut Jar, r: reqwest::Response) -> Answer {
+        jar.take(&r);
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let location = headers.get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        // Bytes, not text(): text() would drop a byte-order mark.
+        Answer { status, location, body: String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap(), headers }
+    }
+
+    /// Signs in; returns the jar and the answer to the form.
+    async fn sign_in(&self, email: &str, password: &str) -> (Jar, Answer) {
+        let mut jar = Jar::default();
+        let page = self.get(&mut jar, "/login").await;
+        let csrf = hidden(&page.body, "csrf");
+        let answer = self.post(&mut jar, "/login", &[("email", email), ("password", password), ("csrf", &csrf), ("next", "/")]).await;
+        (jar, answer)
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap_or_else(|| panic!("no {name} field in {html}")) + name.len() + 15;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
+    let site = site();
+    // Signed out, every page leads to sign-in.
+    let mut nobody = Jar::default();
+    let home = site.get(&mut nobody, "/").await;
+    assert_eq!((home.status, home.location.as_str()), (303, "/login?next=%2F"));
+    let page = site.get(&mut nobody, "/accounts/cedar/expenses").await;
+    assert_eq!(page.status, 303);
+    assert!(page.location.starts_with("/login?next="), "{}", page.location);
+
+    // A sign-in form without the token its page set is refused.
+    let refused =
+        site.post(&mut Jar::default(), "/login", &[("email", "finance@cedar.example"), ("password", PASSWORD), ("csrf", "x")]).await;
+    assert_eq!(refused.status, 403);
+
+    let (mut jar, signed) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    assert_eq!((signed.status, signed.location.as_str()), (303, "/accounts/cedar/"), "emails compare without case");
+    let cookie =
+        signed.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("bc_session=")).unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
+
+    // Every page, in both languages, with the policy that nothing loads from elsewhere.
+    let pages: [(&str, &str, &str); 7] = [
+        ("/accounts/cedar/", "Daily spend", "每日消费"),
+        ("/accounts/cedar/invoices", "INV-202610-cedar-0001", "月度账单"),
+        ("/accounts/cedar/invoices/2026-10", "Lines by workspace and billable item", "按工作空间和计费项的明细"),
+        ("/accounts/cedar/expenses", "Total of all", "合计"),
+        ("/accounts/cedar/transactions?from=2026-10-01", "Summary of the range by fund and type", "按资金和类型汇总的本范围收支"),
+        ("/accounts/cedar/coupons", "CPN-1", "代金券"),
+        ("/accounts/cedar/cards", "PC-", "储值卡"),
+    ];
+    for (path, english, chinese) in pages {
+        let en = site.get(&mut jar, path).await;
+        assert_eq!(en.status, 200, "{path}");
+        assert!(en.body.contains(english), "{path} shows `{english}`");
+        assert!(en.body.contains("<html lang=\"en\">"), "{path}");
+        let csp = en.headers["content-security-policy"].to_str().unwrap();
+        let elsewhere = ["src=\"http", "href=\"http", "url(http", "src=\"//", "href=\"//"].iter().any(|p| en.body.contains(p));
+        assert!(csp.contains("default-src 'self'") && !elsewhere, "{path} loads only from its own origin");
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let zh = site.get(&mut jar, &format!("{path}{sep}lang=zh-CN")).await;
+        assert!(zh.body.contains("<html lang=\"zh-CN\">") && zh.body.contains(chinese), "{path} in Chinese shows `{chinese}`");
+        // The choice is remembered without the parameter.
+        let again = site.get(&mut jar, path).await;
+        assert!(again.body.contains("<html lang=\"zh-CN\">"), "{path} remembers Chinese");
+        site.get(&mut jar, &format!("{path}{sep}lang=en")).await;
+    }
+    // The overview's chart is drawn by the server; provisional months say so.
+    let overview = site.get(&mut jar, "/accounts/cedar/").await;
+    assert!(overview.body.contains("<svg class=\"chart\"") && overview.body.contains("<rect"), "the chart");
+    let provisional = site.get(&mut jar, "/accounts/cedar/invoices/2026-11").await;
+    assert!(provisional.body.contains("Provisional: this month is still open"));
+
+    // Filters narrow the rows, pages follow each other, totals cover the whole filter.
+    let month = site.get(&mut jar, "/accounts/cedar/expenses?month=2026-11&item=log_events&workspace=&charge_type=").await;
+    assert!(month.body.contains("Rows 1 to 25 of 25"), "{}", month.body);
+    let first = site.get(&mut jar, "/accounts/cedar/expenses").await;
+    let second = site.get(&mut jar, "/accounts/cedar/expenses?cursor=50").await;
+    assert!(first.body.contains("Rows 1 to 50 of 117") && second.body.contains("Rows 51 to 100 of 117"), "{}", second.body);
+    let total = |html: &str| html.split("<tfoot>").nth(1).unwrap().split("</tfoot>").next().unwrap().to_owned();
+    assert_eq!(total(&first.body), total(&second.body));
+    let bad = site.get(&mut jar, "/accounts/cedar/expenses?month=November").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("is not a month"), "{}", bad.body);
+
+    // The page's export is the CLI's export of the same filter.
+    let csv = site.get(&mut jar, "/accounts/cedar/expenses/export?month=2026-11&item=log_events&format=csv").await;
+    assert_eq!(csv.status, 200);
+    let cli = run(&site.db, &["export", "expenses", "--account", "cedar", "--month", "2026-11", "--item", "log_events"], None);
+    assert_eq!(csv.body, cli);
+
+    // Another account's pages, invoices and exports do not exist for this user.
+    for path in [
+        "/accounts/acme/",
+        "/accounts/acme/expenses",
+        "/accounts/acme/invoices/2026-10",
+        "/accounts/acme/coupons/export?format=csv",
+        "/accounts",
+    ] {
+        let other = site.get(&mut jar, path).await;
+        if path == "/accounts" {
+            assert_eq!((other.status, other.location.as_str()), (303, "/accounts/cedar/"), "the account list is the operator's");
+        } else {
+            assert_eq!(other.status, 404, "{path}");
+            assert!(!other.body.contains("Acme"), "{path} says nothing of acme");
+        }
+    }
+
+    // Signing out needs the session's CSRF token, then ends the session.
+    let forged = site.post(&mut jar, "/logout", &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let page = site.get(&mut jar, "/accounts/cedar/").await;
+    assert_eq!(page.status, 200, "a forged form leaves the session alone");
+    let csrf = hidden(&page.body, "csrf");
+    let old = jar.clone();
+    let out = site.post(&mut jar, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!((out.status, out.location.as_str()), (303, "/login?signed_out=1"));
+    let mut stale = old;
+    assert_eq!(site.get(&mut stale, "/accounts/cedar/").await.status, 303, "the old cookie no longer signs in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_slow_and_then_lock_a_sign_in() {
+    let site = site();
+    for attempt in 1..=4 {
+        let (_, answer) = site.sign_in("finance@bolt.example", "not the password").await;
+        assert_eq!(answer.status, 401, "attempt {attempt}");
+        assert!(answer.body.contains("The email or password is not right."));
+    }
+    let (_, locked) = site.sign_in("finance@bolt.example", "not the password").await;
+    assert_eq!(locked.status, 429);
+    assert!(locked.body.contains("Too many failed sign-ins"), "{}", locked.body);
+    let (_, still) = site.sign_in("finance@bolt.example", PASSWORD).await;
+    assert_eq!(still.status, 429, "locked even with the right password");
+    // Another email is not affected, and an unknown one is refused like a wrong password.
+    let (_, other) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    assert_eq!(other.status, 303);
+    let (_, unknown) = site.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_finds_and_opens_any_account() {
+    let site = site();
+    let (mut jar, signed) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    assert_eq!((signed.status, signed.location.as_str()), (303, "/accounts"));
+    let all = site.get(&mut jar, "/accounts").await;
+    for id in ["acme", "bolt", "cedar", "dune", "ember", "fjord"] {
+        assert!(all.body.contains(&format!("href=\"/accounts/{id}/\"")), "{id} is listed");
+    }
+    let found = site.get(&mut jar, "/accounts?q=EMBER").await;
+    assert!(found.body.contains("/accounts/ember/") && !found.body.contains("/accounts/acme/"));
+    for path in ["/accounts/acme/", "/accounts/bolt/transactions", "/accounts/dune/invoices"] {
+        assert_eq!(site.get(&mut jar, path).await.status, 200, "{path}");
+    }
+    let bolt = site.get(&mut jar, "/accounts/bolt/").await;
+    assert!(bolt.body.contains("Suspended") || bolt.body.contains("Will be suspended"), "bolt's standing shows");
+    assert_eq!(site.get(&mut jar, "/accounts/nobody/").await.status, 404);
+    assert_eq!(site.get(&mut jar, "/no/such/page").await.status, 404);
+}

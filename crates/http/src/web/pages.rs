@@ -1,0 +1,811 @@
+//! The Billing Center's pages: the account list (operators), an account's overview, its five
+//! lists, one invoice, and exports.
+
+use std::str::FromStr;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::i18n::Tr;
+use super::{Ctx, LangLink, LangQuery, chart, signed_in};
+use crate::routes::{ListQuery, XLSX_TYPE, tables};
+use crate::{ApiError, ApiState};
+
+/// Rows on one page of a list.
+pub const PAGE_ROWS: usize = 50;
+/// The lists that have a page, in the navigation's order.
+pub const PAGE_LISTS: [&str; 5] = ["invoices", "expenses", "transactions", "coupons", "cards"];
+
+/// An amount string (`-1234.50`) with its thousands grouped (`-1,234.50`).
+pub fn money_text(amount: &str) -> String {
+    let (sign, digits) = amount.strip_prefix('-').map_or(("", amount), |d| ("-", d));
+    let (whole, fraction) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// What the frame of every signed-in page shows.
+pub(crate) struct Frame {
+    pub t: Tr,
+    pub title: String,
+    pub email: String,
+    pub csrf: String,
+    pub operator: bool,
+    pub langs: Vec<LangLink>,
+    /// The navigation entry of this page.
+    pub nav: &'static str,
+    pub account: Option<AccountBar>,
+}
+
+/// The balances on top of every page of an account.
+pub(crate) struct AccountBar {
+    pub id: String,
+    pub name: String,
+    pub zone: String,
+    pub currency: String,
+    pub cash: String,
+    pub coupons: String,
+    pub cards: String,
+    pub arrears: String,
+    pub arrears_due: bool,
+    pub state: String,
+    pub state_label: String,
+    pub suspends: Option<String>,
+    pub billed: String,
+}
+
+impl Frame {
+    fn new(ctx: &Ctx, title: String, nav: &'static str, account: Option<AccountBar>) -> Frame {
+        Frame {
+            t: ctx.t,
+            title,
+            email: ctx.session.user.email.clone(),
+            csrf: ctx.session.csrf_token.clone(),
+            operator: ctx.session.user.is_operator(),
+            langs: ctx.lang_links(),
+            nav,
+            account,
+        }
+    }
+
+    /// The id of the page's account (empty on pages of no account).
+    pub fn account_id(&self) -> &str {
+        self.account.as_ref().map_or("", |a| a.id.as_str())
+    }
+
+    pub fn is_current(&self, nav: &str) -> bool {
+        self.nav == nav
+    }
+
+    /// The navigation of an account's pages: (key, label, href).
+    pub fn nav_links(&self) -> Vec<(&'static str, &'static str, String)> {
+        let Some(a) = &self.account else { return Vec::new() };
+        let mut links = vec![("overview", self.t.t("nav-overview"), format!("/accounts/{}/", a.id))];
+        for list in PAGE_LISTS {
+            links.push((list, self.t.t(&format!("nav-{list}")), format!("/accounts/{}/{list}", a.id)));
+        }
+        links
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    f: Frame,
+    heading: String,
+    text: String,
+}
+
+/// The page of something that does not exist, or is another account's.
+fn not_found_page(ctx: &Ctx) -> Response {
+    let f = Frame::new(ctx, ctx.t.t("not-found-title").to_owned(), "", None);
+    let page = MessagePage { heading: ctx.t.t("not-found-title").to_owned(), text: ctx.t.t("not-found-text").to_owned(), f };
+    ctx.page(StatusCode::NOT_FOUND, page.render().expect("the message template renders"))
+}
+
+#[derive(Template)]
+#[template(path = "plain.html")]
+struct PlainPage {
+    t: Tr,
+    heading: String,
+    text: String,
+}
+
+/// A 404 page for a visitor who may not be signed in.
+pub(crate) fn plain_not_found(t: Tr) -> Response {
+    let page = PlainPage { t, heading: t.t("not-found-title").to_owned(), text: t.t("not-found-text").to_owned() };
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page.render().expect("renders")).into_response()
+}
+
+/// The answer to a form that does not carry the session's CSRF token.
+pub(crate) fn refused(ctx: &Ctx) -> Response {
+    let f = Frame::new(ctx, ctx.t.t("error-title").to_owned(), "", None);
+    let page = MessagePage { heading: ctx.t.t("error-title").to_owned(), text: ctx.t.t("form-refused").to_owned(), f };
+    ctx.page(StatusCode::FORBIDDEN, page.render().expect("the message template renders"))
+}
+
+/// A refused filter or another error of the request, shown on a page.
+fn error_page(ctx: &Ctx, e: ApiError) -> Response {
+    if e.status == StatusCode::NOT_FOUND {
+        return not_found_page(ctx);
+    }
+    if e.status.is_server_error() {
+        return e.into_response();
+    }
+    let f = Frame::new(ctx, ctx.t.t("error-title").to_owned(), "", None);
+    let page = MessagePage { heading: ctx.t.t("error-title").to_owned(), text: e.message.clone(), f };
+    ctx.page(e.status, page.render().expect("the message template renders"))
+}
+
+/// The bar of an account this user may see; `None` when the account is another's or absent.
+async fn account_bar(st: &ApiState, ctx: &Ctx, account_id: &str) -> Result<Option<AccountBar>, ApiError> {
+    if !ctx.session.user.may_see(account_id) {
+        return Ok(None);
+    }
+    let account = match st.app.account(account_id).await {
+        Ok(a) => a,
+        Err(app::AppError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let balances = st.app.balances(ctx.now, account_id).await?;
+    let row = &balances.rows[0];
+    let t = ctx.t;
+    let state = account.row.state.clone();
+    let suspends = match (state.as_str(), account.row.overdue_since) {
+        ("overdue", Some(since)) => since
+            .checked_add(jiff::Span::new().days(billing::account::GRACE_DAYS))
+            .ok()
+            .map(|d| t.f("suspends-on", &[("day", &d.to_string())])),
+        _ => None,
+    };
+    Ok(Some(AccountBar {
+        id: account.id().to_owned(),
+        name: account.row.name.clone(),
+        zone: account.row.time_zone.clone(),
+        currency: account.row.currency.clone(),
+        cash: money_text(row[1].as_str()),
+        coupons: money_text(row[2].as_str()),
+        cards: money_text(row[3].as_str()),
+        arrears: money_text(row[4].as_str()),
+        arrears_due: account.row.cash < 0,
+        state_label: t.t(&format!("state-{state}")).to_owned(),
+        state,
+        suspends,
+        billed: match account.row.billed_through {
+            Some(d) => t.f("billed-through", &[("day", &d.to_string())]),
+            None => t.t("not-billed-yet").to_owned(),
+        },
+    }))
+}
+
+/// Signs in and finds the account's bar, or answers the page that says why not.
+async fn account_page(
+    st: &ApiState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    lang: Option<&str>,
+    account_id: &str,
+) -> Result<(Ctx, AccountBar), Response> {
+    let ctx = signed_in(st, headers, uri, lang).await?;
+    match account_bar(st, &ctx, account_id).await {
+        Ok(Some(bar)) => Ok((ctx, bar)),
+        Ok(None) => Err(not_found_page(&ctx)),
+        Err(e) => Err(error_page(&ctx, e)),
+    }
+}
+
+// ---- the operator's account list ----------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(crate) struct AccountsQuery {
+    q: Option<String>,
+    lang: Option<String>,
+}
+
+pub(crate) struct AccountRowView {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub state_label: String,
+    pub cash: String,
+    pub currency: String,
+    pub zone: String,
+}
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+struct AccountsPage {
+    f: Frame,
+    q: String,
+    rows: Vec<AccountRowView>,
+}
+
+pub(crate) async fn accounts(State(st): State<ApiState>, headers: HeaderMap, uri: Uri, Query(q): Query<AccountsQuery>) -> Response {
+    let ctx = match signed_in(&st, &headers, &uri, q.lang.as_deref()).await {
+        Ok(ctx) => ctx,
+        Err(r) => return r,
+    };
+    if let Some(own) = &ctx.session.user.account_id {
+        return axum::response::Redirect::to(&format!("/accounts/{own}/")).into_response();
+    }
+    let all = match st.app.accounts().await {
+        Ok(a) => a,
+        Err(e) => return error_page(&ctx, e.into()),
+    };
+    let needle = q.q.clone().unwrap_or_default().trim().to_lowercase();
+    let rows = all
+        .iter()
+        .filter(|a| needle.is_empty() || a.id().to_lowercase().contains(&needle) || a.row.name.to_lowercase().contains(&needle))
+        .map(|a| AccountRowView {
+            id: a.id().to_owned(),
+            name: a.row.name.clone(),
+            state_label: ctx.t.t(&format!("state-{}", a.row.state)).to_owned(),
+            state: a.row.state.clone(),
+            cash: money_text(&a.currency.format(billing::Amount(a.row.cash))),
+            currency: a.row.currency.clone(),
+            zone: a.row.time_zone.clone(),
+        })
+        .collect();
+    let f = Frame::new(&ctx, ctx.t.t("accounts-title").to_owned(), "accounts", None);
+    let page = AccountsPage { f, q: q.q.unwrap_or_default(), rows };
+    ctx.page(StatusCode::OK, page.render().expect("the accounts template renders"))
+}
+
+// ---- overview -----------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub(crate) struct OverviewQuery {
+    days: Option<i32>,
+    from: Option<String>,
+    to: Option<String>,
+    lang: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    f: Frame,
+    month_to_date: String,
+    vs_last_month: String,
+    last_month_total: String,
+    /// Percent change against the same days of last month, when last month had spend.
+    change: Option<String>,
+    chart_svg: String,
+    legend: Vec<(String, &'static str)>,
+    chart_has_spend: bool,
+    days: i32,
+    from: String,
+    to: String,
+    top_workspaces: Vec<(String, String)>,
+    top_items: Vec<(String, String)>,
+    zone_note: String,
+}
+
+pub(crate) async fn overview(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(account_id): Path<String>,
+    Query(q): Query<OverviewQuery>,
+) -> Response {
+    let (ctx, bar) = match account_page(&st, &headers, &uri, q.lang.as_deref(), &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let date = |field: &str, text: &Option<String>| -> Result<Option<jiff::civil::Date>, ApiError> {
+        match text.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|_| ApiError::invalid(field, format!("`{s}` is not a date (YYYY-MM-DD)"))),
+        }
+    };
+    let range = match (date("from", &q.from), date("to", &q.to)) {
+        (Ok(Some(from)), Ok(Some(to))) => Some((from, to)),
+        (Err(e), _) | (_, Err(e)) => return error_page(&ctx, e),
+        _ => None,
+    };
+    let days = q.days.unwrap_or(30);
+    let o = match st.app.overview(ctx.now, &account_id, days, range).await {
+        Ok(o) => o,
+        Err(e) => return error_page(&ctx, e.into()),
+    };
+    let cur = o.account.currency;
+    let fmt = |minor: i64| format!("{} {}", money_text(&cur.format(billing::Amount(minor))), cur.code());
+    let change = (o.last_month_to_date > 0).then(|| {
+        let pct = Decimal::from(o.month_to_date - o.last_month_to_date) * Decimal::from(100) / Decimal::from(o.last_month_to_date);
+        let pct = pct.round_dp(1);
+        if pct.is_sign_positive() { format!("+{pct}%") } else { format!("{pct}%") }
+    });
+    let svg = chart::daily_spend(&o, ctx.t);
+    let legend = o.items.iter().enumerate().map(|(i, item)| (item.clone(), chart::color(i))).collect();
+    let top = |v: &[(String, i64)]| v.iter().take(5).map(|(k, a)| (k.clone(), fmt(*a))).collect();
+    let f = Frame::new(&ctx, format!("{} · {}", ctx.t.t("nav-overview"), bar.name), "overview", Some(bar));
+    let zone_note = ctx.t.f("all-times-in", &[("zone", o.account.row.time_zone.as_str())]);
+    let page = OverviewPage {
+        month_to_date: fmt(o.month_to_date),
+        vs_last_month: ctx.t.f("vs-last-month", &[("amount", &fmt(o.last_month_to_date))]),
+        last_month_total: ctx.t.f("last-month-total", &[("amount", &fmt(o.last_month_total))]),
+        change,
+        chart_has_spend: o.daily.iter().any(|(_, v)| v.iter().any(|a| *a > 0)),
+        chart_svg: svg,
+        legend,
+        days,
+        from: o.chart_from.to_string(),
+        to: o.chart_to.yesterday().map(|d| d.to_string()).unwrap_or_default(),
+        top_workspaces: top(&o.top_workspaces),
+        top_items: top(&o.top_items),
+        zone_note,
+        f,
+    };
+    ctx.page(StatusCode::OK, page.render().expect("the overview template renders"))
+}
+
+// ---- lists --------------------------------------------------------------------------------
+
+pub(crate) struct Head {
+    pub label: String,
+    pub numeric: bool,
+}
+
+pub(crate) struct CellView {
+    pub text: String,
+    pub numeric: bool,
+}
+
+pub(crate) struct RowView {
+    pub cells: Vec<CellView>,
+    pub soon: bool,
+}
+
+/// A table as a page shows it: translated headers (with the column's currency or zone note),
+/// translated values, grouped amounts.
+pub(crate) struct TableView {
+    pub heads: Vec<Head>,
+    pub rows: Vec<RowView>,
+    /// The totals row over every row of the filter, not only the page's.
+    pub totals: Option<Vec<CellView>>,
+}
+
+/// Columns whose values are codes the catalogue translates.
+const TRANSLATED: [&str; 8] = ["status", "charge_type", "type", "direction", "kind", "origin", "expiring_soon", "scope"];
+
+fn heads(table: &export::Table, t: Tr) -> Vec<Head> {
+    let numeric_column = |c: usize| table.rows.first().is_some_and(|r| r[c].is_numeric()) || table.totals.contains(&c);
+    table
+        .keys()
+        .iter()
+        .zip(&table.columns)
+        .enumerate()
+        .map(|(c, (key, title))| {
+            let note = title.split_once(" (").map(|(_, n)| format!(" ({n}")).unwrap_or_default();
+            Head { label: format!("{}{note}", t.t(&format!("col-{key}"))), numeric: numeric_column(c) }
+        })
+        .collect()
+}
+
+fn cell_view(key: &str, cell: &export::Cell, t: Tr) -> CellView {
+    let text = match cell {
+        export::Cell::Money(s) => money_text(s),
+        export::Cell::Text(s) if TRANSLATED.contains(&key) && !s.is_empty() => t.value(s),
+        other => other.as_str().to_owned(),
+    };
+    CellView { text, numeric: cell.is_numeric() }
+}
+
+fn table_view(table: &export::Table, rows: &[Vec<export::Cell>], t: Tr, with_totals: bool) -> TableView {
+    let keys = table.keys();
+    let soon_col = keys.iter().position(|k| k == "expiring_soon");
+    let totals = (with_totals && !table.totals.is_empty() && !table.rows.is_empty()).then(|| {
+        (0..keys.len())
+            .map(|c| {
+                if c == 0 {
+                    return CellView { text: t.f("total-all-rows", &[("count", &table.rows.len().to_string())]), numeric: false };
+                }
+                if !table.totals.contains(&c) {
+                    return CellView { text: String::new(), numeric: false };
+                }
+                let sum: Decimal = table.rows.iter().filter_map(|r| Decimal::from_str(r[c].as_str()).ok()).sum();
+                let money = matches!(table.rows[0][c], export::Cell::Money(_));
+                let digits = table.rows[0][c].as_str().split_once('.').map_or(0, |(_, f)| f.len() as u32);
+                let text = if money { money_text(&sum.round_dp(digits).to_string()) } else { sum.normalize().to_string() };
+                CellView { text, numeric: true }
+            })
+            .collect()
+    });
+    TableView {
+        heads: heads(table, t),
+        rows: rows
+            .iter()
+            .map(|r| RowView {
+                cells: r.iter().zip(&keys).map(|(cell, key)| cell_view(key, cell, t)).collect(),
+                soon: soon_col.is_some_and(|c| r[c].as_str() == "yes"),
+            })
+            .collect(),
+        totals,
+    }
+}
+
+/// One filter field of a list page.
+pub(crate) struct Field {
+    pub name: &'static str,
+    pub label: String,
+    /// `month`, `date`, `text` or `select`.
+    pub kind: &'static str,
+    pub value: String,
+    /// For selects: (value, label); the first is "any".
+    pub options: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    f: Frame,
+    list: String,
+    heading: String,
+    fields: Vec<Field>,
+    table: TableView,
+    summary: Option<TableView>,
+    count: usize,
+    page_note: String,
+    next_href: Option<String>,
+    first_href: Option<String>,
+    exports: Vec<(String, String)>,
+    empty: String,
+    zone_note: String,
+}
+
+/// A filter value the form left empty means no filter.
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn cleaned(q: &ListQuery) -> ListQuery {
+    ListQuery {
+        from: given(&q.from),
+        to: given(&q.to),
+        month: given(&q.month),
+        workspace: given(&q.workspace),
+        item: given(&q.item),
+        charge_type: given(&q.charge_type),
+        kind: given(&q.kind),
+        fund: given(&q.fund),
+        status: given(&q.status),
+        limit: None,
+        cursor: given(&q.cursor),
+        format: None,
+    }
+}
+
+fn query_of(q: &ListQuery) -> String {
+    serde_urlencoded::to_string(q).unwrap_or_default()
+}
+
+async fn fields(st: &ApiState, t: Tr, list: &str, account: &str, q: &ListQuery) -> Result<Vec<Field>, ApiError> {
+    let any = || (String::new(), t.t("any").to_owned());
+    let select = |name: &'static str, value: &Option<String>, values: Vec<String>| Field {
+        name,
+        label: t.t(&format!("filter-{name}")).to_owned(),
+        kind: "select",
+        value: value.clone().unwrap_or_default(),
+        options: std::iter::once(any()).chain(values.into_iter().map(|v| (v.clone(), t.value(&v)))).collect(),
+    };
+    let input = |name: &'static str, label: &str, kind: &'static str, value: &Option<String>| Field {
+        name,
+        label: t.t(label).to_owned(),
+        kind,
+        value: value.clone().unwrap_or_default(),
+        options: Vec::new(),
+    };
+    let statuses = || ["active", "not_yet_valid", "used_up", "expired"].map(str::to_owned).to_vec();
+    Ok(match list {
+        "invoices" => vec![input("from", "filter-from-month", "month", &q.from), input("to", "filter-to-month", "month", &q.to)],
+        "expenses" => {
+            let workspaces = st.app.workspaces(account).await?.into_iter().map(|w| w.workspace_id).collect();
+            let items = st.app.catalog().await.map(|c| c.items.keys().cloned().collect()).unwrap_or_default();
+            vec![
+                input("month", "filter-month", "month", &q.month),
+                input("from", "filter-from", "date", &q.from),
+                input("to", "filter-to", "date", &q.to),
+                select("workspace", &q.workspace, workspaces),
+                select("item", &q.item, items),
+                select("charge_type", &q.charge_type, ["pay_as_you_go", "annual_package", "adjustment"].map(str::to_owned).to_vec()),
+            ]
+        }
+        "transactions" => vec![
+            input("from", "filter-from", "date", &q.from),
+            input("to", "filter-to", "date", &q.to),
+            select(
+                "type",
+                &q.kind,
+                [
+                    "top_up",
+                    "deduction",
+                    "coupon_issued",
+                    "coupon_expired",
+                    "card_purchased",
+                    "card_granted",
+                    "card_expired",
+                    "refund",
+                    "adjustment",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            ),
+            select("fund", &q.fund, ["cash", "coupon", "card"].map(str::to_owned).to_vec()),
+        ],
+        _ => vec![select("status", &q.status, statuses())],
+    })
+}
+
+pub(crate) async fn list(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, list)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+    Query(lang): Query<LangQuery>,
+) -> Response {
+    let (ctx, bar) = match account_page(&st, &headers, &uri, lang.lang.as_deref(), &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !PAGE_LISTS.contains(&list.as_str()) {
+        return not_found_page(&ctx);
+    }
+    let q = cleaned(&q);
+    let t = ctx.t;
+    let (mut table, summary) = match tables(&st, ctx.now, &account_id, &list, &q).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&ctx, e),
+    };
+    // Newest first.
+    table.rows.reverse();
+    let count = table.rows.len();
+    let start = match q.cursor.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) if n <= count => n,
+        Some(_) => return error_page(&ctx, ApiError::invalid("cursor", "not a page of this list")),
+    };
+    let end = (start + PAGE_ROWS).min(count);
+    let base = format!("/accounts/{account_id}/{list}");
+    let with_cursor = |cursor: Option<String>| {
+        let query = query_of(&ListQuery { cursor, ..q.clone() });
+        if query.is_empty() { base.clone() } else { format!("{base}?{query}") }
+    };
+    let next_href = (end < count).then(|| with_cursor(Some(end.to_string())));
+    let first_href = (start > 0).then(|| with_cursor(None));
+    let export_query = query_of(&ListQuery { cursor: None, ..q.clone() });
+    let exports = ["csv", "xlsx"]
+        .iter()
+        .map(|fmt| {
+            let sep = if export_query.is_empty() { "" } else { "&" };
+            (t.t(&format!("export-{fmt}")).to_owned(), format!("{base}/export?{export_query}{sep}format={fmt}"))
+        })
+        .collect();
+    let fields = match fields(&st, t, &list, &account_id, &q).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&ctx, e),
+    };
+    let view = table_view(&table, &table.rows[start..end], t, true);
+    let summary = summary.map(|s| table_view(&s, &s.rows, t, false));
+    let heading = t.t(&format!("nav-{list}")).to_owned();
+    let zone_note = t.f("all-times-in", &[("zone", &bar.zone)]);
+    let f =
+        Frame::new(&ctx, format!("{heading} · {}", bar.name), PAGE_LISTS.iter().find(|l| **l == list).copied().unwrap_or(""), Some(bar));
+    let page = ListPage {
+        f,
+        heading,
+        fields,
+        table: view,
+        summary,
+        count,
+        page_note: if count == 0 {
+            String::new()
+        } else {
+            t.f("page-of", &[("from", &(start + 1).to_string()), ("to", &end.to_string()), ("count", &count.to_string())])
+        },
+        next_href,
+        first_href,
+        exports,
+        empty: t.t(&format!("empty-{list}")).to_owned(),
+        zone_note,
+        list,
+    };
+    ctx.page(StatusCode::OK, page.render().expect("the list template renders"))
+}
+
+/// A list's export: the whole filtered set as CSV or XLSX, like the API's export.
+pub(crate) async fn export(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, list)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !PAGE_LISTS.contains(&list.as_str()) {
+        return not_found_page(&ctx);
+    }
+    let format = q.format.clone().unwrap_or_else(|| "csv".into());
+    let q = cleaned(&q);
+    let result = async {
+        let (table, _) = tables(&st, ctx.now, &account_id, &list, &q).await?;
+        let mut out = Vec::new();
+        let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+        let content_type = match format.as_str() {
+            "csv" => {
+                export::write_csv(&table, &mut out).map_err(|e| internal(&e))?;
+                "text/csv; charset=utf-8"
+            }
+            "xlsx" => {
+                let about = st.app.export_about(ctx.now, &account_id, &list, q.filter_text()).await?;
+                export::write_xlsx(&table, about, &mut out).map_err(|e| internal(&e))?;
+                XLSX_TYPE
+            }
+            other => return Err(ApiError::invalid("format", format!("`{other}` is not csv or xlsx"))),
+        };
+        Ok::<_, ApiError>((content_type, out))
+    }
+    .await;
+    match result {
+        Ok((content_type, body)) => {
+            let disposition = format!("attachment; filename=\"{account_id}-{list}.{format}\"");
+            ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
+        }
+        Err(e) => error_page(&ctx, e),
+    }
+}
+
+// ---- one invoice --------------------------------------------------------------------------
+
+pub(crate) struct WorkspaceGroup {
+    pub workspace: String,
+    pub lines: Vec<Vec<String>>,
+    pub subtotal: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "invoice.html")]
+struct InvoicePage {
+    f: Frame,
+    heading: String,
+    status: String,
+    status_label: String,
+    number: String,
+    issued_at: String,
+    period: String,
+    summary: Vec<(String, String)>,
+    groups: Vec<WorkspaceGroup>,
+    money_heads: Vec<String>,
+    cards: Vec<(String, String, String)>,
+    downloads: Vec<(String, String)>,
+    zone_note: String,
+}
+
+pub(crate) async fn invoice_or_export(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, month)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+    Query(lang): Query<LangQuery>,
+) -> Response {
+    if month == "export" {
+        return export(State(st), headers, uri, Path((account_id, "invoices".to_owned())), Query(q)).await;
+    }
+    let (ctx, bar) = match account_page(&st, &headers, &uri, lang.lang.as_deref(), &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let t = ctx.t;
+    let d = match st.app.invoice_detail(&account_id, &month).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&ctx, e.into()),
+    };
+    let keys = d.summary.keys();
+    let row = &d.summary.rows[0];
+    let get = |key: &str| keys.iter().position(|k| k == key).map(|c| row[c].as_str().to_owned()).unwrap_or_default();
+    let cur = d.account.currency;
+    let amount = |minor: i64| money_text(&cur.format(billing::Amount(minor)));
+    let discount = |v: i64| billing::money::from_scaled(v, billing::money::EXACT_SCALE).normalize().to_string();
+    let mut groups: Vec<WorkspaceGroup> = Vec::new();
+    let mut sub = store::TotalsRow::default();
+    for (i, l) in d.lines.iter().enumerate() {
+        if groups.last().is_none_or(|g| g.workspace != l.workspace_id) {
+            groups.push(WorkspaceGroup { workspace: l.workspace_id.clone(), lines: Vec::new(), subtotal: Vec::new() });
+            sub = store::TotalsRow::default();
+        }
+        let x = l.totals;
+        sub += x;
+        let g = groups.last_mut().expect("a group was just pushed");
+        g.lines.push(vec![
+            l.item.clone(),
+            t.value(&l.charge_type),
+            amount(x.gross),
+            discount(x.rounding_discount),
+            amount(x.coupon),
+            amount(x.card),
+            amount(x.cash),
+            amount(x.arrears),
+        ]);
+        let last_of_group = d.lines.get(i + 1).is_none_or(|n| n.workspace_id != l.workspace_id);
+        if last_of_group {
+            g.subtotal = vec![
+                amount(sub.gross),
+                discount(sub.rounding_discount),
+                amount(sub.coupon),
+                amount(sub.card),
+                amount(sub.cash),
+                amount(sub.arrears),
+            ];
+        }
+    }
+    let summary =
+        ["gross", "rounding_discount", "coupons", "prepaid_cards", "cash", "arrears", "outstanding", "cards_bought", "invoiceable"]
+            .iter()
+            .map(|k| {
+                let v = get(k);
+                let shown = if *k == "rounding_discount" { v } else { format!("{} {}", money_text(&v), cur.code()) };
+                (t.t(&format!("col-{k}")).to_owned(), shown)
+            })
+            .collect();
+    let status = get("status");
+    let month_text = d.month.to_string();
+    let days = d.month.days();
+    let expenses_query = serde_urlencoded::to_string([("month", month_text.as_str())]).unwrap_or_default();
+    let downloads = ["csv", "xlsx"]
+        .iter()
+        .map(|fmt| {
+            (t.t(&format!("export-{fmt}")).to_owned(), format!("/accounts/{account_id}/expenses/export?{expenses_query}&format={fmt}"))
+        })
+        .collect();
+    let zone_note = t.f("all-times-in", &[("zone", &bar.zone)]);
+    let heading = t.f("invoice", &[("month", &month_text)]);
+    let f = Frame::new(&ctx, format!("{heading} · {}", bar.name), "invoices", Some(bar));
+    let page = InvoicePage {
+        f,
+        heading,
+        status_label: t.value(&status),
+        status,
+        number: get("invoice_no"),
+        issued_at: get("issued_at"),
+        period: format!("{} – {}", days.start, days.end.yesterday().map(|d| d.to_string()).unwrap_or_default()),
+        summary,
+        groups,
+        money_heads: ["gross", "rounding_discount", "coupon", "prepaid_card", "cash", "arrears"]
+            .iter()
+            .map(|k| t.t(&format!("col-{k}")).to_owned())
+            .collect(),
+        cards: d.cards.iter().map(|(code, face, day)| (code.clone(), amount(*face), day.to_string())).collect(),
+        downloads,
+        zone_note,
+    };
+    ctx.page(StatusCode::OK, page.render().expect("the invoice template renders"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn amounts_group_their_thousands() {
+        assert_eq!(super::money_text("1234567.89"), "1,234,567.89");
+        assert_eq!(super::money_text("-1234.50"), "-1,234.50");
+        assert_eq!(super::money_text("999"), "999");
+        assert_eq!(super::money_text("0.00"), "0.00");
+        assert_eq!(super::money_text("100000"), "100,000");
+    }
+}
