@@ -79,6 +79,11 @@ async function audit(page, name) {
 }
 
 async function shot(page, name) {
+  // The Chinese font loads when text first needs it; the picture waits for it.
+  await page.evaluate(async () => {
+    await Promise.all(['400', '700'].map((w) => document.fonts.load(`${w} 16px "Billcenter SC"`, '中')));
+    await document.fonts.ready;
+  });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
