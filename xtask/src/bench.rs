@@ -13,13 +13,15 @@ struct Args {
     night_accounts: usize,
     /// Accounts of the month whose invoices are issued (default 100,000).
     month_accounts: usize,
+    /// Expense lines in the month the export figures write (default 1,000,000).
+    export_lines: usize,
     runs: usize,
     /// Where results go (default bench/results).
     out: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
-    let mut a = Args { accounts: 100_000, night_accounts: 1_000_000, month_accounts: 100_000, runs: 3, out: None };
+    let mut a = Args { accounts: 100_000, night_accounts: 1_000_000, month_accounts: 100_000, export_lines: 1_000_000, runs: 3, out: None };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -27,9 +29,12 @@ fn parse(args: &[String]) -> Result<Args> {
             "--accounts" => a.accounts = value.parse()?,
             "--night-accounts" => a.night_accounts = value.parse()?,
             "--month-accounts" => a.month_accounts = value.parse()?,
+            "--export-lines" => a.export_lines = value.parse()?,
             "--runs" => a.runs = value.parse()?,
             "--out" => a.out = Some(PathBuf::from(value)),
-            other => bail!("unknown option {other} (--accounts N, --night-accounts N, --month-accounts N, --runs R, --out DIR)"),
+            other => bail!(
+                "unknown option {other} (--accounts N, --night-accounts N, --month-accounts N, --export-lines N, --runs R, --out DIR)"
+            ),
         }
     }
     if a.runs == 0 || a.accounts == 0 || a.night_accounts == 0 || a.month_accounts == 0 {
@@ -98,6 +103,12 @@ struct Figures {
     aggregates_1m: usize,
     peak_rss_1m_mib: Option<f64>,
     invoice_s: Vec<f64>,
+    /// Exports of one account's month: rows, and per format seconds and peak RSS (MiB).
+    export_rows: usize,
+    export_xlsx_s: Vec<f64>,
+    export_xlsx_rss_mib: Option<f64>,
+    export_csv_s: Vec<f64>,
+    export_csv_rss_mib: Option<f64>,
     totals_match: bool,
     peak_rss_mib: f64,
 }
@@ -133,6 +144,11 @@ pub fn bench(args: &[String]) -> Result<()> {
         aggregates_1m: 0,
         peak_rss_1m_mib: None,
         invoice_s: vec![],
+        export_rows: 0,
+        export_xlsx_s: vec![],
+        export_xlsx_rss_mib: None,
+        export_csv_s: vec![],
+        export_csv_rss_mib: None,
         totals_match: true,
         peak_rss_mib: 0.0,
     };
@@ -208,6 +224,32 @@ pub fn bench(args: &[String]) -> Result<()> {
         f.invoice_s.push(json_field(&night, "seconds").context("seconds")?.parse()?);
         remove_db(&db);
     }
+    eprintln!("bench: exports of one account's month of about {} expense lines", a.export_lines);
+    let db = dir.join("export.db").display().to_string();
+    remove_db(&db);
+    billcenter(&bin, &["--db", &db, "bench", "setup-export", "--lines", &a.export_lines.to_string()])?;
+    billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
+    for run in 0..a.runs {
+        for (format, secs, rss) in
+            [("xlsx", &mut f.export_xlsx_s, &mut f.export_xlsx_rss_mib), ("csv", &mut f.export_csv_s, &mut f.export_csv_rss_mib)]
+        {
+            eprintln!("bench: {format} export, run {} of {}", run + 1, a.runs);
+            let file = dir.join(format!("export.{format}")).display().to_string();
+            let (out, _) = billcenter(
+                &bin,
+                &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "export", "--format", format, "--output", &file],
+            )?;
+            f.export_rows = json_field(&out, "rows").context("rows")?.parse()?;
+            secs.push(json_field(&out, "seconds").context("seconds")?.parse()?);
+            let peak: Option<f64> = json_field(&out, "peak_rss_mib").and_then(|v| v.parse().ok());
+            *rss = match (peak, *rss) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+    remove_db(&db);
     write_results(&a, &f)?;
     if !f.totals_match {
         bail!("the engine's per-account totals differ from the nightly run's: no figure counts");
@@ -380,6 +422,13 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("night_aggregates", f.aggregates_1m.to_string()),
         ("month_accounts", a.month_accounts.to_string()),
         ("invoice_month_s", num(med(&f.invoice_s), 6)),
+        ("export_rows", f.export_rows.to_string()),
+        ("export_xlsx_s", num(med(&f.export_xlsx_s), 3)),
+        ("export_xlsx_rows_per_s", num(med(&f.export_xlsx_s).map(|s| f.export_rows as f64 / s), 0)),
+        ("export_xlsx_peak_rss_mib", num(f.export_xlsx_rss_mib, 1)),
+        ("export_csv_s", num(med(&f.export_csv_s), 3)),
+        ("export_csv_rows_per_s", num(med(&f.export_csv_s).map(|s| f.export_rows as f64 / s), 0)),
+        ("export_csv_peak_rss_mib", num(f.export_csv_rss_mib, 1)),
         ("engine_job_s", num(engine, 6)),
         ("engine_job_all_cores_s", num(engine_cores, 6)),
         ("duckdb_job_s", num(med(&f.duckdb_s), 6)),
@@ -408,7 +457,14 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let times = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.1}×"));
     let night_label = format!("night of {} accounts from pre-aggregated usage, end to end, durable (SQLite)", a.night_accounts);
     let month_label = format!("the invoice day of a 30-day month: {} accounts' invoices (SQLite)", a.month_accounts);
-    let rows: [(&str, String, String); 20] = [
+    let export_label = |format: &str| format!("{format} export of one account's month, {} expense lines (rows/s, peak RSS)", f.export_rows);
+    let export_value = |xs: &[f64], rss: Option<f64>| {
+        med(xs).map_or("not measured".to_owned(), |s| {
+            format!("{:.0} rows/s, {}", f.export_rows as f64 / s, rss.map_or("RSS not measured".to_owned(), |m| format!("{m:.0} MiB")))
+        })
+    };
+    let (xlsx_label, csv_label) = (export_label("XLSX"), export_label("CSV"));
+    let rows: [(&str, String, String); 22] = [
         ("bulk ingest through the CLI (SQLite)", per_s(&f.ingest_s), range(&f.ingest_s)),
         ("ingest through HTTP NDJSON (SQLite)", per_s(&f.ingest_http_s), range(&f.ingest_http_s)),
         ("nightly run, end to end, durable (SQLite)", secs(&f.run_s, 3), range(&f.run_s)),
@@ -441,6 +497,8 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("every contender's per-account totals and deductions equal the nightly run's", f.totals_match.to_string(), String::new()),
         ("peak RSS of the job process", format!("{:.0} MiB", f.peak_rss_mib), String::new()),
         ("peak RSS of that night", f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")), String::new()),
+        (&xlsx_label, export_value(&f.export_xlsx_s, f.export_xlsx_rss_mib), range(&f.export_xlsx_s)),
+        (&csv_label, export_value(&f.export_csv_s, f.export_csv_rss_mib), range(&f.export_csv_s)),
     ];
     let mut md = format!(
         "# Benchmark results\n\nMachine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\

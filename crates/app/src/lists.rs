@@ -213,34 +213,109 @@ impl App {
 
     /// Detailed expenses: one row per expense line.
     pub async fn list_expenses(&self, account_id: &str, filter: &ExpenseFilter) -> Result<Table> {
+        let lf = line_filter(filter)?;
         let mut tx = self.store.read().await?;
         let account = load_account(&mut tx, account_id).await?;
         let catalog = load_catalog(&mut tx).await?;
-        let mut lf = LineFilter::default();
-        if let Some(m) = &filter.month {
-            let days = month_arg("month", m)?.days();
-            lf.from = Some(days.start);
-            lf.to = Some(days.end);
-        }
-        if let Some(f) = &filter.from {
-            lf.from = Some(parse_date("from", f)?);
-        }
-        if let Some(t) = &filter.to {
-            // The command line names the last day wanted; the range stays half-open.
-            lf.to = Some(billing::period::next_day(parse_date("to", t)?));
-        }
-        if let Some(ct) = &filter.charge_type {
-            billing::ChargeType::parse(ct)
-                .ok_or_else(|| AppError::invalid("charge-type", format!("`{ct}` is not pay_as_you_go, annual_package or adjustment")))?;
-        }
-        lf.workspace = filter.workspace.clone();
-        lf.item = filter.item.clone();
-        lf.charge_type = filter.charge_type.clone();
         let lines = tx.expense_lines(account_id, &lf).await?;
         tx.commit().await?;
         Ok(expense_table(&account, &catalog, &lines))
     }
 
+    /// The detailed expenses' columns for one account (its currency and zone in their names).
+    pub async fn expense_columns(&self, account_id: &str) -> Result<Table> {
+        Ok(expense_columns(&self.account(account_id).await?))
+    }
+
+    /// Detailed expenses for a file of any size: each row handed to `row`, one billing day's
+    /// lines at a time, all read in one transaction (so the file is one consistent picture)
+    /// and never all held at once. Returns the rows written.
+    pub async fn stream_expenses(
+        &self,
+        now: Timestamp,
+        account_id: &str,
+        filter: &ExpenseFilter,
+        row: &mut (dyn FnMut(&[Cell]) -> std::io::Result<()> + Send),
+    ) -> Result<usize> {
+        let lf = line_filter(filter)?;
+        let output = |e: std::io::Error| AppError::invalid("output", e.to_string());
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let catalog = load_catalog(&mut tx).await?;
+        // Lines exist from the account's first day to its last billed day (or today's package
+        // purchase, whichever is later).
+        let last = account.row.billed_through.unwrap_or(account.row.first_day).max(account.today(now));
+        let mut day = lf.from.unwrap_or(account.row.first_day).max(account.row.first_day);
+        let end = lf.to.unwrap_or_else(|| billing::period::next_day(last)).min(billing::period::next_day(last));
+        let mut written = 0;
+        while day < end {
+            let next = billing::period::next_day(day);
+            let lines = tx.expense_lines(account_id, &LineFilter { from: Some(day), to: Some(next), ..lf.clone() }).await?;
+            for l in &lines {
+                row(&expense_row(&account, &catalog, l)).map_err(output)?;
+            }
+            written += lines.len();
+            day = next;
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+}
+
+impl App {
+    /// Writes detailed expenses as CSV, or as XLSX when `xlsx`, streamed a billing day at a
+    /// time (see [`App::stream_expenses`]). Returns the rows written.
+    pub async fn write_expenses(
+        &self,
+        now: Timestamp,
+        account_id: &str,
+        filter: &ExpenseFilter,
+        filter_text: &str,
+        xlsx: bool,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<usize> {
+        let output = |e: &dyn std::fmt::Display| AppError::invalid("output", e.to_string());
+        let columns = self.expense_columns(account_id).await?;
+        if xlsx {
+            let about = self.export_about(now, account_id, "expenses", filter_text.to_owned()).await?;
+            let mut sheet = export::XlsxSheet::new(&columns.columns, &columns.totals, about).map_err(|e| output(&e))?;
+            let rows = self.stream_expenses(now, account_id, filter, &mut |r| sheet.push(r).map_err(std::io::Error::other)).await?;
+            sheet.finish(out).map_err(|e| output(&e))?;
+            return Ok(rows);
+        }
+        let mut sheet = export::CsvSheet::new(&columns.columns, std::io::BufWriter::new(out)).map_err(|e| output(&e))?;
+        let rows = self.stream_expenses(now, account_id, filter, &mut |r| sheet.push(r)).await?;
+        sheet.finish().map_err(|e| output(&e))?;
+        Ok(rows)
+    }
+}
+
+/// The store's filter of the expenses list's filter; refuses what is malformed.
+fn line_filter(filter: &ExpenseFilter) -> Result<LineFilter> {
+    let mut lf = LineFilter::default();
+    if let Some(m) = &filter.month {
+        let days = month_arg("month", m)?.days();
+        lf.from = Some(days.start);
+        lf.to = Some(days.end);
+    }
+    if let Some(f) = &filter.from {
+        lf.from = Some(parse_date("from", f)?);
+    }
+    if let Some(t) = &filter.to {
+        // The command line names the last day wanted; the range stays half-open.
+        lf.to = Some(billing::period::next_day(parse_date("to", t)?));
+    }
+    if let Some(ct) = &filter.charge_type {
+        billing::ChargeType::parse(ct)
+            .ok_or_else(|| AppError::invalid("charge-type", format!("`{ct}` is not pay_as_you_go, annual_package or adjustment")))?;
+    }
+    lf.workspace = filter.workspace.clone();
+    lf.item = filter.item.clone();
+    lf.charge_type = filter.charge_type.clone();
+    Ok(lf)
+}
+
+impl App {
     /// Income and expenditure: the customer's side of the ledger, with a summary by fund and
     /// type. The default range is the 30 days before `now`.
     pub async fn list_transactions(&self, now: Timestamp, account_id: &str, filter: &TransactionFilter) -> Result<(Table, Table)> {
@@ -446,9 +521,10 @@ fn parse_fund(text: &str) -> Result<(String, Option<i64>)> {
     }
 }
 
-fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLineRow]) -> Table {
+/// The detailed expenses' columns (no rows yet), with the columns their totals row sums.
+fn expense_columns(account: &Account) -> Table {
     let c = account.currency.code();
-    let mut table = Table::new(&[
+    Table::new(&[
         &format!("billing day ({})", account.row.time_zone),
         "workspace",
         "item",
@@ -470,35 +546,44 @@ fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLi
         "line no",
         "document",
     ])
-    .with_totals(&["gross", "rounding_discount", "coupon", "prepaid_card", "cash", "arrears"]);
+    .with_totals(&["gross", "rounding_discount", "coupon", "prepaid_card", "cash", "arrears"])
+}
+
+/// One expense line as the list shows it.
+fn expense_row(account: &Account, catalog: &Catalog, l: &store::ExpenseLineRow) -> Vec<Cell> {
+    let (unit, priced_at) = match catalog.items.get(&l.item) {
+        Some(item) => (item.unit.clone(), if l.priced_dims == l.dims { String::new() } else { l.priced_dims.clone() }),
+        None => ("package".to_owned(), String::new()),
+    };
+    let q = |v: i64| Cell::number(decimal(from_scaled(v, QUANTITY_SCALE)));
+    vec![
+        Cell::date(l.billing_day),
+        Cell::text(l.workspace_id.clone()),
+        Cell::text(l.item.clone()),
+        Cell::text(l.dims.clone()),
+        q(l.quantity),
+        Cell::text(unit),
+        q(l.covered),
+        q(l.chargeable),
+        Cell::text(priced_at),
+        Cell::number(l.unit_price.map(|p| decimal(from_scaled(p, QUANTITY_SCALE))).unwrap_or_default()),
+        money(account, l.gross),
+        discount(l.rounding_discount),
+        money(account, l.coupon),
+        money(account, l.card),
+        money(account, l.cash),
+        money(account, l.arrears),
+        Cell::text(l.charge_type.clone()),
+        if l.usage_day == l.billing_day { Cell::text("") } else { Cell::date(l.usage_day) },
+        Cell::number(l.line_no.to_string()),
+        Cell::text(l.document.clone()),
+    ]
+}
+
+fn expense_table(account: &Account, catalog: &Catalog, lines: &[store::ExpenseLineRow]) -> Table {
+    let mut table = expense_columns(account);
     for l in lines {
-        let (unit, priced_at) = match catalog.items.get(&l.item) {
-            Some(item) => (item.unit.clone(), if l.priced_dims == l.dims { String::new() } else { l.priced_dims.clone() }),
-            None => ("package".to_owned(), String::new()),
-        };
-        let q = |v: i64| Cell::number(decimal(from_scaled(v, QUANTITY_SCALE)));
-        table.push(vec![
-            Cell::date(l.billing_day),
-            Cell::text(l.workspace_id.clone()),
-            Cell::text(l.item.clone()),
-            Cell::text(l.dims.clone()),
-            q(l.quantity),
-            Cell::text(unit),
-            q(l.covered),
-            q(l.chargeable),
-            Cell::text(priced_at),
-            Cell::number(l.unit_price.map(|p| decimal(from_scaled(p, QUANTITY_SCALE))).unwrap_or_default()),
-            money(account, l.gross),
-            discount(l.rounding_discount),
-            money(account, l.coupon),
-            money(account, l.card),
-            money(account, l.cash),
-            money(account, l.arrears),
-            Cell::text(l.charge_type.clone()),
-            if l.usage_day == l.billing_day { Cell::text("") } else { Cell::date(l.usage_day) },
-            Cell::number(l.line_no.to_string()),
-            Cell::text(l.document.clone()),
-        ]);
+        table.push(expense_row(account, catalog, l));
     }
     table
 }

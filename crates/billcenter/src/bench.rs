@@ -665,3 +665,23 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// The export benchmark's account (`b0000000`): enough workspaces that November 2026 holds
+/// about `lines` expense lines (workspaces × the 12 items × 30 days). Returns the aggregates.
+pub async fn setup_export(app: &App, lines: usize, seed: u64) -> Result<usize> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let per_account = (lines / (ITEMS.len() * 30)).max(1);
+    let workspaces_of = create_accounts(app, 1, &mut rng, |_| per_account).await?;
+    let first: jiff::civil::Date = DAY.parse()?;
+    let mut loader = AggregateLoader::new(app);
+    for workspace in &workspaces_of[0] {
+        for (item, retentions, daily) in ITEMS {
+            let (retention, scale) = stream(&mut rng, retentions);
+            for d in 0..30 {
+                let day = first.checked_add(jiff::Span::new().days(d))?;
+                loader.push(0, day, workspace, item, retention, daily * scale / 100 * rng.i64(800..1200) / 1000).await?;
+            }
+        }
+    }
+    loader.finish().await
+}

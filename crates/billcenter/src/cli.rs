@@ -192,6 +192,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// One account whose November holds about `lines` expense lines, as daily aggregates.
+    SetupExport {
+        #[arg(long, default_value_t = 1_000_000)]
+        lines: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Export the export account's November, timed in this process, with its peak RSS.
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// The nightly run at `--now`, timed in this process, with its peak RSS.
     Night,
     /// After the nightly run: compare what it stored with the engine job's answer.
@@ -688,6 +702,14 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 export::write(&table, format, out)?;
             }
         }
+        Command::Export { list: args, format, output }
+            if matches!(args.list, ListKind::Expenses) && !matches!(format, ExportFormat::Json) =>
+        {
+            let rows = export_expenses(app, now, args, *format, output.as_deref().map(|p| cwd.join(p)).as_deref(), out).await?;
+            if let (Some(path), false) = (output, json) {
+                writeln!(out, "exported {rows} rows to {}", path.display())?;
+            }
+        }
         Command::Export { list: args, format, output } => {
             let tables = list(app, now, args).await?;
             let table = tables.into_iter().next().expect("every list has a table");
@@ -767,6 +789,31 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
         Command::Bench { command: BenchCommand::SetupMonth { accounts, seed } } => {
             let n = crate::bench::setup_month(app, *accounts, *seed).await?;
             print_json(out, serde_json::json!({"accounts": accounts, "aggregates": n}))?;
+        }
+        Command::Bench { command: BenchCommand::SetupExport { lines, seed } } => {
+            let n = crate::bench::setup_export(app, *lines, *seed).await?;
+            print_json(out, serde_json::json!({"account": crate::bench::account_id(0), "aggregates": n}))?;
+        }
+        Command::Bench { command: BenchCommand::Export { format, output } } => {
+            let args = ListArgs {
+                list: ListKind::Expenses,
+                account: crate::bench::account_id(0),
+                from: None,
+                to: None,
+                month: Some("2026-11".into()),
+                workspace: None,
+                item: None,
+                charge_type: None,
+                kind: None,
+                fund: None,
+                status: None,
+            };
+            let start = std::time::Instant::now();
+            let rows = export_expenses(app, now, &args, *format, Some(&cwd.join(output)), out).await?;
+            print_json(
+                out,
+                serde_json::json!({"rows": rows, "seconds": start.elapsed().as_secs_f64(), "peak_rss_mib": crate::bench::peak_rss_mib()}),
+            )?;
         }
         Command::Bench { command: BenchCommand::Night } => {
             let (seconds, r, rss) = crate::bench::night(app, now).await?;
@@ -855,6 +902,45 @@ async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
         ListKind::Balances => vec![app.balances(now, &a.account).await?],
         ListKind::Events => vec![app.list_events(&a.account).await?],
     })
+}
+
+/// Exports detailed expenses as CSV or XLSX, streamed a billing day at a time: memory stays
+/// bounded however many lines the filter holds (a month of an account can hold millions).
+async fn export_expenses(
+    app: &App,
+    now: Timestamp,
+    args: &ListArgs,
+    format: ExportFormat,
+    output: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<usize> {
+    let filter = ExpenseFilter {
+        month: args.month.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        workspace: args.workspace.clone(),
+        item: args.item.clone(),
+        charge_type: args.charge_type.clone(),
+    };
+    let xlsx = matches!(format, ExportFormat::Xlsx);
+    let rows = match output {
+        Some(path) => {
+            let file =
+                std::fs::File::create(path).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
+            let mut file = std::io::BufWriter::new(file);
+            let rows = app.write_expenses(now, &args.account, &filter, &args.filter_text(), xlsx, &mut file).await?;
+            file.flush()?;
+            rows
+        }
+        None => {
+            // Standard output is not for sending between threads: the file is made in memory.
+            let mut buffer = Vec::new();
+            let rows = app.write_expenses(now, &args.account, &filter, &args.filter_text(), xlsx, &mut buffer).await?;
+            out.write_all(&buffer)?;
+            rows
+        }
+    };
+    Ok(rows)
 }
 
 /// Runs the HTTP server, the scheduler and webhook delivery until SIGINT or SIGTERM, then

@@ -140,15 +140,36 @@ fn neutralise(cell: &Cell) -> String {
     }
 }
 
-pub fn write_csv(table: &Table, out: &mut dyn Write) -> io::Result<()> {
-    out.write_all("\u{feff}".as_bytes())?;
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
-    w.write_record(&table.columns)?;
-    for row in &table.rows {
-        w.write_record(row.iter().map(neutralise))?;
+/// A CSV file being written row by row: the byte-order mark and header first, then each row
+/// as it comes (memory does not grow with the rows).
+pub struct CsvSheet<W: Write> {
+    w: csv::Writer<W>,
+}
+
+impl<W: Write> CsvSheet<W> {
+    pub fn new(columns: &[String], mut out: W) -> io::Result<CsvSheet<W>> {
+        out.write_all("\u{feff}".as_bytes())?;
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+        w.write_record(columns)?;
+        Ok(CsvSheet { w })
     }
-    w.flush()?;
-    Ok(())
+
+    pub fn push(&mut self, row: &[Cell]) -> io::Result<()> {
+        self.w.write_record(row.iter().map(neutralise))?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+pub fn write_csv(table: &Table, out: &mut dyn Write) -> io::Result<()> {
+    let mut sheet = CsvSheet::new(&table.columns, out)?;
+    for row in &table.rows {
+        sheet.push(row)?;
+    }
+    sheet.finish()
 }
 
 /// An array of objects, one per row, every value a string (amounts stay exact decimals).

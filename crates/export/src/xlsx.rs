@@ -140,7 +140,13 @@ impl XlsxSheet {
     }
 
     /// Adds the totals row, the filter, the widths and the About sheet; writes the file.
-    pub fn finish(mut self, out: &mut dyn Write) -> Result<(), XlsxError> {
+    pub fn finish(self, out: &mut dyn Write) -> Result<(), XlsxError> {
+        let mut workbook = self.close()?;
+        out.write_all(&workbook.save_to_buffer()?)?;
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<Workbook, XlsxError> {
         let last_data_row = self.row - 1;
         let last_col = (self.columns.len() - 1) as u16;
         if !self.totals.is_empty() {
@@ -179,8 +185,7 @@ impl XlsxSheet {
         }
         about.set_column_width(0, 18)?;
         about.set_column_width(1, 48)?;
-        out.write_all(&self.workbook.save_to_buffer()?)?;
-        Ok(())
+        Ok(self.workbook)
     }
 }
 

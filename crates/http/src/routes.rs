@@ -742,23 +742,43 @@ async fn export_list(
 ) -> ApiResult<Response> {
     auth.account(&account)?;
     let now = st.now(&headers)?;
-    let (format, content_type, ext) = match q.format.as_deref().unwrap_or("csv") {
-        "csv" => (Some(export::Format::Csv), "text/csv; charset=utf-8", "csv"),
-        "json" => (Some(export::Format::Json), "application/json", "json"),
-        "xlsx" => (None, XLSX_TYPE, "xlsx"),
+    export_file(&st, now, &account, &list, &q).await
+}
+
+/// A list's export as a file download (the API's export route and the pages' Export menu):
+/// CSV, XLSX or JSON of every row of the filter. Detailed expenses stream a billing day at a
+/// time, so a month of millions of lines is never held as a table.
+pub(crate) async fn export_file(st: &ApiState, now: jiff::Timestamp, account: &str, list: &str, q: &ListQuery) -> ApiResult<Response> {
+    let (format, content_type) = match q.format.as_deref().unwrap_or("csv") {
+        "csv" => ("csv", "text/csv; charset=utf-8"),
+        "json" => ("json", "application/json"),
+        "xlsx" => ("xlsx", XLSX_TYPE),
         other => return Err(ApiError::invalid("format", format!("`{other}` is not csv, xlsx or json"))),
     };
-    let (table, _) = tables(&st, now, &account, &list, &q).await?;
     let mut out = Vec::new();
     let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
-    match format {
-        Some(format) => export::write(&table, format, &mut out).map_err(|e| internal(&e))?,
-        None => {
-            let about = st.app.export_about(now, &account, &list, q.filter_text()).await?;
-            export::write_xlsx(&table, about, &mut out).map_err(|e| internal(&e))?;
+    if list == "expenses" && format != "json" {
+        let filter = ExpenseFilter {
+            month: q.month.clone(),
+            from: q.from.clone(),
+            to: q.to.clone(),
+            workspace: q.workspace.clone(),
+            item: q.item.clone(),
+            charge_type: q.charge_type.clone(),
+        };
+        st.app.write_expenses(now, account, &filter, &q.filter_text(), format == "xlsx", &mut out).await?;
+    } else {
+        let (table, _) = tables(st, now, account, list, q).await?;
+        match format {
+            "xlsx" => {
+                let about = st.app.export_about(now, account, list, q.filter_text()).await?;
+                export::write_xlsx(&table, about, &mut out).map_err(|e| internal(&e))?;
+            }
+            "json" => export::write(&table, export::Format::Json, &mut out).map_err(|e| internal(&e))?,
+            _ => export::write(&table, export::Format::Csv, &mut out).map_err(|e| internal(&e))?,
         }
     }
-    let disposition = format!("attachment; filename=\"{account}-{list}.{ext}\"");
+    let disposition = format!("attachment; filename=\"{account}-{list}.{format}\"");
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], out).into_response())
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::i18n::Tr;
 use super::{Ctx, LangLink, LangQuery, chart, signed_in};
-use crate::routes::{ListQuery, XLSX_TYPE, tables};
+use crate::routes::{ListQuery, export_file, tables};
 use crate::{ApiError, ApiState};
 
 /// Rows on one page of a list.
@@ -641,32 +641,10 @@ pub(crate) async fn export(
     if !PAGE_LISTS.contains(&list.as_str()) {
         return not_found_page(&ctx);
     }
-    let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    let q = cleaned(&q);
-    let result = async {
-        let (table, _) = tables(&st, ctx.now, &account_id, &list, &q).await?;
-        let mut out = Vec::new();
-        let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
-        let content_type = match format.as_str() {
-            "csv" => {
-                export::write_csv(&table, &mut out).map_err(|e| internal(&e))?;
-                "text/csv; charset=utf-8"
-            }
-            "xlsx" => {
-                let about = st.app.export_about(ctx.now, &account_id, &list, q.filter_text()).await?;
-                export::write_xlsx(&table, about, &mut out).map_err(|e| internal(&e))?;
-                XLSX_TYPE
-            }
-            other => return Err(ApiError::invalid("format", format!("`{other}` is not csv or xlsx"))),
-        };
-        Ok::<_, ApiError>((content_type, out))
-    }
-    .await;
-    match result {
-        Ok((content_type, body)) => {
-            let disposition = format!("attachment; filename=\"{account_id}-{list}.{format}\"");
-            ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
-        }
+    let format = q.format.clone();
+    let q = ListQuery { format, ..cleaned(&q) };
+    match export_file(&st, ctx.now, &account_id, &list, &q).await {
+        Ok(file) => file,
         Err(e) => error_page(&ctx, e),
     }
 }
