@@ -15,6 +15,10 @@ async fn demo_tells_its_stories() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("verify: clean"), "{out}");
     assert!(out.contains("demo: 6 accounts, 40 days from 2026-10-17 to 2026-11-25"), "{out}");
+    // A spreadsheet to open: acme's October, beside the database.
+    assert!(out.contains("demo-acme-expenses-2026-10.xlsx (99 expense lines of acme in 2026-10)"), "{out}");
+    let xlsx = std::fs::read(dir.path().join("demo-acme-expenses-2026-10.xlsx")).unwrap();
+    assert!(xlsx.starts_with(b"PK"), "a workbook");
 
     // bolt ran into arrears and was suspended after the grace period.
     let (_, events) = cli(dir.path(), &["list", "events", "--account", "bolt"]).await;
