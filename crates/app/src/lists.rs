@@ -239,7 +239,7 @@ impl App {
     ) -> Result<usize> {
         let lf = line_filter(filter)?;
         let output = |e: std::io::Error| AppError::invalid("output", e.to_string());
-        let mut tx = self.store.read().await?;
+        let mut tx = self.store.read_scan().await?;
         let account = load_account(&mut tx, account_id).await?;
         let catalog = load_catalog(&mut tx).await?;
         // Lines exist from the account's first day to its last billed day (or today's package

@@ -139,10 +139,12 @@ impl XlsxSheet {
         Ok(())
     }
 
-    /// Adds the totals row, the filter, the widths and the About sheet; writes the file.
-    pub fn finish(self, out: &mut dyn Write) -> Result<(), XlsxError> {
+    /// Adds the totals row, the filter, the widths and the About sheet; writes the archive to
+    /// `out` as it is made (the rows go from their temporary file into it without a copy of
+    /// the whole file in memory).
+    pub fn finish<W: Write + Send>(self, out: W) -> Result<(), XlsxError> {
         let mut workbook = self.close()?;
-        out.write_all(&workbook.save_to_buffer()?)?;
+        workbook.save_to_writer(out)?;
         Ok(())
     }
 
@@ -195,7 +197,10 @@ pub fn write_xlsx(table: &Table, about: About, out: &mut dyn Write) -> Result<()
     for row in &table.rows {
         sheet.push(row)?;
     }
-    sheet.finish(out)
+    let mut archive = Vec::new();
+    sheet.finish(&mut archive)?;
+    out.write_all(&archive)?;
+    Ok(())
 }
 
 #[cfg(test)]

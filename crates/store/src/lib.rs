@@ -147,6 +147,7 @@ impl Store {
             .page_size(8192)
             // A nightly run touches every account's pages: a 128 MiB page cache and reads
             // through a memory map keep it from re-reading pages with a syscall each.
+            // (USUAL_PRAGMAS says the same for a connection a long scan used.)
             .pragma("cache_size", "-131072")
             .pragma("mmap_size", "4294967296")
             .busy_timeout(Duration::from_secs(10));
@@ -178,18 +179,35 @@ impl Store {
     /// on PostgreSQL the accounts a transaction reads are locked (`FOR UPDATE`) instead.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx { inner: TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), write: true },
-            Pool::Postgres(p) => Tx { inner: TxInner::Postgres(p.begin().await?), write: true },
+            Pool::Sqlite(p) => Tx { inner: TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?), write: true, scan: false },
+            Pool::Postgres(p) => Tx { inner: TxInner::Postgres(p.begin().await?), write: true, scan: false },
         })
     }
 
     /// Begins a read-only transaction: a consistent snapshot that takes no write lock.
     pub async fn read(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx { inner: TxInner::Sqlite(p.begin().await?), write: false },
-            Pool::Postgres(p) => {
-                Tx { inner: TxInner::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?), write: false }
+            Pool::Sqlite(p) => Tx { inner: TxInner::Sqlite(p.begin().await?), write: false, scan: false },
+            Pool::Postgres(p) => Tx {
+                inner: TxInner::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?),
+                write: false,
+                scan: false,
+            },
+        })
+    }
+
+    /// A read transaction for a long scan (an export of millions of lines): on SQLite its
+    /// connection reads without the memory map and with a small page cache, so the pages it
+    /// passes do not stay resident; committing it gives the connection its usual settings back.
+    pub async fn read_scan(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                sqlx::raw_sql(SCAN_PRAGMAS).execute(&mut *conn).await?;
+                let tx = sqlx::Transaction::begin(conn, None).await?;
+                Tx { inner: TxInner::Sqlite(tx), write: false, scan: true }
             }
+            Pool::Postgres(_) => self.read().await?,
         })
     }
 
@@ -210,7 +228,14 @@ enum TxInner {
 pub struct Tx {
     inner: TxInner,
     write: bool,
+    /// A long scan's transaction (`Store::read_scan`): its connection's settings are put back
+    /// when it commits.
+    scan: bool,
 }
+
+/// A long scan's connection settings, and the usual ones (`Store::open`) it gets back.
+const SCAN_PRAGMAS: &str = "PRAGMA mmap_size = 0; PRAGMA cache_size = -8192;";
+const USUAL_PRAGMAS: &str = "PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -131072;";
 
 /// Runs a block once per driver: inside it, `Db` is that driver's database type and `$c` the
 /// connection of the transaction. The same SQL text is compiled for both.
@@ -399,19 +424,30 @@ impl PreparedLines {
     pub fn new<S: AsRef<str>>(lines: &[ExpenseLineRow<S>]) -> PreparedLines {
         let mut sums = BTreeMap::new();
         // An account's lines come together, a day's sorted by key: a line's sum is most often
-        // the one before it (dimensions apart) or else found among the account-month's few.
+        // the one before it (dimensions apart); else the index finds it, however many
+        // workspaces the account has (a search through the month's sums made an account of
+        // thousands of workspaces quadratic).
         let mut month_sums: Vec<((&str, &str, &str), TotalsRow)> = Vec::new();
+        let mut index: std::collections::HashMap<(&str, &str, &str), usize> = std::collections::HashMap::new();
         for account in lines.chunk_by(|a, b| a.account_id.as_ref() == b.account_id.as_ref()) {
             let account_id = account[0].account_id.as_ref();
             for month in
                 account.chunk_by(|a, b| (a.billing_day.year(), a.billing_day.month()) == (b.billing_day.year(), b.billing_day.month()))
             {
                 month_sums.clear();
+                index.clear();
                 for l in month {
                     let key = (l.workspace_id.as_ref(), l.item.as_ref(), l.charge_type.as_ref());
-                    match month_sums.iter_mut().rev().find(|(k, _)| *k == key) {
-                        Some((_, sum)) => *sum += l.totals(),
-                        None => month_sums.push((key, l.totals())),
+                    let at = match month_sums.last() {
+                        Some((last, _)) if *last == key => Some(month_sums.len() - 1),
+                        _ => index.get(&key).copied(),
+                    };
+                    match at {
+                        Some(i) => month_sums[i].1 += l.totals(),
+                        None => {
+                            index.insert(key, month_sums.len());
+                            month_sums.push((key, l.totals()));
+                        }
                     }
                 }
                 let day = month[0].billing_day;
@@ -433,6 +469,10 @@ impl Tx {
                     // One more write transaction committed (see `write_sequence`).
                     let seq = sqlite_write_sequence(&mut tx).await?;
                     sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {}", seq + 1))).execute(&mut *tx).await?;
+                }
+                if self.scan {
+                    // Set now, they hold from the connection's next transaction on.
+                    sqlx::raw_sql(USUAL_PRAGMAS).execute(&mut *tx).await?;
                 }
                 tx.commit().await?
             }
