@@ -142,8 +142,11 @@ impl App {
         let to = filter.to.as_deref().map(|t| month_arg("to", t)).transpose()?;
         let issued: BTreeMap<String, store::InvoiceRow> =
             tx.invoices(account_id).await?.into_iter().map(|i| (i.month.clone(), i)).collect();
-        let mut months: BTreeMap<String, (store::TotalsRow, i64)> =
-            tx.monthly_line_totals(account_id).await?.into_iter().map(|(m, t)| (m, (t, 0))).collect();
+        // The running month totals, not the lines: an invoice list reads a row per month.
+        let mut months: BTreeMap<String, (store::TotalsRow, i64)> = BTreeMap::new();
+        for g in tx.account_month_groups(account_id).await? {
+            months.entry(g.month).or_default().0 += g.totals;
+        }
         for card in tx.instruments(account_id).await?.iter().filter(|i| i.kind == "card" && i.origin == "purchased") {
             let month = Month::of(account.today(card.created_at)).to_string();
             months.entry(month).or_default().1 += card.face_value;
@@ -287,6 +290,94 @@ impl App {
         let rows = self.stream_expenses(now, account_id, filter, &mut |r| sheet.push(r)).await?;
         sheet.finish().map_err(|e| output(&e))?;
         Ok(rows)
+    }
+}
+
+/// Where a page of detailed expenses continues: before line `line_no` of `day`, then the
+/// days before it. Written `YYYY-MM-DD.N`.
+fn expense_cursor(text: &str) -> Result<(Date, i64)> {
+    let bad = || AppError::invalid("cursor", format!("`{text}` is not a page of this list"));
+    let (day, line) = text.split_once('.').ok_or_else(bad)?;
+    Ok((day.parse().map_err(|_| bad())?, line.parse().map_err(|_| bad())?))
+}
+
+impl App {
+    /// One page of detailed expenses, newest first: at most `limit` lines after `cursor` (the
+    /// previous page's answer), read a billing day at a time from the newest day the filter
+    /// allows; the filter's other days are not read. Returns the page and the next cursor.
+    pub async fn expense_page(
+        &self,
+        account_id: &str,
+        filter: &ExpenseFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Table, Option<String>)> {
+        let lf = line_filter(filter)?;
+        let resume = cursor.map(expense_cursor).transpose()?;
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let catalog = load_catalog(&mut tx).await?;
+        // One line more than the page holds tells whether a next page exists.
+        let mut taken: Vec<(Date, i64, Vec<Cell>)> = Vec::new();
+        // Days before this bound are read next (the cursor's own day first, if any).
+        let mut bound = match resume {
+            Some((day, _)) => Some(billing::period::next_day(day)),
+            None => lf.to,
+        };
+        'days: loop {
+            let days = tx.expense_days_before(account_id, bound, lf.from, 31).await?;
+            let Some(&oldest) = days.last() else { break };
+            for day in days {
+                let below = resume.filter(|(d, _)| *d == day).map(|(_, n)| n);
+                let wanted = (limit + 1 - taken.len()) as i64;
+                for l in tx.newest_expense_lines(account_id, day, &lf, below, wanted).await? {
+                    taken.push((day, l.line_no, expense_row(&account, &catalog, &l)));
+                }
+                if taken.len() > limit {
+                    break 'days;
+                }
+            }
+            bound = Some(oldest);
+        }
+        tx.commit().await?;
+        let next = if taken.len() > limit {
+            taken.pop();
+            taken.last().map(|(day, line, _)| format!("{day}.{line}"))
+        } else {
+            None
+        };
+        let mut table = expense_columns(&account);
+        for (_, _, row) in taken {
+            table.push(row);
+        }
+        Ok((table, next))
+    }
+
+    /// The totals of every detailed expense a filter keeps. A filter of whole months (or none)
+    /// reads the running month totals, not the lines; a day range sums its lines.
+    pub async fn expense_totals(&self, account_id: &str, filter: &ExpenseFilter) -> Result<store::TotalsRow> {
+        let lf = line_filter(filter)?;
+        let mut tx = self.store.read().await?;
+        load_account(&mut tx, account_id).await?;
+        let mut sum = store::TotalsRow::default();
+        if filter.from.is_none() && filter.to.is_none() {
+            let keep = |v: &Option<String>, x: &str| v.as_deref().is_none_or(|v| v == x);
+            for g in tx.account_month_groups(account_id).await? {
+                if keep(&filter.month, &g.month)
+                    && keep(&lf.workspace, &g.workspace_id)
+                    && keep(&lf.item, &g.item)
+                    && keep(&lf.charge_type, &g.charge_type)
+                {
+                    sum += g.totals;
+                }
+            }
+        } else {
+            for l in tx.expense_lines(account_id, &lf).await? {
+                sum += l.totals();
+            }
+        }
+        tx.commit().await?;
+        Ok(sum)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The Billing Center's overview of one account: balances and standing, this month's spend
-//! against last month's, a daily spend series by billable item, and the month's largest
+//! and last month's, a daily spend series by billable item, and the month's largest
 //! workspaces and items. Amounts are minor units of the account's currency.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,6 @@ use billing::period::next_day;
 use jiff::Timestamp;
 use jiff::ToSpan;
 use jiff::civil::Date;
-use store::LineFilter;
 
 use crate::context::load_account;
 use crate::{Account, App, AppError, Result};
@@ -33,8 +32,6 @@ pub struct Overview {
     pub month: Month,
     /// Gross of this month's lines so far.
     pub month_to_date: i64,
-    /// Gross of last month's lines up to the same day of the month.
-    pub last_month_to_date: i64,
     pub last_month_total: i64,
     /// The chart's days `[from, to)`, each with its gross by item (items in `items` order).
     pub chart_from: Date,
@@ -72,19 +69,16 @@ impl App {
         };
         let month = Month::of(today);
         let last = month.previous();
-        let read_from = chart_from.min(last.first_day());
-        let read_to = chart_to.max(next_day(today));
-        let filter = LineFilter { from: Some(read_from), to: Some(read_to), ..LineFilter::default() };
-        let lines = tx.expense_lines(account_id, &filter).await?;
+        // The months' figures from their running totals, the chart summed by the database:
+        // an account of millions of lines a month is not read line by line.
+        let groups = tx.account_month_groups(account_id).await?;
+        let daily = tx.daily_item_gross(account_id, chart_from, chart_to).await?;
         let instruments = tx.instruments(account_id).await?;
         tx.commit().await?;
 
         let usable = |card: bool| -> i64 {
             instruments.iter().filter(|i| i.active && (i.kind == "card") == card && i.valid_until >= today).map(|i| i.balance).sum()
         };
-        // The same day of last month, or its last day when it has fewer.
-        let day_of_month = today.day().min(last.days().end.yesterday().expect("a month has a last day").day());
-        let last_to_date_end = last.first_day().checked_add((i32::from(day_of_month)).days()).expect("inside the month");
         let mut o = Overview {
             cash: account.row.cash,
             coupons: usable(false),
@@ -98,7 +92,6 @@ impl App {
             today,
             month,
             month_to_date: 0,
-            last_month_to_date: 0,
             last_month_total: 0,
             chart_from,
             chart_to,
@@ -107,23 +100,20 @@ impl App {
             top_workspaces: Vec::new(),
             top_items: Vec::new(),
         };
-        let mut by_day: BTreeMap<Date, BTreeMap<&str, i64>> = BTreeMap::new();
+        let (this_text, last_text) = (month.to_string(), last.to_string());
         let (mut workspaces, mut items) = (BTreeMap::new(), BTreeMap::new());
-        for l in &lines {
-            let day = l.billing_day;
-            if month.contains(day) {
-                o.month_to_date += l.gross;
-                *workspaces.entry(l.workspace_id.clone()).or_insert(0) += l.gross;
-                *items.entry(l.item.clone()).or_insert(0) += l.gross;
-            } else if last.contains(day) {
-                o.last_month_total += l.gross;
-                if day < last_to_date_end {
-                    o.last_month_to_date += l.gross;
-                }
+        for g in &groups {
+            if g.month == this_text {
+                o.month_to_date += g.totals.gross;
+                *workspaces.entry(g.workspace_id.clone()).or_insert(0) += g.totals.gross;
+                *items.entry(g.item.clone()).or_insert(0) += g.totals.gross;
+            } else if g.month == last_text {
+                o.last_month_total += g.totals.gross;
             }
-            if day >= chart_from && day < chart_to {
-                *by_day.entry(day).or_default().entry(l.item.as_str()).or_insert(0) += l.gross;
-            }
+        }
+        let mut by_day: BTreeMap<Date, BTreeMap<&str, i64>> = BTreeMap::new();
+        for (day, item, gross) in &daily {
+            *by_day.entry(*day).or_default().entry(item.as_str()).or_insert(0) += gross;
         }
         let mut chart_items: BTreeMap<&str, i64> = BTreeMap::new();
         for sums in by_day.values() {

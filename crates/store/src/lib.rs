@@ -370,6 +370,10 @@ where
     q.push(")");
 }
 
+fn next_day_of(d: Date) -> Date {
+    d.tomorrow().expect("billing days are far from the end of time")
+}
+
 fn day_text(d: Date) -> String {
     d.to_string()
 }
@@ -1282,9 +1286,106 @@ impl Tx {
         })
     }
 
+    /// An account's running month totals by workspace × item × charge type, every month it
+    /// has lines, in month order: what its lines sum to without reading them.
+    pub async fn account_month_groups(&mut self, account_id: &str) -> Result<Vec<InvoiceLineRow>> {
+        let stored: Vec<(String, String)> = on!(self, conn => {
+            let rows = sqlx::query::<Db>("SELECT month, totals FROM month_total_group WHERE account_id = $1 ORDER BY month")
+                .bind(account_id)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+        });
+        let mut found = Vec::new();
+        for (month, text) in stored {
+            for ((workspace_id, item, charge_type), totals) in bulk::parse_group_totals(account_id, &month, &text)? {
+                found.push(InvoiceLineRow {
+                    account_id: account_id.to_owned(),
+                    month: month.clone(),
+                    workspace_id,
+                    item,
+                    charge_type,
+                    totals,
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Gross by billing day and item in `[from, to)`: what a daily spend chart draws, summed
+    /// by the database rather than read line by line.
+    pub async fn daily_item_gross(&mut self, account_id: &str, from: Date, to: Date) -> Result<Vec<(Date, String, i64)>> {
+        let rows: Vec<(String, String, i64)> = on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT billing_day, item, CAST(SUM(gross) AS BIGINT) FROM expense_line \
+                 WHERE account_id = $1 AND billing_day >= $2 AND billing_day < $3 GROUP BY billing_day, item ORDER BY billing_day, item",
+            )
+            .bind(account_id)
+            .bind(day_text(from))
+            .bind(day_text(to))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
+        });
+        rows.into_iter().map(|(day, item, gross)| Ok((parse_day(&day)?, item, gross))).collect()
+    }
+
+    /// The newest lines of one billing day that a filter keeps, below line `below` when given,
+    /// at most `limit` of them, newest first.
+    pub async fn newest_expense_lines(
+        &mut self,
+        account_id: &str,
+        day: Date,
+        filter: &LineFilter,
+        below: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ExpenseLineRow>> {
+        let day_filter = LineFilter { from: Some(day), to: Some(next_day_of(day)), ..filter.clone() };
+        let mut lines = self.expense_lines_limited(account_id, &day_filter, below, Some(limit)).await?;
+        lines.reverse();
+        Ok(lines)
+    }
+
+    /// The billing days before `before` (all when `None`) and from `from` on, on which the
+    /// account has expense lines, newest first, at most `limit` of them.
+    pub async fn expense_days_before(
+        &mut self,
+        account_id: &str,
+        before: Option<Date>,
+        from: Option<Date>,
+        limit: i64,
+    ) -> Result<Vec<Date>> {
+        let days: Vec<String> = on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT DISTINCT billing_day FROM expense_line_group WHERE account_id = $1 AND billing_day < $2 AND billing_day >= $3 \
+                 ORDER BY billing_day DESC LIMIT $4",
+            )
+            .bind(account_id)
+            .bind(before.map_or_else(|| "9999-12-31".to_owned(), day_text))
+            .bind(from.map_or_else(|| "0000-01-01".to_owned(), day_text))
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(|r| r.get(0)).collect()
+        });
+        days.iter().map(|d| parse_day(d)).collect()
+    }
+
     /// Expense lines of one account with billing day in `[from, to)` and optional filters,
     /// in billing day and line order.
     pub async fn expense_lines(&mut self, account_id: &str, filter: &LineFilter) -> Result<Vec<ExpenseLineRow>> {
+        self.expense_lines_limited(account_id, filter, None, None).await
+    }
+
+    /// [`Tx::expense_lines`], of lines numbered below `below`; with a `limit`, the last
+    /// `limit` of them (still in line order).
+    async fn expense_lines_limited(
+        &mut self,
+        account_id: &str,
+        filter: &LineFilter,
+        below: Option<i64>,
+        limit: Option<i64>,
+    ) -> Result<Vec<ExpenseLineRow>> {
         on!(self, conn => {
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, covered, chargeable, \
@@ -1306,8 +1407,23 @@ impl Tx {
             if let Some(c) = &filter.charge_type {
                 q.push(" AND charge_type = ").push_bind(c.clone());
             }
-            q.push(" ORDER BY billing_day, line_no");
+            if let Some(n) = below {
+                q.push(" AND line_no < ").push_bind(n);
+            }
+            match limit {
+                // The last lines, in line order: the newest taken first, then turned around.
+                Some(n) => {
+                    q.push(" ORDER BY billing_day DESC, line_no DESC LIMIT ").push_bind(n);
+                }
+                None => {
+                    q.push(" ORDER BY billing_day, line_no");
+                }
+            }
             let rows = q.build().fetch_all(&mut *conn).await?;
+            let mut rows = rows;
+            if limit.is_some() {
+                rows.reverse();
+            }
             rows.iter()
                 .map(|r| {
                     Ok(ExpenseLineRow {

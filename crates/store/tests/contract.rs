@@ -68,7 +68,8 @@ contract!(
     batch_reads_keep_to_their_range,
     instruments_update_in_bulk,
     lines_round_trip_through_their_groups,
-    usage_keys_come_in_byte_order
+    usage_keys_come_in_byte_order,
+    pages_of_lines_and_their_sums
 );
 
 /// The day's usage keys come in the byte order of their texts, the order rating takes them
@@ -367,6 +368,37 @@ async fn sums_are_integers(store: Store) {
     assert_eq!(totals[0].totals.rounding_discount, 24_691_356);
     let monthly = tx.monthly_line_totals("a1").await.unwrap();
     assert_eq!(monthly, vec![("2026-10".to_owned(), totals[0].totals)]);
+    tx.commit().await.unwrap();
+}
+
+/// What a page of detailed expenses and the overview read: the days with lines newest first,
+/// a day's newest lines below a line, an account's month totals by group, gross by day and item.
+async fn pages_of_lines_and_their_sums(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_account(&account("a1")).await.unwrap();
+    tx.insert_account(&account("a2")).await.unwrap();
+    let lines: Vec<store::ExpenseLineRow> = [(1, 2), (2, 2), (3, 2), (4, 5), (5, 5)]
+        .iter()
+        .map(|(no, day)| expense_line("a1", *no, date(2026, 10, *day), "pay_as_you_go", 100 * no))
+        .chain([expense_line("a1", 6, date(2026, 11, 1), "adjustment", 7), expense_line("a2", 1, date(2026, 10, 9), "pay_as_you_go", 1)])
+        .collect();
+    tx.insert_lines(&lines).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.read().await.unwrap();
+    let days = tx.expense_days_before("a1", None, None, 10).await.unwrap();
+    assert_eq!(days, vec![date(2026, 11, 1), date(2026, 10, 5), date(2026, 10, 2)]);
+    assert_eq!(tx.expense_days_before("a1", Some(date(2026, 11, 1)), None, 1).await.unwrap(), vec![date(2026, 10, 5)]);
+    assert_eq!(tx.expense_days_before("a1", None, Some(date(2026, 10, 3)), 10).await.unwrap(), vec![date(2026, 11, 1), date(2026, 10, 5)]);
+    let filter = store::LineFilter::default();
+    let newest = tx.newest_expense_lines("a1", date(2026, 10, 2), &filter, Some(3), 1).await.unwrap();
+    assert_eq!(newest.iter().map(|l| l.line_no).collect::<Vec<_>>(), vec![2]);
+    let all = tx.newest_expense_lines("a1", date(2026, 10, 2), &filter, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|l| l.line_no).collect::<Vec<_>>(), vec![3, 2, 1]);
+    let groups = tx.account_month_groups("a1").await.unwrap();
+    let sums: Vec<(&str, &str, i64)> = groups.iter().map(|g| (g.month.as_str(), g.charge_type.as_str(), g.totals.gross)).collect();
+    assert_eq!(sums, vec![("2026-10", "pay_as_you_go", 1_500), ("2026-11", "adjustment", 7)]);
+    let daily = tx.daily_item_gross("a1", date(2026, 10, 1), date(2026, 11, 1)).await.unwrap();
+    assert_eq!(daily, vec![(date(2026, 10, 2), "sms".to_owned(), 600), (date(2026, 10, 5), "sms".to_owned(), 900)]);
     tx.commit().await.unwrap();
 }
 

@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use super::i18n::Tr;
 use super::{Ctx, LangLink, LangQuery, chart, signed_in};
+use app::lists::ExpenseFilter;
+
 use crate::routes::{ListQuery, export_file, tables};
 use crate::{ApiError, ApiState};
 
@@ -279,10 +281,7 @@ pub(crate) struct OverviewQuery {
 struct OverviewPage {
     f: Frame,
     month_to_date: String,
-    vs_last_month: String,
     last_month_total: String,
-    /// Percent change against the same days of last month, when last month had spend.
-    change: Option<String>,
     chart_svg: String,
     legend: Vec<(String, &'static str)>,
     chart_has_spend: bool,
@@ -323,11 +322,6 @@ pub(crate) async fn overview(
     };
     let cur = o.account.currency;
     let fmt = |minor: i64| format!("{} {}", money_text(&cur.format(billing::Amount(minor))), cur.code());
-    let change = (o.last_month_to_date > 0).then(|| {
-        let pct = Decimal::from(o.month_to_date - o.last_month_to_date) * Decimal::from(100) / Decimal::from(o.last_month_to_date);
-        let pct = pct.round_dp(1);
-        if pct.is_sign_positive() { format!("+{pct}%") } else { format!("{pct}%") }
-    });
     let svg = chart::daily_spend(&o, ctx.t);
     let legend = o.items.iter().enumerate().map(|(i, item)| (item.clone(), chart::color(i))).collect();
     let top = |v: &[(String, i64)]| v.iter().take(5).map(|(k, a)| (k.clone(), fmt(*a))).collect();
@@ -335,9 +329,7 @@ pub(crate) async fn overview(
     let zone_note = ctx.t.f("all-times-in", &[("zone", o.account.row.time_zone.as_str())]);
     let page = OverviewPage {
         month_to_date: fmt(o.month_to_date),
-        vs_last_month: ctx.t.f("vs-last-month", &[("amount", &fmt(o.last_month_to_date))]),
         last_month_total: ctx.t.f("last-month-total", &[("amount", &fmt(o.last_month_total))]),
-        change,
         chart_has_spend: o.daily.iter().any(|(_, v)| v.iter().any(|a| *a > 0)),
         chart_svg: svg,
         legend,
@@ -566,26 +558,22 @@ pub(crate) async fn list(
     }
     let q = cleaned(&q);
     let t = ctx.t;
-    let (mut table, summary) = match tables(&st, ctx.now, &account_id, &list, &q).await {
-        Ok(v) => v,
+    let shown = if list == "expenses" {
+        expense_rows(&st, t, &account_id, &bar.currency, &q).await
+    } else {
+        listed_rows(&st, ctx.now, t, &account_id, &list, &q).await
+    };
+    let shown = match shown {
+        Ok(s) => s,
         Err(e) => return error_page(&ctx, e),
     };
-    // Newest first.
-    table.rows.reverse();
-    let count = table.rows.len();
-    let start = match q.cursor.as_deref().map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(n)) if n <= count => n,
-        Some(_) => return error_page(&ctx, ApiError::invalid("cursor", "not a page of this list")),
-    };
-    let end = (start + PAGE_ROWS).min(count);
     let base = format!("/accounts/{account_id}/{list}");
     let with_cursor = |cursor: Option<String>| {
         let query = query_of(&ListQuery { cursor, ..q.clone() });
         if query.is_empty() { base.clone() } else { format!("{base}?{query}") }
     };
-    let next_href = (end < count).then(|| with_cursor(Some(end.to_string())));
-    let first_href = (start > 0).then(|| with_cursor(None));
+    let next_href = shown.next.clone().map(|c| with_cursor(Some(c)));
+    let first_href = q.cursor.is_some().then(|| with_cursor(None));
     let export_query = query_of(&ListQuery { cursor: None, ..q.clone() });
     let exports = ["csv", "xlsx"]
         .iter()
@@ -598,8 +586,6 @@ pub(crate) async fn list(
         Ok(f) => f,
         Err(e) => return error_page(&ctx, e),
     };
-    let view = table_view(&table, &table.rows[start..end], t, true);
-    let summary = summary.map(|s| table_view(&s, &s.rows, t, false));
     let heading = t.t(&format!("nav-{list}")).to_owned();
     let zone_note = t.f("all-times-in", &[("zone", &bar.zone)]);
     let f =
@@ -608,14 +594,10 @@ pub(crate) async fn list(
         f,
         heading,
         fields,
-        table: view,
-        summary,
-        count,
-        page_note: if count == 0 {
-            String::new()
-        } else {
-            t.f("page-of", &[("from", &(start + 1).to_string()), ("to", &end.to_string()), ("count", &count.to_string())])
-        },
+        table: shown.view,
+        summary: shown.summary,
+        count: shown.count,
+        page_note: shown.note,
         next_href,
         first_href,
         exports,
@@ -624,6 +606,86 @@ pub(crate) async fn list(
         list,
     };
     ctx.page(StatusCode::OK, page.render().expect("the list template renders"))
+}
+
+/// What a list page shows of its filter: one page of rows, the totals of them all, a summary.
+struct Shown {
+    view: TableView,
+    summary: Option<TableView>,
+    /// Rows on this page (zero: the empty state).
+    count: usize,
+    note: String,
+    /// The next page's cursor.
+    next: Option<String>,
+}
+
+/// A list held whole (invoices, transactions, coupons, cards: an account has few of them),
+/// paged in memory, newest first.
+async fn listed_rows(st: &ApiState, now: jiff::Timestamp, t: Tr, account: &str, list: &str, q: &ListQuery) -> Result<Shown, ApiError> {
+    let (mut table, summary) = tables(st, now, account, list, q).await?;
+    table.rows.reverse();
+    let count = table.rows.len();
+    let start = match q.cursor.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) if n <= count => n,
+        Some(_) => return Err(ApiError::invalid("cursor", "not a page of this list")),
+    };
+    let end = (start + PAGE_ROWS).min(count);
+    let note = if count == 0 {
+        String::new()
+    } else {
+        t.f("page-of", &[("from", &(start + 1).to_string()), ("to", &end.to_string()), ("count", &count.to_string())])
+    };
+    Ok(Shown {
+        view: table_view(&table, &table.rows[start..end], t, true),
+        summary: summary.map(|s| table_view(&s, &s.rows, t, false)),
+        count: end - start,
+        note,
+        next: (end < count).then(|| end.to_string()),
+    })
+}
+
+/// Detailed expenses, which run to millions of lines a month: a page read by its cursor (a
+/// billing day and line), the totals from the running month totals where the filter allows.
+async fn expense_rows(st: &ApiState, t: Tr, account: &str, currency: &str, q: &ListQuery) -> Result<Shown, ApiError> {
+    let filter = ExpenseFilter {
+        month: q.month.clone(),
+        from: q.from.clone(),
+        to: q.to.clone(),
+        workspace: q.workspace.clone(),
+        item: q.item.clone(),
+        charge_type: q.charge_type.clone(),
+    };
+    let (table, next) = st.app.expense_page(account, &filter, q.cursor.as_deref(), PAGE_ROWS).await?;
+    let sums = st.app.expense_totals(account, &filter).await?;
+    let currency = billing::Currency::parse(currency).map_err(|e| ApiError::invalid("currency", e.to_string()))?;
+    let money = |minor: i64| money_text(&currency.format(billing::Amount(minor)));
+    let mut view = table_view(&table, &table.rows, t, false);
+    if !table.rows.is_empty() {
+        let totals = table
+            .keys()
+            .iter()
+            .enumerate()
+            .map(|(c, key)| {
+                let text = match key.as_str() {
+                    _ if c == 0 => t.t("total-filter").to_owned(),
+                    "gross" => money(sums.gross),
+                    "rounding_discount" => {
+                        billing::money::from_scaled(sums.rounding_discount, billing::money::EXACT_SCALE).normalize().to_string()
+                    }
+                    "coupon" => money(sums.coupon),
+                    "prepaid_card" => money(sums.card),
+                    "cash" => money(sums.cash),
+                    "arrears" => money(sums.arrears),
+                    _ => return CellView { text: String::new(), numeric: false },
+                };
+                CellView { text, numeric: c > 0 }
+            })
+            .collect();
+        view.totals = Some(totals);
+    }
+    let count = table.rows.len();
+    Ok(Shown { view, summary: None, count, note: t.f("page-rows", &[("count", &count.to_string())]), next })
 }
 
 /// A list's export: the whole filtered set as CSV or XLSX, like the API's export.
