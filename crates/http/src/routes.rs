@@ -646,6 +646,18 @@ pub(crate) struct ListQuery {
 }
 
 impl ListQuery {
+    /// The detailed expenses' part of the filter.
+    pub(crate) fn expense_filter(&self) -> ExpenseFilter {
+        ExpenseFilter {
+            month: self.month.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            workspace: self.workspace.clone(),
+            item: self.item.clone(),
+            charge_type: self.charge_type.clone(),
+        }
+    }
+
     /// The filter as a document states it.
     pub(crate) fn filter_text(&self) -> String {
         app::lists::describe_filter(&[
@@ -678,14 +690,7 @@ pub(crate) async fn tables(
     Ok(match list {
         "invoices" => (st.app.list_invoices(account, &InvoiceFilter { from: q.from.clone(), to: q.to.clone() }).await?, None),
         "expenses" => {
-            let f = ExpenseFilter {
-                month: q.month.clone(),
-                from: q.from.clone(),
-                to: q.to.clone(),
-                workspace: q.workspace.clone(),
-                item: q.item.clone(),
-                charge_type: q.charge_type.clone(),
-            };
+            let f = q.expense_filter();
             (st.app.list_expenses(account, &f).await?, None)
         }
         "transactions" => {
@@ -758,14 +763,7 @@ pub(crate) async fn export_file(st: &ApiState, now: jiff::Timestamp, account: &s
     let mut out = Vec::new();
     let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
     if list == "expenses" && format != "json" {
-        let filter = ExpenseFilter {
-            month: q.month.clone(),
-            from: q.from.clone(),
-            to: q.to.clone(),
-            workspace: q.workspace.clone(),
-            item: q.item.clone(),
-            charge_type: q.charge_type.clone(),
-        };
+        let filter = q.expense_filter();
         st.app.write_expenses(now, account, &filter, &q.filter_text(), format == "xlsx", &mut out).await?;
     } else {
         let (table, _) = tables(st, now, account, list, q).await?;

@@ -12,8 +12,6 @@ use serde::Deserialize;
 
 use super::i18n::Tr;
 use super::{Ctx, LangLink, LangQuery, chart, signed_in};
-use app::lists::ExpenseFilter;
-
 use crate::routes::{ListQuery, export_file, tables};
 use crate::{ApiError, ApiState};
 
@@ -648,14 +646,7 @@ async fn listed_rows(st: &ApiState, now: jiff::Timestamp, t: Tr, account: &str, 
 /// Detailed expenses, which run to millions of lines a month: a page read by its cursor (a
 /// billing day and line), the totals from the running month totals where the filter allows.
 async fn expense_rows(st: &ApiState, t: Tr, account: &str, currency: &str, q: &ListQuery) -> Result<Shown, ApiError> {
-    let filter = ExpenseFilter {
-        month: q.month.clone(),
-        from: q.from.clone(),
-        to: q.to.clone(),
-        workspace: q.workspace.clone(),
-        item: q.item.clone(),
-        charge_type: q.charge_type.clone(),
-    };
+    let filter = q.expense_filter();
     let (table, next) = st.app.expense_page(account, &filter, q.cursor.as_deref(), PAGE_ROWS).await?;
     let sums = st.app.expense_totals(account, &filter).await?;
     let currency = billing::Currency::parse(currency).map_err(|e| ApiError::invalid("currency", e.to_string()))?;
