@@ -828,7 +828,13 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             print_json(out, serde_json::json!({"accounts_compared": compared, "matches_nightly_run": true}))?;
         }
         Command::Demo { no_serve, listen, days, seed } => {
-            crate::demo::run(app, cwd, now, *days, *seed, out).await?;
+            // The demo's documents go beside its database file (or into the working folder on
+            // PostgreSQL).
+            let documents = match &cli.database_url {
+                Some(_) => cwd.to_path_buf(),
+                None => cwd.join(&cli.db).parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf),
+            };
+            crate::demo::run(app, &documents, now, *days, *seed, out).await?;
             let report = app.verify().await?;
             print_verify(out, json, &report)?;
             if !report.is_clean() {

@@ -161,7 +161,7 @@ fn day_usage(account: &DemoAccount, day: Date, tz: &TimeZone, rng: &mut fastrand
     out
 }
 
-pub async fn run(app: &App, cwd: &Path, now: Timestamp, days: u16, seed: u64, out: &mut dyn Write) -> Result<()> {
+pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u64, out: &mut dyn Write) -> Result<()> {
     let home = TimeZone::get("Asia/Shanghai")?;
     let today = billing_day(now, &home);
     let start = today.checked_sub(i32::from(days).days())?;
@@ -292,7 +292,7 @@ pub async fn run(app: &App, cwd: &Path, now: Timestamp, days: u16, seed: u64, ou
 
     // A document to open: acme's detailed expenses of the last whole month, as a spreadsheet.
     let month = billing::Month::of(today).previous().to_string();
-    let path = cwd.join(format!("demo-acme-expenses-{month}.xlsx"));
+    let path = documents.join(format!("demo-acme-expenses-{month}.xlsx"));
     let filter = app::lists::ExpenseFilter { month: Some(month.clone()), ..Default::default() };
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
     let rows = app.write_expenses(now, "acme", &filter, &format!("month={month}"), true, &mut file).await?;
