@@ -58,6 +58,9 @@ fn billcenter(bin: &Path, args: &[&str]) -> Result<(String, f64)> {
     Ok((String::from_utf8(out.stdout)?, secs))
 }
 
+/// The pages `billcenter bench pages` renders, as it names them.
+const PAGES: [&str; 6] = ["overview", "expenses", "expenses_month", "invoices", "invoice", "transactions"];
+
 const RUN_AT: &str = "2026-11-02T00:30:00+08:00";
 
 /// Removes a SQLite database and its WAL files, so every figure starts from a fresh file.
@@ -109,6 +112,8 @@ struct Figures {
     export_xlsx_rss_mib: Option<f64>,
     export_csv_s: Vec<f64>,
     export_csv_rss_mib: Option<f64>,
+    /// The Billing Center's pages of the export account: name and median milliseconds.
+    pages_ms: Vec<(&'static str, Option<f64>)>,
     totals_match: bool,
     peak_rss_mib: f64,
 }
@@ -149,6 +154,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         export_xlsx_rss_mib: None,
         export_csv_s: vec![],
         export_csv_rss_mib: None,
+        pages_ms: vec![],
         totals_match: true,
         peak_rss_mib: 0.0,
     };
@@ -248,6 +254,13 @@ pub fn bench(args: &[String]) -> Result<()> {
             };
             let _ = std::fs::remove_file(&file);
         }
+    }
+    eprintln!("bench: the Billing Center's pages of that account");
+    let runs = a.runs.max(3).to_string();
+    let (out, _) =
+        billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "pages", "--account", "b0000000", "--runs", &runs])?;
+    for name in PAGES {
+        f.pages_ms.push((name, json_field(&out, &format!("{name}_ms")).and_then(|v| v.parse().ok())));
     }
     remove_db(&db);
     write_results(&a, &f)?;
@@ -387,6 +400,10 @@ fn med(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| median(xs.to_vec()))
 }
 
+fn page(f: &Figures, name: &str) -> Option<f64> {
+    f.pages_ms.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+}
+
 fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| root().join("bench/results"));
     std::fs::create_dir_all(&out)?;
@@ -429,6 +446,12 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("export_csv_s", num(med(&f.export_csv_s), 3)),
         ("export_csv_rows_per_s", num(med(&f.export_csv_s).map(|s| f.export_rows as f64 / s), 0)),
         ("export_csv_peak_rss_mib", num(f.export_csv_rss_mib, 1)),
+        ("page_overview_ms", num(page(f, "overview"), 1)),
+        ("page_expenses_ms", num(page(f, "expenses"), 1)),
+        ("page_expenses_month_ms", num(page(f, "expenses_month"), 1)),
+        ("page_invoices_ms", num(page(f, "invoices"), 1)),
+        ("page_invoice_ms", num(page(f, "invoice"), 1)),
+        ("page_transactions_ms", num(page(f, "transactions"), 1)),
         ("engine_job_s", num(engine, 6)),
         ("engine_job_all_cores_s", num(engine_cores, 6)),
         ("duckdb_job_s", num(med(&f.duckdb_s), 6)),
@@ -464,7 +487,10 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         })
     };
     let (xlsx_label, csv_label) = (export_label("XLSX"), export_label("CSV"));
-    let rows: [(&str, String, String); 22] = [
+    let pages_label = "Billing Center pages of that account, rendered in process (median ms)";
+    let pages_value =
+        f.pages_ms.iter().map(|(n, v)| format!("{n} {}", v.map_or("-".to_owned(), |ms| format!("{ms:.0}")))).collect::<Vec<_>>().join(", ");
+    let rows: [(&str, String, String); 23] = [
         ("bulk ingest through the CLI (SQLite)", per_s(&f.ingest_s), range(&f.ingest_s)),
         ("ingest through HTTP NDJSON (SQLite)", per_s(&f.ingest_http_s), range(&f.ingest_http_s)),
         ("nightly run, end to end, durable (SQLite)", secs(&f.run_s, 3), range(&f.run_s)),
@@ -499,6 +525,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("peak RSS of that night", f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")), String::new()),
         (&xlsx_label, export_value(&f.export_xlsx_s, f.export_xlsx_rss_mib), range(&f.export_xlsx_s)),
         (&csv_label, export_value(&f.export_csv_s, f.export_csv_rss_mib), range(&f.export_csv_s)),
+        (pages_label, pages_value, String::new()),
     ];
     let mut md = format!(
         "# Benchmark results\n\nMachine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\

@@ -685,3 +685,47 @@ pub async fn setup_export(app: &App, lines: usize, seed: u64) -> Result<usize> {
     }
     loader.finish().await
 }
+
+/// The Billing Center's pages of one account, rendered through the server's router in this
+/// process (no network): each path's median time over `runs` requests, in milliseconds.
+pub async fn pages(app: &App, now: Timestamp, account: &str, runs: usize) -> Result<Vec<(&'static str, f64)>> {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let email = format!("bench@{account}.example");
+    let password = "the bench's own password";
+    match app.create_user(now, &email, password, Some(account)).await {
+        Ok(_) | Err(app::AppError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let app::users::SignIn::Ok { token, .. } = app.sign_in(now, &email, password).await? else {
+        anyhow::bail!("the bench user cannot sign in");
+    };
+    let state = billcenter_http::ApiState { app: app.clone(), test_clock: false, invoice_day: 3, clock: app::Clock::Fixed(now) };
+    let (router, _) = billcenter_http::router(state);
+    let pages: [(&'static str, String); 6] = [
+        ("overview", format!("/accounts/{account}/")),
+        ("expenses", format!("/accounts/{account}/expenses")),
+        ("expenses_month", format!("/accounts/{account}/expenses?month=2026-11")),
+        ("invoices", format!("/accounts/{account}/invoices")),
+        ("invoice", format!("/accounts/{account}/invoices/2026-11")),
+        ("transactions", format!("/accounts/{account}/transactions")),
+    ];
+    let mut medians = Vec::new();
+    for (name, path) in pages {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let request = Request::get(&path).header("cookie", format!("bc_session={token}")).body(Body::empty())?;
+            let start = Instant::now();
+            let response = router.clone().oneshot(request).await?;
+            let status = response.status();
+            axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(status == 200, "{path} answered {status}");
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).expect("times are numbers"));
+        medians.push((name, times[times.len() / 2]));
+    }
+    Ok(medians)
+}

@@ -206,6 +206,14 @@ enum BenchCommand {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Render the Billing Center's pages of an account through the router in this process,
+    /// timed (median milliseconds of `runs` requests each).
+    Pages {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// The nightly run at `--now`, timed in this process, with its peak RSS.
     Night,
     /// After the nightly run: compare what it stored with the engine job's answer.
@@ -814,6 +822,12 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 out,
                 serde_json::json!({"rows": rows, "seconds": start.elapsed().as_secs_f64(), "peak_rss_mib": crate::bench::peak_rss_mib()}),
             )?;
+        }
+        Command::Bench { command: BenchCommand::Pages { account, runs } } => {
+            let medians = crate::bench::pages(app, now, account, (*runs).max(1)).await?;
+            let map: serde_json::Map<String, serde_json::Value> =
+                medians.into_iter().map(|(name, ms)| (format!("{name}_ms"), serde_json::json!(ms))).collect();
+            print_json(out, serde_json::Value::Object(map))?;
         }
         Command::Bench { command: BenchCommand::Night } => {
             let (seconds, r, rss) = crate::bench::night(app, now).await?;
