@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::root;
 use anyhow::{Context, Result, bail};
 
 struct Args {
@@ -41,10 +42,6 @@ fn parse(args: &[String]) -> Result<Args> {
         bail!("--accounts and --runs must be positive");
     }
     Ok(a)
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Runs billcenter with arguments; returns its stdout and the wall time in seconds.

@@ -4,30 +4,13 @@
 //! test clock fixed, so every run sees the same demo.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::root;
 use anyhow::{Context, Result, bail};
 
 /// The demo's clock: its data are the 60 days before it.
 const DEMO_NOW: &str = "2026-11-26T04:00:00Z";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn ensure_chromium() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() {
-        return Ok(());
-    }
-    eprintln!("installing chromium from the distribution");
-    let ok = Command::new("apt-get").args(["update", "-qq"]).status()?.success()
-        && Command::new("apt-get").args(["install", "-y", "-qq", "chromium"]).env("DEBIAN_FRONTEND", "noninteractive").status()?.success();
-    if !ok {
-        bail!("cannot install chromium (apt-get install chromium, as root)");
-    }
-    Ok(())
-}
 
 /// Kills the served demo when the tests end, however they end.
 struct Served(std::process::Child);
@@ -40,7 +23,7 @@ impl Drop for Served {
 }
 
 pub fn browser_tests() -> Result<()> {
-    ensure_chromium()?;
+    crate::install_missing("/usr/bin/chromium", "chromium")?;
     let dir = root().join("tests/browser");
     eprintln!("$ npm ci (tests/browser)");
     let npm = Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir).status().context("cannot run npm")?;

@@ -21,19 +21,6 @@ const DATES: [(&str, &str); 3] = [
 
 const LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
-fn ensure_faketime() -> Result<()> {
-    if Path::new(LIBRARY).exists() {
-        return Ok(());
-    }
-    eprintln!("installing faketime from the distribution");
-    let ok = Command::new("apt-get").args(["update", "-qq"]).status()?.success()
-        && Command::new("apt-get").args(["install", "-y", "-qq", "faketime"]).env("DEBIAN_FRONTEND", "noninteractive").status()?.success();
-    if !ok || !Path::new(LIBRARY).exists() {
-        bail!("cannot install faketime (apt-get install faketime, as root)");
-    }
-    Ok(())
-}
-
 /// Builds the workspace's test binaries and returns each with the folder of its package.
 fn test_binaries() -> Result<Vec<(PathBuf, PathBuf)>> {
     let out = Command::new(env!("CARGO"))
@@ -61,7 +48,7 @@ fn test_binaries() -> Result<Vec<(PathBuf, PathBuf)>> {
 }
 
 pub fn test_dates(pg_url: &str) -> Result<()> {
-    ensure_faketime()?;
+    crate::install_missing(LIBRARY, "faketime")?;
     let binaries = test_binaries()?;
     let mut failed = Vec::new();
     for (start, why) in DATES {

@@ -20,6 +20,25 @@ fn cargo(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// The repository's root folder.
+pub(crate) fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Installs a Debian package (as root) unless `file`, which it provides, is already there.
+pub(crate) fn install_missing(file: &str, package: &str) -> Result<()> {
+    if std::path::Path::new(file).exists() {
+        return Ok(());
+    }
+    eprintln!("installing {package} from the distribution");
+    let ok = Command::new("apt-get").args(["update", "-qq"]).status()?.success()
+        && Command::new("apt-get").args(["install", "-y", "-qq", package]).env("DEBIAN_FRONTEND", "noninteractive").status()?.success();
+    if !ok || !std::path::Path::new(file).exists() {
+        bail!("cannot install {package} (apt-get install {package}, as root)");
+    }
+    Ok(())
+}
+
 /// Starts the private PostgreSQL server of the tests (installing it when missing) and returns
 /// its admin URL.
 pub(crate) fn start_postgres() -> Result<String> {

@@ -74,6 +74,14 @@ impl Account {
     pub fn today(&self, now: Timestamp) -> Date {
         billing::period::billing_day(now, &self.tz)
     }
+
+    /// The day an overdue account will be suspended unless it repays (its grace period's end).
+    pub fn suspends_on(&self) -> Option<Date> {
+        match (self.row.state.as_str(), self.row.overdue_since) {
+            ("overdue", Some(since)) => since.checked_add(jiff::Span::new().days(billing::account::GRACE_DAYS)).ok(),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) async fn load_account(tx: &mut Tx, account_id: &str) -> Result<Account> {

@@ -84,6 +84,12 @@ pub fn fund_label(book: &str, fund_id: i64) -> String {
     }
 }
 
+/// What an account's coupons (or prepaid cards) can pay today: the balances of those active
+/// and not past their validity.
+pub(crate) fn usable_balance(instruments: &[InstrumentRow], today: Date, cards: bool) -> i64 {
+    instruments.iter().filter(|i| i.active && (i.kind == "card") == cards && i.valid_until >= today).map(|i| i.balance).sum()
+}
+
 /// An instrument's status as the customer reads it on `today`.
 pub fn instrument_status(i: &InstrumentRow, today: Date) -> &'static str {
     if !i.active {
@@ -575,9 +581,7 @@ impl App {
         let instruments = tx.instruments(account_id).await?;
         tx.commit().await?;
         let today = account.today(now);
-        let usable = |card: bool| -> i64 {
-            instruments.iter().filter(|i| i.active && (i.kind == "card") == card && i.valid_until >= today).map(|i| i.balance).sum()
-        };
+        let usable = |cards: bool| usable_balance(&instruments, today, cards);
         let c = account.currency.code();
         let mut table =
             Table::new(&["account", &format!("cash ({c})"), "coupons", "prepaid cards", "arrears", "state", "billed through", "time zone"]);

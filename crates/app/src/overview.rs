@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use billing::Month;
-use billing::account::GRACE_DAYS;
 use billing::period::next_day;
 use jiff::Timestamp;
 use jiff::ToSpan;
@@ -76,18 +75,13 @@ impl App {
         let instruments = tx.instruments(account_id).await?;
         tx.commit().await?;
 
-        let usable = |card: bool| -> i64 {
-            instruments.iter().filter(|i| i.active && (i.kind == "card") == card && i.valid_until >= today).map(|i| i.balance).sum()
-        };
+        let usable = |cards: bool| crate::lists::usable_balance(&instruments, today, cards);
         let mut o = Overview {
             cash: account.row.cash,
             coupons: usable(false),
             cards: usable(true),
             arrears: -account.row.cash.min(0),
-            suspends_on: match (account.row.state.as_str(), account.row.overdue_since) {
-                ("overdue", Some(since)) => since.checked_add(GRACE_DAYS.days()).ok(),
-                _ => None,
-            },
+            suspends_on: account.suspends_on(),
             account,
             today,
             month,

@@ -164,13 +164,7 @@ async fn account_bar(st: &ApiState, ctx: &Ctx, account_id: &str) -> Result<Optio
     let row = &balances.rows[0];
     let t = ctx.t;
     let state = account.row.state.clone();
-    let suspends = match (state.as_str(), account.row.overdue_since) {
-        ("overdue", Some(since)) => since
-            .checked_add(jiff::Span::new().days(billing::account::GRACE_DAYS))
-            .ok()
-            .map(|d| t.f("suspends-on", &[("day", &d.to_string())])),
-        _ => None,
-    };
+    let suspends = account.suspends_on().map(|d| t.f("suspends-on", &[("day", &d.to_string())]));
     Ok(Some(AccountBar {
         id: account.id().to_owned(),
         name: account.row.name.clone(),
