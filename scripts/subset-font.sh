@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Makes the web font the Billing Center embeds for Simplified Chinese: Noto Sans CJK SC
-# (SIL Open Font License 1.1, from Debian's fonts-noto-cjk) cut down to the characters of the
-# Chinese message catalogue, as WOFF2, with the license beside it. Run it again after the
-# catalogue gains characters; it needs apt-get and pip (fonttools, brotli).
+# Makes the fonts billcenter embeds, from Noto Sans CJK SC (SIL Open Font License 1.1, from
+# Debian's fonts-noto-cjk), with the license beside each:
+# - the web font of the Billing Center: cut down to the characters of the Chinese message
+#   catalogue, as WOFF2 (run this again after the catalogue gains characters);
+# - the PDF font of invoices: every character of GB 2312 (the 6,763 hanzi of Simplified
+#   Chinese and its symbols) with Latin, general punctuation, currency signs, CJK punctuation
+#   and full-width forms, as OpenType; a PDF embeds only the glyphs it uses.
+# It needs apt-get and pip (fonttools, brotli).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=crates/http/assets/fonts
@@ -23,3 +27,26 @@ for weight in Regular Bold; do
 done
 zcat -f "$work/x/usr/share/doc/fonts-noto-cjk/copyright" > "$out/NotoSansCJK.LICENSE"
 ls -l "$out"
+
+pdf=crates/export/fonts
+mkdir -p "$pdf"
+python3 - "$work/pdf-chars.txt" <<'PY'
+import sys
+chars = set()
+for lead in range(0xA1, 0xF8):
+    for trail in range(0xA1, 0xFF):
+        try:
+            chars.add(bytes([lead, trail]).decode("gb2312"))
+        except UnicodeDecodeError:
+            pass
+for lo, hi in [(0x20, 0x7F), (0xA0, 0x180), (0x2000, 0x2070), (0x20A0, 0x20C0), (0x3000, 0x3040), (0xFF00, 0xFF66)]:
+    chars.update(map(chr, range(lo, hi)))
+open(sys.argv[1], "w").write("".join(sorted(chars)))
+PY
+for weight in Regular Bold; do
+    python3 -m fontTools.subset "$work/x/usr/share/fonts/opentype/noto/NotoSansCJK-$weight.ttc" --font-number=2 \
+        --text-file="$work/pdf-chars.txt" --layout-features='kern,liga,palt' --no-hinting --name-IDs='*' \
+        --output-file="$pdf/NotoSansSC-$weight.otf"
+done
+cp "$out/NotoSansCJK.LICENSE" "$pdf/"
+ls -l "$pdf"

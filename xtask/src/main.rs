@@ -5,6 +5,7 @@
 mod bench;
 mod browser;
 mod dates;
+mod focus;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -61,18 +62,22 @@ pub(crate) fn stop_postgres() {
 /// Runs the test suite against SQLite and a real PostgreSQL server, echoing its output, and
 /// ends with one plain line that sums every test binary's result: `tests: N passed, N failed`.
 fn test() -> Result<()> {
+    // The document tests read PDFs back as text and run the FOCUS validator.
+    install_missing("/usr/bin/pdftotext", "poppler-utils")?;
+    let focus = focus::validator_python()?;
     let url = start_postgres()?;
-    let result = run_tests(&url);
+    let result = run_tests(&url, &focus);
     stop_postgres();
     result
 }
 
-fn run_tests(pg_url: &str) -> Result<()> {
+fn run_tests(pg_url: &str, focus_python: &std::path::Path) -> Result<()> {
     let args = ["test", "--workspace", "--locked"];
     eprintln!("$ BILLCENTER_TEST_PG={pg_url} cargo {}", args.join(" "));
     let mut child = Command::new(env!("CARGO"))
         .args(args)
         .env("BILLCENTER_TEST_PG", pg_url)
+        .env("BILLCENTER_FOCUS_PYTHON", focus_python)
         .stdout(Stdio::piped())
         .spawn()
         .context("cannot run cargo test")?;

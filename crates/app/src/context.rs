@@ -17,16 +17,28 @@ use crate::{AppError, Result, catalog_file};
 #[derive(Clone)]
 pub struct App {
     pub(crate) store: Store,
+    /// Who issues the invoices (printed on every PDF invoice), from the operator's configuration.
+    pub(crate) issuer: Arc<export::Issuer>,
 }
 
 impl App {
     pub async fn open(path: &Path) -> Result<App> {
-        Ok(App { store: Store::open(path).await? })
+        Ok(App { store: Store::open(path).await?, issuer: Arc::default() })
     }
 
     /// Connects to a PostgreSQL store (`postgres://...`).
     pub async fn connect(url: &str, settings: &store::PgSettings) -> Result<App> {
-        Ok(App { store: Store::connect(url, settings).await? })
+        Ok(App { store: Store::connect(url, settings).await?, issuer: Arc::default() })
+    }
+
+    /// The same store, with invoices issued by `issuer`.
+    pub fn with_issuer(mut self, issuer: export::Issuer) -> App {
+        self.issuer = Arc::new(issuer);
+        self
+    }
+
+    pub fn issuer(&self) -> &export::Issuer {
+        &self.issuer
     }
 
     pub async fn close(self) {

@@ -5,6 +5,7 @@
 pub mod catalog_file;
 mod clock;
 mod context;
+mod focus;
 pub mod funds;
 pub mod lists;
 pub mod operator;

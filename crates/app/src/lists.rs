@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use billing::invoice::outstanding_oldest_first;
 use billing::money::{EXACT_SCALE, from_scaled};
 use billing::{Amount, Catalog, Month, TxKind};
-use export::{Cell, Table};
+use export::{Amounts, Cell, InvoiceDocument, InvoiceLine, Table, WorkspaceLines};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use store::{InstrumentRow, LineFilter};
@@ -44,7 +44,7 @@ pub struct TransactionFilter {
     pub fund: Option<String>,
 }
 
-fn month_arg(field: &str, text: &str) -> Result<Month> {
+pub(crate) fn month_arg(field: &str, text: &str) -> Result<Month> {
     Month::parse(text).ok_or_else(|| AppError::invalid(field, format!("`{text}` is not a month (YYYY-MM)")))
 }
 
@@ -717,5 +717,68 @@ impl App {
             .collect();
         tx.commit().await?;
         Ok(InvoiceDetail { account, month: m, summary, lines, cards })
+    }
+
+    /// The invoice of `month` as printed: lines grouped by workspace with subtotals, the
+    /// month's totals, the cards bought, and this App's issuer.
+    pub async fn invoice_document(&self, account_id: &str, month: &str) -> Result<InvoiceDocument> {
+        Ok(self.invoice_detail(account_id, month).await?.document(self.issuer()))
+    }
+}
+
+impl InvoiceDetail {
+    /// The invoice as a document: every amount as display text (thousands grouped), the lines
+    /// grouped by workspace (in the order the store gives them: workspace, then item).
+    pub fn document(&self, issuer: &export::Issuer) -> InvoiceDocument {
+        let keys = self.summary.keys();
+        let row = &self.summary.rows[0];
+        let get = |key: &str| keys.iter().position(|k| k == key).map(|c| row[c].as_str().to_owned()).unwrap_or_default();
+        let cur = self.account.currency;
+        let amount = |minor: i64| export::group_thousands(&cur.format(Amount(minor)));
+        let amounts = |t: &store::TotalsRow| Amounts {
+            gross: amount(t.gross),
+            rounding_discount: decimal(from_scaled(t.rounding_discount, EXACT_SCALE)),
+            coupons: amount(t.coupon),
+            prepaid_cards: amount(t.card),
+            cash: amount(t.cash),
+            arrears: amount(t.arrears),
+        };
+        let mut workspaces: Vec<(String, Vec<InvoiceLine>, store::TotalsRow)> = Vec::new();
+        for l in &self.lines {
+            if workspaces.last().is_none_or(|(w, _, _)| *w != l.workspace_id) {
+                workspaces.push((l.workspace_id.clone(), Vec::new(), store::TotalsRow::default()));
+            }
+            let (_, lines, subtotal) = workspaces.last_mut().expect("a group was just pushed");
+            *subtotal += l.totals;
+            lines.push(InvoiceLine { item: l.item.clone(), charge_type: l.charge_type.clone(), amounts: amounts(&l.totals) });
+        }
+        let mut month = store::TotalsRow::default();
+        for l in &self.lines {
+            month += l.totals;
+        }
+        let days = self.month.days();
+        let status = get("status");
+        let issued_on = if status == "provisional" { String::new() } else { get("issued_at").chars().take(10).collect() };
+        InvoiceDocument {
+            issuer: issuer.clone(),
+            account_id: self.account.row.account_id.clone(),
+            account_name: self.account.row.name.clone(),
+            currency: cur.code().to_owned(),
+            time_zone: self.account.row.time_zone.clone(),
+            number: get("invoice_no"),
+            issued_on,
+            status,
+            month: self.month.to_string(),
+            period: (days.start.to_string(), days.end.yesterday().expect("a month ends after it starts").to_string()),
+            workspaces: workspaces
+                .into_iter()
+                .map(|(workspace, lines, subtotal)| WorkspaceLines { workspace, lines, subtotal: amounts(&subtotal) })
+                .collect(),
+            totals: amounts(&month),
+            outstanding: export::group_thousands(&get("outstanding")),
+            invoiceable: export::group_thousands(&get("invoiceable")),
+            cards_total: export::group_thousands(&get("cards_bought")),
+            cards: self.cards.iter().map(|(code, face, day)| (code.clone(), amount(*face), day.to_string())).collect(),
+        }
     }
 }

@@ -36,6 +36,15 @@ pub struct Cli {
     /// Machine-readable output.
     #[arg(long, global = true)]
     json: bool,
+    /// The issuer printed on invoices and named in FOCUS files: the operator's legal name.
+    #[arg(long, global = true, env = "BILLCENTER_ISSUER_NAME")]
+    issuer_name: Option<String>,
+    /// The issuer's postal address, printed on invoices.
+    #[arg(long, global = true, env = "BILLCENTER_ISSUER_ADDRESS")]
+    issuer_address: Option<String>,
+    /// The issuer's tax id, printed on invoices.
+    #[arg(long, global = true, env = "BILLCENTER_ISSUER_TAX_ID")]
+    issuer_tax_id: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -384,6 +393,12 @@ enum PackageCommand {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ListKind {
     Invoices,
+    /// One monthly invoice (`--month`): its summary and its lines by workspace and item;
+    /// `export invoice --format pdf` prints it.
+    Invoice,
+    /// A FOCUS 1.2 cost and usage file of a month (`export focus --month M`, CSV or Parquet),
+    /// of one account or, without `--account`, of every account.
+    Focus,
     Expenses,
     Transactions,
     Coupons,
@@ -398,14 +413,19 @@ enum ExportFormat {
     Json,
     /// A spreadsheet: typed cells, a totals row, an About sheet.
     Xlsx,
+    /// One invoice as an A4 document (`export invoice`).
+    Pdf,
+    /// A FOCUS file as Apache Parquet (`export focus`).
+    Parquet,
 }
 
 #[derive(Args, Debug)]
 struct ListArgs {
     #[arg(value_enum)]
     list: ListKind,
+    /// The billing account (every list but `focus` needs one).
     #[arg(long)]
-    account: String,
+    account: Option<String>,
     /// Start: a month (invoices), a day (expenses) or a day or instant (transactions).
     #[arg(long)]
     from: Option<String>,
@@ -433,6 +453,14 @@ struct ListArgs {
 }
 
 impl ListArgs {
+    fn account(&self) -> Result<&str> {
+        self.account.as_deref().ok_or_else(|| AppError::invalid("account", "is required for this list (--account ID)").into())
+    }
+
+    fn month(&self) -> Result<&str> {
+        self.month.as_deref().ok_or_else(|| AppError::invalid("month", "is required for this list (--month YYYY-MM)").into())
+    }
+
     fn filter_text(&self) -> String {
         app::lists::describe_filter(&[
             ("from", self.from.as_deref()),
@@ -502,6 +530,16 @@ pub async fn execute(cli: Cli, cwd: &Path, out: &mut dyn Write) -> Result<()> {
             let db = cwd.join(&cli.db);
             App::open(&db).await.with_context(|| format!("--db: cannot open {}", db.display()))?
         }
+    };
+    let app = match &cli.issuer_name {
+        Some(name) => app.with_issuer(export::Issuer {
+            name: name.clone(),
+            address: cli.issuer_address.clone().unwrap_or_default(),
+            tax_id: cli.issuer_tax_id.clone().unwrap_or_default(),
+        }),
+        // The demo's operator, so its invoices show a whole issuer block.
+        None if matches!(cli.command, Command::Demo { .. }) => app.with_issuer(crate::demo::issuer()),
+        None => app,
     };
     let result = command(&app, &cli, cwd, clock, out).await;
     app.close().await;
@@ -710,6 +748,12 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 export::write(&table, format, out)?;
             }
         }
+        Command::Export { list: args, format, output } if matches!(args.list, ListKind::Invoice | ListKind::Focus) => {
+            let rows = export_document(app, args, *format, output.as_deref().map(|p| cwd.join(p)).as_deref(), out).await?;
+            if let (Some(path), false) = (output, json) {
+                writeln!(out, "exported {rows} rows to {}", path.display())?;
+            }
+        }
         Command::Export { list: args, format, output }
             if matches!(args.list, ListKind::Expenses) && !matches!(format, ExportFormat::Json) =>
         {
@@ -737,8 +781,11 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 ExportFormat::Json => export::write(&table, Format::Json, sink)?,
                 ExportFormat::Xlsx => {
                     let name = args.list.to_possible_value().expect("lists are named").get_name().to_owned();
-                    let about = app.export_about(now, &args.account, &name, args.filter_text()).await?;
+                    let about = app.export_about(now, args.account()?, &name, args.filter_text()).await?;
                     export::write_xlsx(&table, about, sink)?;
+                }
+                ExportFormat::Pdf | ExportFormat::Parquet => {
+                    return Err(AppError::invalid("format", "pdf is for `export invoice`, parquet for `export focus`").into());
                 }
             }
             if let (Some(path), false) = (output, json) {
@@ -805,7 +852,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
         Command::Bench { command: BenchCommand::Export { format, output } } => {
             let args = ListArgs {
                 list: ListKind::Expenses,
-                account: crate::bench::account_id(0),
+                account: Some(crate::bench::account_id(0)),
                 from: None,
                 to: None,
                 month: Some("2026-11".into()),
@@ -899,8 +946,15 @@ fn print_verify(out: &mut dyn Write, json: bool, report: &app::verify::VerifyRep
 }
 
 async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
+    let account = a.account();
     Ok(match a.list {
-        ListKind::Invoices => vec![app.list_invoices(&a.account, &InvoiceFilter { from: a.from.clone(), to: a.to.clone() }).await?],
+        ListKind::Invoice => {
+            let detail = app.invoice_detail(account?, a.month()?).await?;
+            let lines = invoice_lines_table(&detail.document(app.issuer()));
+            vec![detail.summary, lines]
+        }
+        ListKind::Focus => return Err(AppError::invalid("list", "focus is a file: billcenter export focus --month YYYY-MM").into()),
+        ListKind::Invoices => vec![app.list_invoices(account?, &InvoiceFilter { from: a.from.clone(), to: a.to.clone() }).await?],
         ListKind::Expenses => {
             let f = ExpenseFilter {
                 month: a.month.clone(),
@@ -910,17 +964,17 @@ async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
                 item: a.item.clone(),
                 charge_type: a.charge_type.clone(),
             };
-            vec![app.list_expenses(&a.account, &f).await?]
+            vec![app.list_expenses(account?, &f).await?]
         }
         ListKind::Transactions => {
             let f = TransactionFilter { from: a.from.clone(), to: a.to.clone(), kind: a.kind.clone(), fund: a.fund.clone() };
-            let (rows, summary) = app.list_transactions(now, &a.account, &f).await?;
+            let (rows, summary) = app.list_transactions(now, account?, &f).await?;
             vec![rows, summary]
         }
-        ListKind::Coupons => vec![app.list_instruments(now, &a.account, false, a.status.as_deref()).await?],
-        ListKind::Cards => vec![app.list_instruments(now, &a.account, true, a.status.as_deref()).await?],
-        ListKind::Balances => vec![app.balances(now, &a.account).await?],
-        ListKind::Events => vec![app.list_events(&a.account).await?],
+        ListKind::Coupons => vec![app.list_instruments(now, account?, false, a.status.as_deref()).await?],
+        ListKind::Cards => vec![app.list_instruments(now, account?, true, a.status.as_deref()).await?],
+        ListKind::Balances => vec![app.balances(now, account?).await?],
+        ListKind::Events => vec![app.list_events(account?).await?],
     })
 }
 
@@ -948,18 +1002,85 @@ async fn export_expenses(
             let file =
                 std::fs::File::create(path).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?;
             let mut file = std::io::BufWriter::new(file);
-            let rows = app.write_expenses(now, &args.account, &filter, &args.filter_text(), xlsx, &mut file).await?;
+            let rows = app.write_expenses(now, args.account()?, &filter, &args.filter_text(), xlsx, &mut file).await?;
             file.flush()?;
             rows
         }
         None => {
             // Standard output is not for sending between threads: the file is made in memory.
             let mut buffer = Vec::new();
-            let rows = app.write_expenses(now, &args.account, &filter, &args.filter_text(), xlsx, &mut buffer).await?;
+            let rows = app.write_expenses(now, args.account()?, &filter, &args.filter_text(), xlsx, &mut buffer).await?;
             out.write_all(&buffer)?;
             rows
         }
     };
+    Ok(rows)
+}
+
+/// An invoice's lines as a table: workspace, item, charge type and the money columns.
+fn invoice_lines_table(doc: &export::InvoiceDocument) -> Table {
+    let mut table = Table::new(&[
+        "workspace",
+        "item",
+        "charge type",
+        &format!("gross ({})", doc.currency),
+        "rounding discount",
+        "coupons",
+        "prepaid cards",
+        "cash",
+        "arrears",
+    ]);
+    for w in &doc.workspaces {
+        for l in &w.lines {
+            let a = &l.amounts;
+            let cells = [&w.workspace, &l.item, &l.charge_type].map(|t| export::Cell::text(t.clone()));
+            let money = [&a.gross, &a.rounding_discount, &a.coupons, &a.prepaid_cards, &a.cash, &a.arrears]
+                .map(|m| export::Cell::money(m.replace(',', "")));
+            table.push(cells.into_iter().chain(money).collect());
+        }
+    }
+    table
+}
+
+/// `export invoice` (PDF) and `export focus` (CSV or Parquet): documents of a month.
+async fn export_document(app: &App, args: &ListArgs, format: ExportFormat, output: Option<&Path>, out: &mut dyn Write) -> Result<usize> {
+    let month = args.month()?;
+    // Standard output is not for sending between threads: without a file, the file is made in memory.
+    let mut buffer = Vec::new();
+    let mut file = match output {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| AppError::invalid("output", format!("cannot write {}: {e}", path.display())))?,
+        )),
+        None => None,
+    };
+    let sink_ref: &mut (dyn Write + Send) = match &mut file {
+        Some(f) => f,
+        None => &mut buffer,
+    };
+    let rows = match (args.list, format) {
+        (ListKind::Invoice, ExportFormat::Pdf) => {
+            let doc = app.invoice_document(args.account()?, month).await?;
+            sink_ref.write_all(&export::invoice_pdf(&doc)?)?;
+            doc.workspaces.iter().map(|w| w.lines.len()).sum()
+        }
+        (ListKind::Invoice, _) => return Err(AppError::invalid("format", "an invoice exports as pdf (--format pdf)").into()),
+        (ListKind::Focus, ExportFormat::Csv) => {
+            let mut file = export::FocusCsv::new(&mut *sink_ref)?;
+            let rows = app.stream_focus(month, args.account.as_deref(), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
+            file.finish()?;
+            rows
+        }
+        (ListKind::Focus, ExportFormat::Parquet) => {
+            let mut file = export::FocusParquet::new(&mut *sink_ref)?;
+            let rows = app.stream_focus(month, args.account.as_deref(), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
+            file.finish()?;
+            rows
+        }
+        (ListKind::Focus, _) => return Err(AppError::invalid("format", "a FOCUS file is csv or parquet").into()),
+        _ => unreachable!("only invoices and FOCUS files are documents"),
+    };
+    sink_ref.flush()?;
+    out.write_all(&buffer)?;
     Ok(rows)
 }
 

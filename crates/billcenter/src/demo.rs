@@ -298,7 +298,22 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
     let rows = app.write_expenses(now, "acme", &filter, &format!("month={month}"), true, &mut file).await?;
     file.flush()?;
     writeln!(out, "wrote {} ({rows} expense lines of acme in {month})", path.display())?;
+    // And the same month's invoice, as the PDF a finance team files.
+    let doc = app.invoice_document("acme", &month).await?;
+    let path = documents.join(format!("demo-acme-invoice-{month}.pdf"));
+    std::fs::write(&path, export::invoice_pdf(&doc)?)?;
+    let status = if doc.number.is_empty() { "provisional".to_owned() } else { doc.number.clone() };
+    writeln!(out, "wrote {} (acme's invoice for {month}: {status})", path.display())?;
     Ok(())
+}
+
+/// The operator the demo's invoices name as their issuer, unless one is configured.
+pub fn issuer() -> export::Issuer {
+    export::Issuer {
+        name: "Northwind Observability Cloud Co., Ltd. (北风可观测云有限公司)".to_owned(),
+        address: "88 Wensan Road, Xihu District, Hangzhou 310012, China".to_owned(),
+        tax_id: "91330106MA2H4K7X3Q".to_owned(),
+    }
 }
 
 fn coupon(amount: &str, kind: &str, from: Date, until: Date, items: &[&str]) -> CouponRequest {

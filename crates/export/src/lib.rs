@@ -2,11 +2,34 @@
 //! neutralised), XLSX (typed cells, a totals row, an About sheet), JSON and aligned text. They
 //! work on [`Table`]s of ready-formatted cells and know nothing of databases or HTTP.
 
+mod focus;
+mod pdf;
 mod xlsx;
 
+pub use focus::{
+    FOCUS_APPLICABILITY, FOCUS_QUANTITY_SCALE, FOCUS_RULES_THAT_CANNOT_APPLY, FocusCsv, FocusError, FocusParquet, FocusRow, focus_columns,
+};
+pub use pdf::{Amounts, InvoiceDocument, InvoiceLine, Issuer, PdfError, WorkspaceLines, invoice_pdf};
 pub use xlsx::{About, XlsxError, XlsxSheet, write_xlsx};
 
 use std::io::{self, Write};
+
+/// An amount string (`-1234.50`) with its thousands grouped (`-1,234.50`).
+pub fn group_thousands(amount: &str) -> String {
+    let (sign, digits) = amount.strip_prefix('-').map_or(("", amount), |d| ("-", d));
+    let (whole, fraction) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
 
 /// One cell, kept as the exact text every format starts from; the variant says what the text
 /// is, so a spreadsheet can store it as a number or a date. `Number` and `Money` are exact

@@ -66,6 +66,7 @@ any = Any
 export = Export
 export-csv = CSV (all rows)
 export-xlsx = Excel workbook (all rows)
+export-pdf = Invoice (PDF)
 export-focus = FOCUS cost file
 rows-count = {count} rows
 page-of = Rows {from} to {to} of {count}

@@ -66,6 +66,7 @@ any = 全部
 export = 导出
 export-csv = CSV（全部行）
 export-xlsx = Excel 工作簿（全部行）
+export-pdf = 账单（PDF）
 export-focus = FOCUS 成本文件
 rows-count = 共 {count} 行
 page-of = 第 {from} 至 {to} 行，共 {count} 行

@@ -39,6 +39,7 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(set_alerts))
         .routes(routes!(get_list))
         .routes(routes!(export_list))
+        .routes(routes!(invoice_pdf))
         .routes(routes!(verify))
         .routes(routes!(run))
         .routes(routes!(create_webhook, list_webhooks))
@@ -748,6 +749,29 @@ async fn export_list(
     auth.account(&account)?;
     let now = st.now(&headers)?;
     export_file(&st, now, &account, &list, &q).await
+}
+
+/// One monthly invoice as a PDF: issued and paid invoices with their number and issue date,
+/// the open month as a provisional statement (watermarked). The same invoice gives the same
+/// bytes every time.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/invoices/{month}/pdf", tag = "lists", security(("api_key" = [])),
+    params(("account" = String, Path), ("month" = String, Path, description = "YYYY-MM")),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+async fn invoice_pdf(State(st): St, auth: Auth, Path((account, month)): Path<(String, String)>) -> ApiResult<Response> {
+    auth.account(&account)?;
+    invoice_pdf_file(&st, &account, &month).await
+}
+
+/// The PDF of one invoice as a download (the API's route and the invoice page's download).
+pub(crate) async fn invoice_pdf_file(st: &ApiState, account: &str, month: &str) -> ApiResult<Response> {
+    let doc = st.app.invoice_document(account, month).await?;
+    // Laying out pages is CPU work: it runs beside the request threads.
+    let pdf = tokio::task::spawn_blocking(move || export::invoice_pdf(&doc))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let disposition = format!("attachment; filename=\"{account}-invoice-{month}.pdf\"");
+    Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, disposition)], pdf).into_response())
 }
 
 /// A list's export as a file download (the API's export route and the pages' Export menu):

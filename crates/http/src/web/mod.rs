@@ -40,6 +40,7 @@ pub fn router() -> Router<ApiState> {
         .route("/accounts/{account}", get(|Path(a): Path<String>| async move { Redirect::to(&format!("/accounts/{a}/")) }))
         .route("/accounts/{account}/", get(pages::overview))
         .route("/accounts/{account}/invoices/{month}", get(pages::invoice_or_export))
+        .route("/accounts/{account}/invoices/{month}/export", get(pages::invoice_export))
         .route("/accounts/{account}/{list}", get(pages::list))
         .route("/accounts/{account}/{list}/export", get(pages::export))
         .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../assets/app.css").as_bytes()) }))

@@ -20,22 +20,7 @@ pub const PAGE_ROWS: usize = 50;
 /// The lists that have a page, in the navigation's order.
 pub const PAGE_LISTS: [&str; 5] = ["invoices", "expenses", "transactions", "coupons", "cards"];
 
-/// An amount string (`-1234.50`) with its thousands grouped (`-1,234.50`).
-pub fn money_text(amount: &str) -> String {
-    let (sign, digits) = amount.strip_prefix('-').map_or(("", amount), |d| ("-", d));
-    let (whole, fraction) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    match fraction {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
+pub use export::group_thousands as money_text;
 
 /// What the frame of every signed-in page shows.
 pub(crate) struct Frame {
@@ -698,6 +683,27 @@ pub(crate) async fn export(
 
 // ---- one invoice --------------------------------------------------------------------------
 
+/// One invoice's document: `format=pdf` (the only format an invoice has on its own).
+pub(crate) async fn invoice_export(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, month)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if q.format.as_deref().unwrap_or("pdf") != "pdf" {
+        return error_page(&ctx, crate::ApiError::invalid("format", "an invoice exports as pdf"));
+    }
+    match crate::routes::invoice_pdf_file(&st, &account_id, &month).await {
+        Ok(file) => file,
+        Err(e) => error_page(&ctx, e),
+    }
+}
+
 pub(crate) struct WorkspaceGroup {
     pub workspace: String,
     pub lines: Vec<Vec<String>>,
@@ -746,40 +752,19 @@ pub(crate) async fn invoice_or_export(
     let row = &d.summary.rows[0];
     let get = |key: &str| keys.iter().position(|k| k == key).map(|c| row[c].as_str().to_owned()).unwrap_or_default();
     let cur = d.account.currency;
-    let amount = |minor: i64| money_text(&cur.format(billing::Amount(minor)));
-    let discount = |v: i64| billing::money::from_scaled(v, billing::money::EXACT_SCALE).normalize().to_string();
-    let mut groups: Vec<WorkspaceGroup> = Vec::new();
-    let mut sub = store::TotalsRow::default();
-    for (i, l) in d.lines.iter().enumerate() {
-        if groups.last().is_none_or(|g| g.workspace != l.workspace_id) {
-            groups.push(WorkspaceGroup { workspace: l.workspace_id.clone(), lines: Vec::new(), subtotal: Vec::new() });
-            sub = store::TotalsRow::default();
-        }
-        let x = l.totals;
-        sub += x;
-        let g = groups.last_mut().expect("a group was just pushed");
-        g.lines.push(vec![
-            l.item.clone(),
-            t.value(&l.charge_type),
-            amount(x.gross),
-            discount(x.rounding_discount),
-            amount(x.coupon),
-            amount(x.card),
-            amount(x.cash),
-            amount(x.arrears),
-        ]);
-        let last_of_group = d.lines.get(i + 1).is_none_or(|n| n.workspace_id != l.workspace_id);
-        if last_of_group {
-            g.subtotal = vec![
-                amount(sub.gross),
-                discount(sub.rounding_discount),
-                amount(sub.coupon),
-                amount(sub.card),
-                amount(sub.cash),
-                amount(sub.arrears),
-            ];
-        }
-    }
+    let doc = d.document(st.app.issuer());
+    let money = |a: &export::Amounts| {
+        vec![a.gross.clone(), a.rounding_discount.clone(), a.coupons.clone(), a.prepaid_cards.clone(), a.cash.clone(), a.arrears.clone()]
+    };
+    let groups = doc
+        .workspaces
+        .iter()
+        .map(|w| WorkspaceGroup {
+            workspace: w.workspace.clone(),
+            lines: w.lines.iter().map(|l| [vec![l.item.clone(), t.value(&l.charge_type)], money(&l.amounts)].concat()).collect(),
+            subtotal: money(&w.subtotal),
+        })
+        .collect();
     let summary =
         ["gross", "rounding_discount", "coupons", "prepaid_cards", "cash", "arrears", "outstanding", "cards_bought", "invoiceable"]
             .iter()
@@ -793,11 +778,11 @@ pub(crate) async fn invoice_or_export(
     let month_text = d.month.to_string();
     let days = d.month.days();
     let expenses_query = serde_urlencoded::to_string([("month", month_text.as_str())]).unwrap_or_default();
-    let downloads = ["csv", "xlsx"]
-        .iter()
-        .map(|fmt| {
+    let pdf = (t.t("export-pdf").to_owned(), format!("/accounts/{account_id}/invoices/{month_text}/export?format=pdf"));
+    let downloads = std::iter::once(pdf)
+        .chain(["csv", "xlsx"].iter().map(|fmt| {
             (t.t(&format!("export-{fmt}")).to_owned(), format!("/accounts/{account_id}/expenses/export?{expenses_query}&format={fmt}"))
-        })
+        }))
         .collect();
     let zone_note = t.f("all-times-in", &[("zone", &bar.zone)]);
     let heading = t.f("invoice", &[("month", &month_text)]);
@@ -816,7 +801,7 @@ pub(crate) async fn invoice_or_export(
             .iter()
             .map(|k| t.t(&format!("col-{k}")).to_owned())
             .collect(),
-        cards: d.cards.iter().map(|(code, face, day)| (code.clone(), amount(*face), day.to_string())).collect(),
+        cards: doc.cards,
         downloads,
         zone_note,
     };
