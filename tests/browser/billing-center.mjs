@@ -179,11 +179,11 @@ const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards'];
   // The Export menu opens from the keyboard-reachable summary and offers every format.
   await page.click('details.menu summary');
   const hrefs = await page.$$eval('details.menu a', (as) => as.map((a) => a.href));
-  check(await page.isVisible('details.menu a[href*="format=xlsx"]') && hrefs.length === 2, `the Export menu offers CSV and XLSX (${hrefs})`);
-  const download = async (format) => {
+  check(await page.isVisible('details.menu a[href*="format=xlsx"]') && hrefs.length === 3, `the Export menu offers CSV, XLSX and FOCUS (${hrefs})`);
+  const download = async (format, extension = format) => {
     const href = hrefs.find((h) => h.includes(`format=${format}`));
     const r = await ctx.request.get(href);
-    check(r.status() === 200 && (r.headers()['content-disposition'] || '').includes(`.${format}`), `the ${format} export downloads as a file`);
+    check(r.status() === 200 && (r.headers()['content-disposition'] || '').includes(`.${extension}`), `the ${format} export downloads as a file`);
     return r.body();
   };
   const csv = (await download('csv')).toString('utf8');
@@ -199,6 +199,11 @@ const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards'];
   const cliXlsx = execFileSync(env('BILLCENTER_BIN'), ['--db', env('BILLCENTER_DB'), '--now', env('BILLCENTER_NOW'), 'export', 'expenses',
     '--account', ACCOUNT, '--month', '2026-11', '--item', 'log_events', '--format', 'xlsx']);
   check(cliXlsx.length > 0 && Math.abs(cliXlsx.length - xlsx.length) < 64, 'the XLSX download matches billcenter export in size (it differs only in the time it was made)');
+  // FOCUS is the whole billing month of the filter, as `billcenter export focus` writes it.
+  const focus = (await download('focus', 'csv')).toString('utf8');
+  const cliFocus = execFileSync(env('BILLCENTER_BIN'), ['--db', env('BILLCENTER_DB'), '--now', env('BILLCENTER_NOW'), 'export', 'focus',
+    '--account', ACCOUNT, '--month', '2026-11'], { encoding: 'utf8' });
+  check(focus.startsWith('BilledCost,') && focus === cliFocus, 'the FOCUS download equals billcenter export focus of the month');
 
   // Another account's pages, invoices and exports do not exist for this customer.
   for (const p of [`/accounts/${OTHER}/`, `/accounts/${OTHER}/expenses`, `/accounts/${OTHER}/invoices/2026-11`, `/accounts/${OTHER}/expenses/export?format=csv`]) {

@@ -109,6 +109,12 @@ struct Figures {
     export_xlsx_rss_mib: Option<f64>,
     export_csv_s: Vec<f64>,
     export_csv_rss_mib: Option<f64>,
+    /// FOCUS files of the same month: rows (a line and its credits), seconds, peak RSS.
+    export_focus_rows: usize,
+    export_focus_csv_s: Vec<f64>,
+    export_focus_csv_rss_mib: Option<f64>,
+    export_focus_parquet_s: Vec<f64>,
+    export_focus_parquet_rss_mib: Option<f64>,
     /// The Billing Center's pages of the export account: name and median milliseconds.
     pages_ms: Vec<(&'static str, Option<f64>)>,
     totals_match: bool,
@@ -151,6 +157,11 @@ pub fn bench(args: &[String]) -> Result<()> {
         export_xlsx_rss_mib: None,
         export_csv_s: vec![],
         export_csv_rss_mib: None,
+        export_focus_rows: 0,
+        export_focus_csv_s: vec![],
+        export_focus_csv_rss_mib: None,
+        export_focus_parquet_s: vec![],
+        export_focus_parquet_rss_mib: None,
         pages_ms: vec![],
         totals_match: true,
         peak_rss_mib: 0.0,
@@ -233,16 +244,23 @@ pub fn bench(args: &[String]) -> Result<()> {
     billcenter(&bin, &["--db", &db, "bench", "setup-export", "--lines", &a.export_lines.to_string()])?;
     billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
     for run in 0..a.runs {
-        for (format, secs, rss) in
-            [("xlsx", &mut f.export_xlsx_s, &mut f.export_xlsx_rss_mib), ("csv", &mut f.export_csv_s, &mut f.export_csv_rss_mib)]
-        {
-            eprintln!("bench: {format} export, run {} of {}", run + 1, a.runs);
+        let (mut lines, mut focus_rows) = (0, 0);
+        for (format, focus, secs, rss) in [
+            ("xlsx", false, &mut f.export_xlsx_s, &mut f.export_xlsx_rss_mib),
+            ("csv", false, &mut f.export_csv_s, &mut f.export_csv_rss_mib),
+            ("csv", true, &mut f.export_focus_csv_s, &mut f.export_focus_csv_rss_mib),
+            ("parquet", true, &mut f.export_focus_parquet_s, &mut f.export_focus_parquet_rss_mib),
+        ] {
+            let what = if focus { "FOCUS " } else { "" };
+            eprintln!("bench: {what}{format} export, run {} of {}", run + 1, a.runs);
             let file = dir.join(format!("export.{format}")).display().to_string();
-            let (out, _) = billcenter(
-                &bin,
-                &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "export", "--format", format, "--output", &file],
-            )?;
-            f.export_rows = json_field(&out, "rows").context("rows")?.parse()?;
+            let mut args =
+                vec!["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "export", "--format", format, "--output", &file];
+            if focus {
+                args.push("--focus");
+            }
+            let (out, _) = billcenter(&bin, &args)?;
+            *(if focus { &mut focus_rows } else { &mut lines }) = json_field(&out, "rows").context("rows")?.parse()?;
             secs.push(json_field(&out, "seconds").context("seconds")?.parse()?);
             let peak: Option<f64> = json_field(&out, "peak_rss_mib").and_then(|v| v.parse().ok());
             *rss = match (peak, *rss) {
@@ -251,6 +269,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             };
             let _ = std::fs::remove_file(&file);
         }
+        (f.export_rows, f.export_focus_rows) = (lines, focus_rows);
     }
     eprintln!("bench: the Billing Center's pages of that account");
     let runs = a.runs.max(3).to_string();
@@ -443,6 +462,13 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("export_csv_s", num(med(&f.export_csv_s), 3)),
         ("export_csv_rows_per_s", num(med(&f.export_csv_s).map(|s| f.export_rows as f64 / s), 0)),
         ("export_csv_peak_rss_mib", num(f.export_csv_rss_mib, 1)),
+        ("export_focus_rows", f.export_focus_rows.to_string()),
+        ("export_focus_csv_s", num(med(&f.export_focus_csv_s), 3)),
+        ("export_focus_csv_rows_per_s", num(med(&f.export_focus_csv_s).map(|s| f.export_focus_rows as f64 / s), 0)),
+        ("export_focus_csv_peak_rss_mib", num(f.export_focus_csv_rss_mib, 1)),
+        ("export_focus_parquet_s", num(med(&f.export_focus_parquet_s), 3)),
+        ("export_focus_parquet_rows_per_s", num(med(&f.export_focus_parquet_s).map(|s| f.export_focus_rows as f64 / s), 0)),
+        ("export_focus_parquet_peak_rss_mib", num(f.export_focus_parquet_rss_mib, 1)),
         ("page_overview_ms", num(page(f, "overview"), 1)),
         ("page_expenses_ms", num(page(f, "expenses"), 1)),
         ("page_expenses_month_ms", num(page(f, "expenses_month"), 1)),
@@ -478,16 +504,18 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let night_label = format!("night of {} accounts from pre-aggregated usage, end to end, durable (SQLite)", a.night_accounts);
     let month_label = format!("the invoice day of a 30-day month: {} accounts' invoices (SQLite)", a.month_accounts);
     let export_label = |format: &str| format!("{format} export of one account's month, {} expense lines (rows/s, peak RSS)", f.export_rows);
-    let export_value = |xs: &[f64], rss: Option<f64>| {
+    let export_value = |xs: &[f64], rss: Option<f64>, rows: usize| {
         med(xs).map_or("not measured".to_owned(), |s| {
-            format!("{:.0} rows/s, {}", f.export_rows as f64 / s, rss.map_or("RSS not measured".to_owned(), |m| format!("{m:.0} MiB")))
+            format!("{:.0} rows/s, {}", rows as f64 / s, rss.map_or("RSS not measured".to_owned(), |m| format!("{m:.0} MiB")))
         })
     };
     let (xlsx_label, csv_label) = (export_label("XLSX"), export_label("CSV"));
+    let focus_label = |format: &str| format!("FOCUS {format} of that month, {} rows (rows/s, peak RSS)", f.export_focus_rows);
+    let (focus_csv_label, focus_parquet_label) = (focus_label("CSV"), focus_label("Parquet"));
     let pages_label = "Billing Center pages of that account, rendered in process (median ms)";
     let pages_value =
         f.pages_ms.iter().map(|(n, v)| format!("{n} {}", v.map_or("-".to_owned(), |ms| format!("{ms:.0}")))).collect::<Vec<_>>().join(", ");
-    let rows: [(&str, String, String); 23] = [
+    let rows: [(&str, String, String); 25] = [
         ("bulk ingest through the CLI (SQLite)", per_s(&f.ingest_s), range(&f.ingest_s)),
         ("ingest through HTTP NDJSON (SQLite)", per_s(&f.ingest_http_s), range(&f.ingest_http_s)),
         ("nightly run, end to end, durable (SQLite)", secs(&f.run_s, 3), range(&f.run_s)),
@@ -520,8 +548,18 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("every contender's per-account totals and deductions equal the nightly run's", f.totals_match.to_string(), String::new()),
         ("peak RSS of the job process", format!("{:.0} MiB", f.peak_rss_mib), String::new()),
         ("peak RSS of that night", f.peak_rss_1m_mib.map_or("not measured".to_owned(), |m| format!("{m:.0} MiB")), String::new()),
-        (&xlsx_label, export_value(&f.export_xlsx_s, f.export_xlsx_rss_mib), range(&f.export_xlsx_s)),
-        (&csv_label, export_value(&f.export_csv_s, f.export_csv_rss_mib), range(&f.export_csv_s)),
+        (&xlsx_label, export_value(&f.export_xlsx_s, f.export_xlsx_rss_mib, f.export_rows), range(&f.export_xlsx_s)),
+        (&csv_label, export_value(&f.export_csv_s, f.export_csv_rss_mib, f.export_rows), range(&f.export_csv_s)),
+        (
+            &focus_csv_label,
+            export_value(&f.export_focus_csv_s, f.export_focus_csv_rss_mib, f.export_focus_rows),
+            range(&f.export_focus_csv_s),
+        ),
+        (
+            &focus_parquet_label,
+            export_value(&f.export_focus_parquet_s, f.export_focus_parquet_rss_mib, f.export_focus_rows),
+            range(&f.export_focus_parquet_s),
+        ),
         (pages_label, pages_value, String::new()),
     ];
     let mut md = format!(

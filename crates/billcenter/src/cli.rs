@@ -214,6 +214,9 @@ enum BenchCommand {
         format: ExportFormat,
         #[arg(long)]
         output: PathBuf,
+        /// The month's FOCUS file (csv or parquet) instead of its detailed expenses.
+        #[arg(long)]
+        focus: bool,
     },
     /// Render the Billing Center's pages of an account through the router in this process,
     /// timed (median milliseconds of `runs` requests each).
@@ -849,9 +852,9 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             let n = crate::bench::setup_export(app, *lines, *seed).await?;
             print_json(out, serde_json::json!({"account": crate::bench::account_id(0), "aggregates": n}))?;
         }
-        Command::Bench { command: BenchCommand::Export { format, output } } => {
+        Command::Bench { command: BenchCommand::Export { format, output, focus } } => {
             let args = ListArgs {
-                list: ListKind::Expenses,
+                list: if *focus { ListKind::Focus } else { ListKind::Expenses },
                 account: Some(crate::bench::account_id(0)),
                 from: None,
                 to: None,
@@ -864,7 +867,11 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 status: None,
             };
             let start = std::time::Instant::now();
-            let rows = export_expenses(app, now, &args, *format, Some(&cwd.join(output)), out).await?;
+            let rows = if *focus {
+                export_document(app, &args, *format, Some(&cwd.join(output)), out).await?
+            } else {
+                export_expenses(app, now, &args, *format, Some(&cwd.join(output)), out).await?
+            };
             print_json(
                 out,
                 serde_json::json!({"rows": rows, "seconds": start.elapsed().as_secs_f64(), "peak_rss_mib": crate::bench::peak_rss_mib()}),

@@ -117,7 +117,8 @@ impl Site {
         let headers = r.headers().clone();
         let location = headers.get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         // Bytes, not text(): text() would drop a byte-order mark.
-        Answer { status, location, body: String::from_utf8(r.bytes().await.unwrap().to_vec()).unwrap(), headers }
+        // (A PDF is not text: its binary parts are replaced, its header stays readable.)
+        Answer { status, location, body: String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned(), headers }
     }
 
     /// Signs in; returns the jar and the answer to the form.
@@ -228,8 +229,19 @@ async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
     let cli = run(&site.db, &["export", "expenses", "--account", "cedar", "--month", "2026-11", "--item", "log_events"], None);
     assert_eq!(csv.body, cli);
 
+    // The invoice page's PDF, and the expenses page's FOCUS file (the CLI's, for this account).
+    let pdf = site.get(&mut jar, "/accounts/cedar/invoices/2026-10/export?format=pdf").await;
+    assert_eq!((pdf.status, pdf.headers["content-type"].to_str().unwrap()), (200, "application/pdf"));
+    assert!(pdf.body.starts_with("%PDF-"));
+    let focus = site.get(&mut jar, "/accounts/cedar/expenses/export?month=2026-10&format=focus").await;
+    assert_eq!(focus.status, 200);
+    assert_eq!(focus.body, run(&site.db, &["export", "focus", "--account", "cedar", "--month", "2026-10"], None));
+    assert!(focus.body.starts_with("BilledCost,"), "{}", focus.body);
+
     // Another account's pages, invoices and exports do not exist for this user.
     for path in [
+        "/accounts/acme/invoices/2026-10/export?format=pdf",
+        "/accounts/acme/expenses/export?month=2026-10&format=focus",
         "/accounts/acme/",
         "/accounts/acme/expenses",
         "/accounts/acme/invoices/2026-10",

@@ -40,6 +40,7 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(get_list))
         .routes(routes!(export_list))
         .routes(routes!(invoice_pdf))
+        .routes(routes!(focus_file))
         .routes(routes!(verify))
         .routes(routes!(run))
         .routes(routes!(create_webhook, list_webhooks))
@@ -760,6 +761,54 @@ async fn export_list(
 async fn invoice_pdf(State(st): St, auth: Auth, Path((account, month)): Path<(String, String)>) -> ApiResult<Response> {
     auth.account(&account)?;
     invoice_pdf_file(&st, &account, &month).await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct FocusQuery {
+    /// `csv` (default) or `parquet`.
+    format: Option<String>,
+}
+
+/// A month of one account as a FOCUS 1.2 cost and usage file: every expense line, the credits
+/// coupons and prepaid cards gave, and the cards bought; CSV or Parquet.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/focus/{month}", tag = "lists", security(("api_key" = [])),
+    params(("account" = String, Path), ("month" = String, Path, description = "YYYY-MM"), FocusQuery),
+    responses((status = 200, content_type = "text/csv", body = String),
+        (status = 200, content_type = "application/vnd.apache.parquet", body = Vec<u8>),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn focus_file(
+    State(st): St,
+    auth: Auth,
+    Path((account, month)): Path<(String, String)>,
+    Query(q): Query<FocusQuery>,
+) -> ApiResult<Response> {
+    auth.account(&account)?;
+    focus_download(&st, &account, &month, q.format.as_deref().unwrap_or("csv")).await
+}
+
+/// A FOCUS file of one account's month as a download (the API's route and the expenses page's
+/// Export menu).
+pub(crate) async fn focus_download(st: &ApiState, account: &str, month: &str, format: &str) -> ApiResult<Response> {
+    let mut out = Vec::new();
+    let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    let (extension, content_type) = match format {
+        "csv" | "focus" => {
+            let mut file = export::FocusCsv::new(&mut out).map_err(|e| internal(&e))?;
+            st.app.stream_focus(month, Some(account), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
+            file.finish().map_err(|e| internal(&e))?;
+            ("csv", "text/csv; charset=utf-8")
+        }
+        "parquet" => {
+            let mut file = export::FocusParquet::new(&mut out).map_err(|e| internal(&e))?;
+            st.app.stream_focus(month, Some(account), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
+            file.finish().map_err(|e| internal(&e))?;
+            ("parquet", "application/vnd.apache.parquet")
+        }
+        other => return Err(ApiError::invalid("format", format!("`{other}` is not csv or parquet"))),
+    };
+    let disposition = format!("attachment; filename=\"{account}-focus-{month}.{extension}\"");
+    Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], out).into_response())
 }
 
 /// The PDF of one invoice as a download (the API's route and the invoice page's download).

@@ -552,7 +552,8 @@ pub(crate) async fn list(
     let next_href = shown.next.clone().map(|c| with_cursor(Some(c)));
     let first_href = q.cursor.is_some().then(|| with_cursor(None));
     let export_query = query_of(&ListQuery { cursor: None, ..q.clone() });
-    let exports = ["csv", "xlsx"]
+    let formats: &[&str] = if list == "expenses" { &["csv", "xlsx", "focus"] } else { &["csv", "xlsx"] };
+    let exports = formats
         .iter()
         .map(|fmt| {
             let sep = if export_query.is_empty() { "" } else { "&" };
@@ -666,12 +667,22 @@ pub(crate) async fn export(
     Path((account_id, list)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+    let (ctx, bar) = match account_page(&st, &headers, &uri, None, &account_id).await {
         Ok(v) => v,
         Err(r) => return r,
     };
     if !PAGE_LISTS.contains(&list.as_str()) {
         return not_found_page(&ctx);
+    }
+    if list == "expenses" && q.format.as_deref() == Some("focus") {
+        // A FOCUS file is a whole billing month: the filter's month, or the month its days start in.
+        let month = q.month.clone().filter(|m| !m.is_empty()).or_else(|| q.from.as_ref().and_then(|d| d.get(..7)).map(str::to_owned));
+        let zone = jiff::tz::TimeZone::get(&bar.zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let month = month.unwrap_or_else(|| billing::Month::of(ctx.now.to_zoned(zone).date()).to_string());
+        return match crate::routes::focus_download(&st, &account_id, &month, "csv").await {
+            Ok(file) => file,
+            Err(e) => error_page(&ctx, e),
+        };
     }
     let format = q.format.clone();
     let q = ListQuery { format, ..cleaned(&q) };
