@@ -695,6 +695,8 @@ pub struct InvoiceDetail {
     pub lines: Vec<store::InvoiceLineRow>,
     /// Code, face value and the day bought (in the account's zone).
     pub cards: Vec<(String, i64, Date)>,
+    /// The display name of every billable item and package of the catalog, by code.
+    pub names: BTreeMap<String, String>,
 }
 
 impl App {
@@ -707,6 +709,13 @@ impl App {
         }
         let mut tx = self.store.read().await?;
         let account = load_account(&mut tx, account_id).await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let names = catalog
+            .items
+            .values()
+            .map(|i| (i.code.clone(), i.name.clone()))
+            .chain(catalog.packages.values().map(|p| (p.code.clone(), p.name.clone())))
+            .collect();
         let lines = tx.month_line_totals(&[account_id], &m.to_string()).await?;
         let cards = tx
             .instruments(account_id)
@@ -716,7 +725,7 @@ impl App {
             .map(|i| (i.code.clone(), i.face_value, account.today(i.created_at)))
             .collect();
         tx.commit().await?;
-        Ok(InvoiceDetail { account, month: m, summary, lines, cards })
+        Ok(InvoiceDetail { account, month: m, summary, lines, cards, names })
     }
 
     /// The invoice of `month` as printed: lines grouped by workspace with subtotals, the
@@ -750,7 +759,12 @@ impl InvoiceDetail {
             }
             let (_, lines, subtotal) = workspaces.last_mut().expect("a group was just pushed");
             *subtotal += l.totals;
-            lines.push(InvoiceLine { item: l.item.clone(), charge_type: l.charge_type.clone(), amounts: amounts(&l.totals) });
+            lines.push(InvoiceLine {
+                item: l.item.clone(),
+                item_name: self.names.get(&l.item).cloned().unwrap_or_else(|| l.item.clone()),
+                charge_type: l.charge_type.clone(),
+                amounts: amounts(&l.totals),
+            });
         }
         let mut month = store::TotalsRow::default();
         for l in &self.lines {

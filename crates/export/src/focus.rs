@@ -382,3 +382,65 @@ fn scaled(d: Decimal, scale: u32) -> i128 {
     assert!(d.scale() <= scale, "{d} has more than {scale} decimals");
     d.mantissa() * 10i128.pow(scale - d.scale())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    fn row(billed: &str) -> FocusRow {
+        FocusRow {
+            billed_cost: billed.parse().unwrap(),
+            effective_cost: billed.parse().unwrap(),
+            consumed_quantity: Some(Decimal::from(4_038_163)),
+            pricing_quantity: Some("8.771856".parse().unwrap()),
+            billing_account_id: "acme".into(),
+            charge_category: "Usage",
+            charge_frequency: "Usage-Based",
+            x_line_no: Some(7),
+            ..FocusRow::default()
+        }
+    }
+
+    #[test]
+    fn csv_writes_every_column_and_decimals_look_decimal() {
+        let mut out = Vec::new();
+        let mut file = FocusCsv::new(&mut out).unwrap();
+        file.push(&row("-13.15")).unwrap();
+        file.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), focus_columns().join(","));
+        let cells: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = |name: &str| cells[focus_columns().iter().position(|c| *c == name).unwrap()];
+        assert_eq!(at("BilledCost"), "-13.15");
+        assert_eq!(at("ConsumedQuantity"), "4038163.0");
+        assert_eq!(at("PricingQuantity"), "8.771856");
+        assert_eq!(at("ChargePeriodStart"), "1970-01-01T00:00:00Z");
+        assert_eq!(at("x_LineNo"), "7");
+        assert_eq!(at("ListUnitPrice"), "", "a null is an empty cell");
+    }
+
+    #[test]
+    fn parquet_holds_every_row_in_row_groups() {
+        let mut out = Vec::new();
+        let mut file = FocusParquet::new(&mut out).unwrap();
+        for i in 0..(ROW_GROUP_ROWS + 10) {
+            file.push(&row(&format!("{i}.25"))).unwrap();
+        }
+        file.finish().unwrap();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(out)).unwrap();
+        let meta = reader.metadata();
+        assert_eq!(meta.file_metadata().num_rows(), (ROW_GROUP_ROWS + 10) as i64);
+        assert_eq!(meta.num_row_groups(), 2, "a full group, then the rest");
+        let names: Vec<&str> = meta.file_metadata().schema_descr().columns().iter().map(|c| c.name()).collect();
+        assert_eq!(names, focus_columns());
+    }
+
+    #[test]
+    fn decimals_scale_exactly() {
+        assert_eq!(scaled("13.15".parse().unwrap(), 6), 13_150_000);
+        assert_eq!(scaled("-0.000001".parse().unwrap(), 6), -1);
+        assert!(std::panic::catch_unwind(|| scaled("0.0000001".parse().unwrap(), 6)).is_err());
+    }
+}

@@ -72,7 +72,9 @@ pub struct WorkspaceLines {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct InvoiceLine {
+    /// The billable item's (or package's) code, and the name a reader knows it by.
     pub item: String,
+    pub item_name: String,
     pub charge_type: String,
     pub amounts: Amounts,
 }
@@ -119,8 +121,12 @@ mod tests {
     }
 
     pub(crate) fn sample(status: &str) -> InvoiceDocument {
-        let line =
-            |item: &str, gross: &str| InvoiceLine { item: item.into(), charge_type: "pay_as_you_go".into(), amounts: amounts(gross) };
+        let line = |item: &str, gross: &str| InvoiceLine {
+            item: item.into(),
+            item_name: item.replace('_', " "),
+            charge_type: "pay_as_you_go".into(),
+            amounts: amounts(gross),
+        };
         InvoiceDocument {
             issuer: Issuer {
                 name: "云栖计算有限公司".into(),
