@@ -496,6 +496,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     ];
     let body: Vec<String> = fields.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
     std::fs::write(out.join("latest.json"), format!("{{\n{}\n}}\n", body.join(",\n")))?;
+    append_history(&out.join("history.csv"), &cpu, &fields)?;
 
     let secs = |xs: &[f64], dp: usize| med(xs).map_or("not measured".to_owned(), |m| format!("{m:.dp$} s"));
     let per_s = |xs: &[f64]| rate(xs).map_or("not measured".to_owned(), |r| format!("{r:.0} records/s"));
@@ -573,5 +574,36 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     }
     std::fs::write(out.join("latest.md"), &md)?;
     println!("{md}");
+    Ok(())
+}
+
+/// Adds the run to `history.csv`: one row per recorded run (date, commit, machine, then every
+/// figure of latest.json). When the figures change, the older rows move under the new header
+/// by column name (a figure they lack is empty; one no longer recorded is dropped).
+fn append_history(path: &std::path::Path, machine: &str, fields: &[(&str, String)]) -> Result<()> {
+    let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).filter(|k| !matches!(*k, "commit" | "date")).collect();
+    let header = format!("date,commit,machine,{}", keys.join(","));
+    let value = |k: &str| fields.iter().find(|(f, _)| *f == k).map(|(_, v)| v.trim_matches('"').replace(',', ";")).unwrap_or_default();
+    let row = format!(
+        "{},{},{},{}",
+        value("date"),
+        value("commit"),
+        machine.replace(',', ";"),
+        keys.iter().map(|k| value(k)).collect::<Vec<_>>().join(",")
+    );
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines = old.lines();
+    let old_keys: Vec<&str> = lines.next().map(|h| h.split(',').collect()).unwrap_or_default();
+    let new_keys: Vec<&str> = header.split(',').collect();
+    let mut text = format!("{header}\n");
+    for line in lines.filter(|l| !l.is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let cell = |k: &&str| old_keys.iter().position(|o| o == k).and_then(|i| cells.get(i)).copied().unwrap_or("");
+        text.push_str(&new_keys.iter().map(cell).collect::<Vec<_>>().join(","));
+        text.push('\n');
+    }
+    text.push_str(&row);
+    text.push('\n');
+    std::fs::write(path, text)?;
     Ok(())
 }
