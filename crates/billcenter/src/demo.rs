@@ -298,8 +298,16 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
     let rows = app.write_expenses(now, "acme", &filter, &format!("month={month}"), true, &mut file).await?;
     file.flush()?;
     writeln!(out, "wrote {} ({rows} expense lines of acme in {month})", path.display())?;
-    // And the same month's invoice, as the PDF a finance team files.
-    let doc = app.invoice_document("acme", &month).await?;
+    // And the same month's invoice, as the PDF a finance team files (a demo shorter than the
+    // current month has none yet: then the open month's provisional statement).
+    let (month, doc) = match app.invoice_document("acme", &month).await {
+        Ok(doc) => (month, doc),
+        Err(app::AppError::NotFound { .. }) => {
+            let current = billing::Month::of(today).to_string();
+            (current.clone(), app.invoice_document("acme", &current).await?)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let path = documents.join(format!("demo-acme-invoice-{month}.pdf"));
     std::fs::write(&path, export::invoice_pdf(&doc)?)?;
     let status = if doc.number.is_empty() { "provisional".to_owned() } else { doc.number.clone() };

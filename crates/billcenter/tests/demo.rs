@@ -82,3 +82,44 @@ async fn demo_runs_on_postgres() {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     assert_eq!(billcenter::cli::main(args(&["verify"]), dir.path(), &mut out, &mut err).await, 0);
 }
+
+/// The overview's daily chart (read from the daily bills' item totals and the packages bought)
+/// draws, day by day and item by item, what the detailed expenses add up to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_chart_adds_up_the_lines() {
+    use std::collections::BTreeMap;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out) = cli(dir.path(), &["demo", "--no-serve", "--days", "40"]).await;
+    assert_eq!(code, 0, "{out}");
+    let app = app::App::open(&dir.path().join("demo.db")).await.unwrap();
+    let now: jiff::Timestamp = "2026-11-26T04:00:00Z".parse().unwrap();
+    let mut packages_seen = false;
+    for account in ["acme", "bolt", "cedar", "dune", "ember", "fjord"] {
+        let o = app.overview(now, account, 40, None).await.unwrap();
+        let mut charted: BTreeMap<(String, String), rust_decimal::Decimal> = BTreeMap::new();
+        for (day, values) in &o.daily {
+            for (item, minor) in o.items.iter().zip(values) {
+                if *minor != 0 {
+                    charted.insert((day.to_string(), item.clone()), o.account.currency.to_decimal(billing::Amount(*minor)));
+                }
+            }
+        }
+        let (first, last) = (o.daily.first().unwrap().0, o.daily.last().unwrap().0);
+        let filter = app::lists::ExpenseFilter { from: Some(first.to_string()), to: Some(last.to_string()), ..Default::default() };
+        let lines = app.list_expenses(account, &filter).await.unwrap();
+        let keys = lines.keys();
+        let col = |name: &str| keys.iter().position(|k| k == name).unwrap();
+        let (day, item, gross, kind) = (col("billing_day"), col("item"), col("gross"), col("charge_type"));
+        let mut summed: BTreeMap<(String, String), rust_decimal::Decimal> = BTreeMap::new();
+        for row in &lines.rows {
+            packages_seen |= row[kind].as_str() == "annual_package";
+            *summed.entry((row[day].as_str().to_owned(), row[item].as_str().to_owned())).or_default() +=
+                rust_decimal::Decimal::from_str(row[gross].as_str()).unwrap();
+        }
+        summed.retain(|_, v| !v.is_zero());
+        assert!(!summed.is_empty(), "{account} spent in the chart's days");
+        assert_eq!(charted, summed, "{account}");
+    }
+    assert!(packages_seen, "a package bought in the chart's days is charted on its day");
+}
