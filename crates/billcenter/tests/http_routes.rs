@@ -38,15 +38,17 @@ async fn setup(server: &Server) -> String {
 }
 
 fn concrete(path: &str, account: &str) -> String {
-    path.replace("{account}", account).replace("{list}", "invoices").replace("{id}", "1")
+    path.replace("{account}", account).replace("{list}", "invoices").replace("{id}", "1").replace("{month}", "2026-10")
 }
 
 /// Routes an account key may use on its own account; every other route is the operator's.
-const ACCOUNT_ROUTES: [(&str, &str); 6] = [
+const ACCOUNT_ROUTES: [(&str, &str); 8] = [
     ("GET", "/api/v1/accounts/{account}"),
     ("GET", "/api/v1/accounts/{account}/workspaces"),
     ("GET", "/api/v1/accounts/{account}/lists/{list}"),
     ("GET", "/api/v1/accounts/{account}/exports/{list}"),
+    ("GET", "/api/v1/accounts/{account}/invoices/{month}/pdf"),
+    ("GET", "/api/v1/accounts/{account}/focus/{month}"),
     ("POST", "/api/v1/accounts/{account}/coupon-codes/redeem"),
     ("GET", "/api/v1/catalog"),
 ];
@@ -358,6 +360,47 @@ async fn every_route_answers_its_success_and_its_errors() {
             "GET",
             "/api/v1/accounts/{account}/exports/{list}",
             "/api/v1/accounts/acme/exports/expenses?format=pdf".into(),
+            String::new(),
+            422,
+            Some("invalid_input"),
+        ),
+        // November has lines after the run: its provisional invoice prints.
+        (
+            "GET",
+            "/api/v1/accounts/{account}/invoices/{month}/pdf",
+            "/api/v1/accounts/acme/invoices/2026-11/pdf".into(),
+            String::new(),
+            200,
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/invoices/{month}/pdf",
+            "/api/v1/accounts/acme/invoices/2020-01/pdf".into(),
+            String::new(),
+            404,
+            Some("not_found"),
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/invoices/{month}/pdf",
+            "/api/v1/accounts/acme/invoices/2026-13/pdf".into(),
+            String::new(),
+            422,
+            Some("invalid_input"),
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/focus/{month}",
+            "/api/v1/accounts/acme/focus/2026-11?format=parquet".into(),
+            String::new(),
+            200,
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/focus/{month}",
+            "/api/v1/accounts/acme/focus/2026-11?format=xml".into(),
             String::new(),
             422,
             Some("invalid_input"),

@@ -82,7 +82,8 @@ impl Server {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         // Bytes, not text(): text() would drop a byte-order mark.
-        (status, String::from_utf8(resp.bytes().await.unwrap().to_vec()).unwrap())
+        // (Lossy: a PDF or Parquet body is not text; only its status and header are read.)
+        (status, String::from_utf8_lossy(&resp.bytes().await.unwrap()).into_owned())
     }
 
     pub async fn ok(&self, method: &str, path: &str, now: &str, body: Value) -> Value {
