@@ -10,6 +10,8 @@ use crate::root;
 use anyhow::{Context, Result, bail};
 
 /// The demo's clock: its data are the 60 days before it.
+/// The operator named on the demo's invoices and FOCUS files during the browser tests.
+const ISSUER: &str = "Northwind Observability Cloud Co., Ltd.";
 const DEMO_NOW: &str = "2026-11-26T04:00:00Z";
 
 /// Kills the served demo when the tests end, however they end.
@@ -44,6 +46,9 @@ pub fn browser_tests() -> Result<()> {
         .arg("--db")
         .arg(&db)
         .args(["--now", DEMO_NOW, "demo", "--days", "60", "--listen", "127.0.0.1:0"])
+        // The issuer the pages' documents name; the tests' own `billcenter export` runs name the
+        // same one, so that their files compare byte for byte.
+        .env("BILLCENTER_ISSUER_NAME", ISSUER)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -75,6 +80,7 @@ pub fn browser_tests() -> Result<()> {
         .arg("billing-center.mjs")
         .current_dir(&dir)
         .env("BASE_URL", &base)
+        .env("BILLCENTER_ISSUER_NAME", ISSUER)
         .env("BILLCENTER_BIN", &bin)
         .env("BILLCENTER_DB", &db)
         .env("BILLCENTER_NOW", DEMO_NOW)
