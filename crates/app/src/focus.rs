@@ -99,6 +99,24 @@ impl App {
     }
 }
 
+impl App {
+    /// Writes the FOCUS file of `month` (see [`App::stream_focus`]) as CSV or Parquet to `out`.
+    /// Returns the rows written.
+    pub async fn write_focus(
+        &self,
+        month: &str,
+        account_id: Option<&str>,
+        parquet: bool,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<usize> {
+        let output = |e: export::FocusError| AppError::invalid("output", e.to_string());
+        let mut file = export::FocusFile::new(parquet, out).map_err(output)?;
+        let rows = self.stream_focus(month, account_id, &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
+        file.finish().map_err(output)?;
+        Ok(rows)
+    }
+}
+
 /// What every row of one account's month shares, and how its charges become rows.
 struct MonthRows<'a> {
     account: &'a Account,

@@ -1071,17 +1071,8 @@ async fn export_document(app: &App, args: &ListArgs, format: ExportFormat, outpu
             doc.workspaces.iter().map(|w| w.lines.len()).sum()
         }
         (ListKind::Invoice, _) => return Err(AppError::invalid("format", "an invoice exports as pdf (--format pdf)").into()),
-        (ListKind::Focus, ExportFormat::Csv) => {
-            let mut file = export::FocusCsv::new(&mut *sink_ref)?;
-            let rows = app.stream_focus(month, args.account.as_deref(), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
-            file.finish()?;
-            rows
-        }
-        (ListKind::Focus, ExportFormat::Parquet) => {
-            let mut file = export::FocusParquet::new(&mut *sink_ref)?;
-            let rows = app.stream_focus(month, args.account.as_deref(), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
-            file.finish()?;
-            rows
+        (ListKind::Focus, ExportFormat::Csv | ExportFormat::Parquet) => {
+            app.write_focus(month, args.account.as_deref(), matches!(format, ExportFormat::Parquet), &mut *sink_ref).await?
         }
         (ListKind::Focus, _) => return Err(AppError::invalid("format", "a FOCUS file is csv or parquet").into()),
         _ => unreachable!("only invoices and FOCUS files are documents"),

@@ -369,6 +369,32 @@ impl<W: Write + Send> FocusParquet<W> {
     }
 }
 
+/// A FOCUS file in either format, chosen when it is made.
+pub enum FocusFile<W: Write + Send> {
+    Csv(FocusCsv<W>),
+    Parquet(FocusParquet<W>),
+}
+
+impl<W: Write + Send> FocusFile<W> {
+    pub fn new(parquet: bool, out: W) -> Result<FocusFile<W>, FocusError> {
+        Ok(if parquet { FocusFile::Parquet(FocusParquet::new(out)?) } else { FocusFile::Csv(FocusCsv::new(out)?) })
+    }
+
+    pub fn push(&mut self, row: &FocusRow) -> Result<(), FocusError> {
+        match self {
+            FocusFile::Csv(f) => f.push(row),
+            FocusFile::Parquet(f) => f.push(row),
+        }
+    }
+
+    pub fn finish(self) -> Result<(), FocusError> {
+        match self {
+            FocusFile::Csv(f) => f.finish(),
+            FocusFile::Parquet(f) => f.finish(),
+        }
+    }
+}
+
 fn is_null(v: &Value<'_>) -> bool {
     matches!(v, Value::Decimal(None) | Value::Text(None) | Value::Int(None))
 }

@@ -7,7 +7,8 @@ mod pdf;
 mod xlsx;
 
 pub use focus::{
-    FOCUS_APPLICABILITY, FOCUS_QUANTITY_SCALE, FOCUS_RULES_THAT_CANNOT_APPLY, FocusCsv, FocusError, FocusParquet, FocusRow, focus_columns,
+    FOCUS_APPLICABILITY, FOCUS_QUANTITY_SCALE, FOCUS_RULES_THAT_CANNOT_APPLY, FocusCsv, FocusError, FocusFile, FocusParquet, FocusRow,
+    focus_columns,
 };
 pub use pdf::{Amounts, InvoiceDocument, InvoiceLine, Issuer, PdfError, WorkspaceLines, invoice_pdf};
 pub use xlsx::{About, XlsxError, XlsxSheet, write_xlsx};

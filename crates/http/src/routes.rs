@@ -790,23 +790,13 @@ async fn focus_file(
 /// A FOCUS file of one account's month as a download (the API's route and the expenses page's
 /// Export menu).
 pub(crate) async fn focus_download(st: &ApiState, account: &str, month: &str, format: &str) -> ApiResult<Response> {
-    let mut out = Vec::new();
-    let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
     let (extension, content_type) = match format {
-        "csv" | "focus" => {
-            let mut file = export::FocusCsv::new(&mut out).map_err(|e| internal(&e))?;
-            st.app.stream_focus(month, Some(account), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
-            file.finish().map_err(|e| internal(&e))?;
-            ("csv", "text/csv; charset=utf-8")
-        }
-        "parquet" => {
-            let mut file = export::FocusParquet::new(&mut out).map_err(|e| internal(&e))?;
-            st.app.stream_focus(month, Some(account), &mut |r| file.push(r).map_err(std::io::Error::other)).await?;
-            file.finish().map_err(|e| internal(&e))?;
-            ("parquet", "application/vnd.apache.parquet")
-        }
+        "csv" | "focus" => ("csv", "text/csv; charset=utf-8"),
+        "parquet" => ("parquet", "application/vnd.apache.parquet"),
         other => return Err(ApiError::invalid("format", format!("`{other}` is not csv or parquet"))),
     };
+    let mut out = Vec::new();
+    st.app.write_focus(month, Some(account), extension == "parquet", &mut out).await?;
     let disposition = format!("attachment; filename=\"{account}-focus-{month}.{extension}\"");
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], out).into_response())
 }
@@ -815,10 +805,8 @@ pub(crate) async fn focus_download(st: &ApiState, account: &str, month: &str, fo
 pub(crate) async fn invoice_pdf_file(st: &ApiState, account: &str, month: &str) -> ApiResult<Response> {
     let doc = st.app.invoice_document(account, month).await?;
     // Laying out pages is CPU work: it runs beside the request threads.
-    let pdf = tokio::task::spawn_blocking(move || export::invoice_pdf(&doc))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let internal = |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    let pdf = tokio::task::spawn_blocking(move || export::invoice_pdf(&doc)).await.map_err(|e| internal(&e))?.map_err(|e| internal(&e))?;
     let disposition = format!("attachment; filename=\"{account}-invoice-{month}.pdf\"");
     Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, disposition)], pdf).into_response())
 }
