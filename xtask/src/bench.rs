@@ -16,13 +16,23 @@ struct Args {
     month_accounts: usize,
     /// Expense lines in the month the export figures write (default 1,000,000).
     export_lines: usize,
+    /// Expense lines in the month of the account whose pages are rendered (default 500,000).
+    page_lines: usize,
     runs: usize,
     /// Where results go (default bench/results).
     out: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
-    let mut a = Args { accounts: 100_000, night_accounts: 1_000_000, month_accounts: 100_000, export_lines: 1_000_000, runs: 3, out: None };
+    let mut a = Args {
+        accounts: 100_000,
+        night_accounts: 1_000_000,
+        month_accounts: 100_000,
+        export_lines: 1_000_000,
+        page_lines: 500_000,
+        runs: 3,
+        out: None,
+    };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -31,10 +41,11 @@ fn parse(args: &[String]) -> Result<Args> {
             "--night-accounts" => a.night_accounts = value.parse()?,
             "--month-accounts" => a.month_accounts = value.parse()?,
             "--export-lines" => a.export_lines = value.parse()?,
+            "--page-lines" => a.page_lines = value.parse()?,
             "--runs" => a.runs = value.parse()?,
             "--out" => a.out = Some(PathBuf::from(value)),
             other => bail!(
-                "unknown option {other} (--accounts N, --night-accounts N, --month-accounts N, --export-lines N, --runs R, --out DIR)"
+                "unknown option {other} (--accounts N, --night-accounts N, --month-accounts N, --export-lines N, --page-lines N, --runs R, --out DIR)"
             ),
         }
     }
@@ -56,7 +67,7 @@ fn billcenter(bin: &Path, args: &[&str]) -> Result<(String, f64)> {
 }
 
 /// The pages `billcenter bench pages` renders, as it names them.
-const PAGES: [&str; 6] = ["overview", "expenses", "expenses_month", "invoices", "invoice", "transactions"];
+const PAGES: [&str; 7] = ["overview", "expenses", "expenses_month", "expenses_workspace", "invoices", "invoice", "transactions"];
 
 const RUN_AT: &str = "2026-11-02T00:30:00+08:00";
 
@@ -115,7 +126,9 @@ struct Figures {
     export_focus_csv_rss_mib: Option<f64>,
     export_focus_parquet_s: Vec<f64>,
     export_focus_parquet_rss_mib: Option<f64>,
-    /// The Billing Center's pages of the export account: name and median milliseconds.
+    /// The Billing Center's pages of an account: its lines in the month, and each page's
+    /// name and median milliseconds.
+    page_lines: usize,
     pages_ms: Vec<(&'static str, Option<f64>)>,
     totals_match: bool,
     peak_rss_mib: f64,
@@ -162,6 +175,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         export_focus_csv_rss_mib: None,
         export_focus_parquet_s: vec![],
         export_focus_parquet_rss_mib: None,
+        page_lines: 0,
         pages_ms: vec![],
         totals_match: true,
         peak_rss_mib: 0.0,
@@ -271,7 +285,13 @@ pub fn bench(args: &[String]) -> Result<()> {
         }
         (f.export_rows, f.export_focus_rows) = (lines, focus_rows);
     }
-    eprintln!("bench: the Billing Center's pages of that account");
+    remove_db(&db);
+    eprintln!("bench: the Billing Center's pages of an account of about {} expense lines in the month", a.page_lines);
+    let db = dir.join("pages.db").display().to_string();
+    remove_db(&db);
+    let (setup, _) = billcenter(&bin, &["--db", &db, "bench", "setup-export", "--lines", &a.page_lines.to_string()])?;
+    billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
+    f.page_lines = json_field(&setup, "aggregates").context("aggregates")?.parse()?;
     let runs = a.runs.max(3).to_string();
     let (out, _) =
         billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "pages", "--account", "b0000000", "--runs", &runs])?;
@@ -469,9 +489,11 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
         ("export_focus_parquet_s", num(med(&f.export_focus_parquet_s), 3)),
         ("export_focus_parquet_rows_per_s", num(med(&f.export_focus_parquet_s).map(|s| f.export_focus_rows as f64 / s), 0)),
         ("export_focus_parquet_peak_rss_mib", num(f.export_focus_parquet_rss_mib, 1)),
+        ("page_lines", f.page_lines.to_string()),
         ("page_overview_ms", num(page(f, "overview"), 1)),
         ("page_expenses_ms", num(page(f, "expenses"), 1)),
         ("page_expenses_month_ms", num(page(f, "expenses_month"), 1)),
+        ("page_expenses_workspace_ms", num(page(f, "expenses_workspace"), 1)),
         ("page_invoices_ms", num(page(f, "invoices"), 1)),
         ("page_invoice_ms", num(page(f, "invoice"), 1)),
         ("page_transactions_ms", num(page(f, "transactions"), 1)),
@@ -513,7 +535,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
     let (xlsx_label, csv_label) = (export_label("XLSX"), export_label("CSV"));
     let focus_label = |format: &str| format!("FOCUS {format} of that month, {} rows (rows/s, peak RSS)", f.export_focus_rows);
     let (focus_csv_label, focus_parquet_label) = (focus_label("CSV"), focus_label("Parquet"));
-    let pages_label = "Billing Center pages of that account, rendered in process (median ms)";
+    let pages_label = format!("Billing Center pages of an account of {} lines in the month, rendered in process (median ms)", f.page_lines);
     let pages_value =
         f.pages_ms.iter().map(|(n, v)| format!("{n} {}", v.map_or("-".to_owned(), |ms| format!("{ms:.0}")))).collect::<Vec<_>>().join(", ");
     let rows: [(&str, String, String); 25] = [
@@ -561,7 +583,7 @@ fn write_results(a: &Args, f: &Figures) -> Result<()> {
             export_value(&f.export_focus_parquet_s, f.export_focus_parquet_rss_mib, f.export_focus_rows),
             range(&f.export_focus_parquet_s),
         ),
-        (pages_label, pages_value, String::new()),
+        (&pages_label, pages_value, String::new()),
     ];
     let mut md = format!(
         "# Benchmark results\n\nMachine: {cpu}, {cores} cores. Date: {date}. Commit: {commit}.\n\

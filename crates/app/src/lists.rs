@@ -735,10 +735,62 @@ impl App {
     }
 }
 
+/// A page of an invoice's workspaces: whole workspaces in id order, after a cursor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkspacePage<'a> {
+    /// The lines of the page's workspaces.
+    pub lines: &'a [store::InvoiceLineRow],
+    /// Positions (1-based) of the page's first and last workspace, and how many there are.
+    pub first: usize,
+    pub last: usize,
+    pub of: usize,
+    /// The cursor of the next page (the page's last workspace), if one follows.
+    pub next: Option<String>,
+}
+
+/// [`InvoiceDetail::workspace_page`] of lines in workspace order.
+fn workspace_page<'a>(lines: &'a [store::InvoiceLineRow], after: Option<&str>, per_page: usize) -> WorkspacePage<'a> {
+    let per_page = per_page.max(1);
+    // Each workspace and where its lines start.
+    let workspaces: Vec<(&str, usize)> = lines
+        .chunk_by(|a, b| a.workspace_id == b.workspace_id)
+        .scan(0, |at, run| {
+            let start = *at;
+            *at += run.len();
+            Some((run[0].workspace_id.as_str(), start))
+        })
+        .collect();
+    let skip = after.map_or(0, |a| workspaces.partition_point(|(w, _)| *w <= a));
+    let shown = &workspaces[skip..];
+    let taken = shown.len().min(per_page);
+    let start = shown.first().map_or(lines.len(), |(_, at)| *at);
+    let end = shown.get(taken).map_or(lines.len(), |(_, at)| *at);
+    WorkspacePage {
+        lines: &lines[start..end],
+        first: if taken == 0 { 0 } else { skip + 1 },
+        last: if taken == 0 { 0 } else { skip + taken },
+        of: workspaces.len(),
+        next: (shown.len() > taken).then(|| shown[taken - 1].0.to_owned()),
+    }
+}
+
 impl InvoiceDetail {
+    /// The workspaces after `after` (from the first when `None`), at most `per_page` of them,
+    /// each with all its lines. An account of thousands of workspaces shows its invoice a
+    /// page at a time.
+    pub fn workspace_page(&self, after: Option<&str>, per_page: usize) -> WorkspacePage<'_> {
+        workspace_page(&self.lines, after, per_page)
+    }
+
     /// The invoice as a document: every amount as display text (thousands grouped), the lines
     /// grouped by workspace (in the order the store gives them: workspace, then item).
     pub fn document(&self, issuer: &export::Issuer) -> InvoiceDocument {
+        self.document_of(issuer, &self.lines)
+    }
+
+    /// [`InvoiceDetail::document`] of some of its lines (a page of workspaces): the summary
+    /// is still the whole month's.
+    pub fn document_of(&self, issuer: &export::Issuer, lines: &[store::InvoiceLineRow]) -> InvoiceDocument {
         let keys = self.summary.keys();
         let row = &self.summary.rows[0];
         let get = |key: &str| keys.iter().position(|k| k == key).map(|c| row[c].as_str().to_owned()).unwrap_or_default();
@@ -753,7 +805,7 @@ impl InvoiceDetail {
             arrears: amount(t.arrears),
         };
         let mut workspaces: Vec<(String, Vec<InvoiceLine>, store::TotalsRow)> = Vec::new();
-        for l in &self.lines {
+        for l in lines {
             if workspaces.last().is_none_or(|(w, _, _)| *w != l.workspace_id) {
                 workspaces.push((l.workspace_id.clone(), Vec::new(), store::TotalsRow::default()));
             }
@@ -767,7 +819,7 @@ impl InvoiceDetail {
             });
         }
         let mut month = store::TotalsRow::default();
-        for l in &self.lines {
+        for l in lines {
             month += l.totals;
         }
         let days = self.month.days();
@@ -794,5 +846,45 @@ impl InvoiceDetail {
             cards_total: export::group_thousands(&get("cards_bought")),
             cards: self.cards.iter().map(|(code, face, day)| (code.clone(), amount(*face), day.to_string())).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workspace_page;
+
+    fn lines(workspaces: &[(&str, usize)]) -> Vec<store::InvoiceLineRow> {
+        workspaces
+            .iter()
+            .flat_map(|(w, items)| {
+                (0..*items).map(move |i| store::InvoiceLineRow {
+                    account_id: "a".into(),
+                    month: "2026-11".into(),
+                    workspace_id: (*w).into(),
+                    item: format!("item{i}"),
+                    charge_type: "pay_as_you_go".into(),
+                    totals: store::TotalsRow::default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Following the cursors visits every workspace once, whole, in order.
+    #[test]
+    fn workspace_pages_follow_each_other() {
+        let all = lines(&[("w1", 2), ("w2", 1), ("w3", 3), ("w4", 1), ("w5", 2)]);
+        let first = workspace_page(&all, None, 2);
+        assert_eq!((first.first, first.last, first.of, first.lines.len()), (1, 2, 5, 3));
+        assert_eq!(first.next.as_deref(), Some("w2"));
+        let second = workspace_page(&all, first.next.as_deref(), 2);
+        assert_eq!((second.first, second.last, second.lines.len()), (3, 4, 4));
+        assert!(second.lines.iter().all(|l| l.workspace_id == "w3" || l.workspace_id == "w4"));
+        let third = workspace_page(&all, second.next.as_deref(), 2);
+        assert_eq!((third.first, third.last, third.lines.len(), third.next), (5, 5, 2, None));
+        // A cursor between workspaces (one since removed) starts after it; past the end, none.
+        assert_eq!(workspace_page(&all, Some("w25"), 2).first, 3);
+        let past = workspace_page(&all, Some("w9"), 2);
+        assert_eq!((past.first, past.last, past.lines.len(), past.next), (0, 0, 0, None));
+        assert_eq!(workspace_page(&[], None, 2).of, 0);
     }
 }

@@ -150,6 +150,16 @@ impl App {
                 })
                 .collect(),
         });
+
+        let (count, drift) = tx.day_item_drift().await?;
+        report.checks.push(Check {
+            name: "every day's gross by item (the spend chart's) equals the sum of its lines",
+            checked: count as usize,
+            problems: drift
+                .iter()
+                .map(|(account, day, item, kept, summed)| format!("{account} {day} {item}: kept {kept} but the lines sum to {summed}"))
+                .collect(),
+        });
         tx.commit().await?;
         Ok(report)
     }

@@ -141,3 +141,13 @@ async fn finds_an_invoiced_month_whose_lines_changed() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn finds_a_day_whose_chart_sum_differs_from_its_lines() {
+    corrupted(
+        // Line 3's group holds one item: its gross is the pair's second value.
+        "UPDATE expense_line_group SET item_gross = json_set(item_gross, '$[0][1]', (item_gross ->> '$[0][1]') + 7) WHERE first_line = 3",
+        "every day's gross by item (the spend chart's) equals the sum of its lines",
+    )
+    .await;
+}

@@ -704,10 +704,12 @@ pub async fn pages(app: &App, now: Timestamp, account: &str, runs: usize) -> Res
     };
     let state = billcenter_http::ApiState { app: app.clone(), test_clock: false, invoice_day: 3, clock: app::Clock::Fixed(now) };
     let (router, _) = billcenter_http::router(state);
-    let pages: [(&'static str, String); 6] = [
+    let pages: [(&'static str, String); 7] = [
         ("overview", format!("/accounts/{account}/")),
         ("expenses", format!("/accounts/{account}/expenses")),
         ("expenses_month", format!("/accounts/{account}/expenses?month=2026-11")),
+        // One workspace of the account's many: a page of its lines reads days of the others'.
+        ("expenses_workspace", format!("/accounts/{account}/expenses?month=2026-11&workspace={account}-w0")),
         ("invoices", format!("/accounts/{account}/invoices")),
         ("invoice", format!("/accounts/{account}/invoices/2026-11")),
         ("transactions", format!("/accounts/{account}/transactions")),

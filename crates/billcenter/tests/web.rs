@@ -11,10 +11,14 @@ const NOW: &str = "2026-11-26T04:00:00Z";
 const PASSWORD: &str = "correct horse battery";
 
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    run_at(db, NOW, args, stdin)
+}
+
+fn run_at(db: &Path, now: &str, args: &[&str], stdin: Option<&str>) -> String {
     let mut child = Command::new(BIN)
         .arg("--db")
         .arg(db)
-        .args(["--now", NOW])
+        .args(["--now", now])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -308,4 +312,47 @@ async fn an_operator_finds_and_opens_any_account() {
     assert!(bolt.body.contains("Suspended") || bolt.body.contains("Will be suspended"), "bolt's standing shows");
     assert_eq!(site.get(&mut jar, "/accounts/nobody/").await.status, 404);
     assert_eq!(site.get(&mut jar, "/no/such/page").await.status, 404);
+}
+
+/// An account of more workspaces than an invoice page holds: its invoice shows them a page at a
+/// time, whole, each once, and says which of how many it shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_of_many_workspaces_shows_them_a_page_at_a_time() {
+    let site = site();
+    let later = "2026-11-27T01:00:00Z";
+    run(&site.db, &["account", "create", "--id", "many", "--name", "Many Workspaces Ltd"], None);
+    let mut usage = String::from("record_id,workspace,item,timestamp,quantity,retention_days\n");
+    for w in 0..30 {
+        run(&site.db, &["workspace", "create", "--account", "many", "--id", &format!("ws-{w:02}")], None);
+        for (n, item) in ["log_events", "sms"].iter().enumerate() {
+            let retention = if *item == "log_events" { "7" } else { "" };
+            usage.push_str(&format!("r{w}-{n},ws-{w:02},{item},2026-11-26T15:00:00+08:00,{},{retention}\n", 1_000_000 + w));
+        }
+    }
+    std::fs::write(site.db.with_file_name("many.csv"), usage).unwrap();
+    run_at(&site.db, later, &["usage", "import", site.db.with_file_name("many.csv").to_str().unwrap()], None);
+    run_at(&site.db, later, &["run"], None);
+
+    let (mut jar, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    let mut path = "/accounts/many/invoices/2026-11".to_owned();
+    let (mut seen, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = site.get(&mut jar, &path).await;
+        assert_eq!(page.status, 200, "{path}");
+        pages += 1;
+        if pages == 1 {
+            assert!(page.body.contains("Workspaces 1–25 of 30"), "the first page says what it shows: {}", page.body);
+            assert!(page.body.contains("Provisional: this month is still open"));
+        }
+        for group in page.body.split("<tr class=\"group\">").skip(1) {
+            let workspace = group.split("Workspace: ").nth(1).unwrap().split('<').next().unwrap().to_owned();
+            let body = group.split("</tbody>").next().unwrap();
+            assert_eq!(body.matches("<tr>").count(), 2, "{workspace} shows both its items");
+            seen.push(workspace);
+        }
+        let Some(at) = page.body.find("rel=\"next\"") else { break };
+        path = page.body[..at].rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&#38;", "&");
+    }
+    let expected: Vec<String> = (0..30).map(|w| format!("ws-{w:02}")).collect();
+    assert_eq!((pages, seen), (2, expected), "every workspace once, in order");
 }

@@ -385,6 +385,8 @@ pub(crate) struct LineGroup {
     document: String,
     line_count: i64,
     lines: String,
+    /// `[[item, gross], ...]` in item order (migration 0011).
+    item_gross: String,
 }
 
 impl LineGroup {
@@ -410,9 +412,128 @@ impl LineGroup {
                     document: first.document.as_ref().to_owned(),
                     line_count: run.len() as i64,
                     lines: lines_json(run),
+                    item_gross: item_gross_json(run),
                 }
             })
             .collect()
+    }
+}
+
+/// A stored line group's own columns, to read its lines back (the `expense_line` view's work,
+/// done in Rust for the few lines a page needs).
+pub(crate) struct GroupOfLines<'a> {
+    pub account_id: &'a str,
+    pub billing_day: Date,
+    pub usage_day: Date,
+    pub document: &'a str,
+    pub first_line: i64,
+}
+
+/// A line as a group's JSON holds it (see `lines_json`).
+type StoredLine = (i64, String, String, String, String, i64, i64, i64, String, Option<i64>, i64, i64, i64, i64, i64, i64);
+
+/// The first values of a stored line (number, workspace, item, dimensions, charge type), the
+/// rest passed over unread.
+struct LineHead<'a> {
+    line_no: i64,
+    workspace_id: std::borrow::Cow<'a, str>,
+    item: std::borrow::Cow<'a, str>,
+    charge_type: std::borrow::Cow<'a, str>,
+}
+
+impl<'de> serde::Deserialize<'de> for LineHead<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Head;
+        /// A text borrowed from the input when it has no escapes.
+        #[derive(serde::Deserialize)]
+        struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+        impl<'de> serde::de::Visitor<'de> for Head {
+            type Value = LineHead<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an expense line array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                let missing = || serde::de::Error::custom("a line ends before its charge type");
+                let line_no: i64 = seq.next_element()?.ok_or_else(missing)?;
+                let Text(workspace_id) = seq.next_element()?.ok_or_else(missing)?;
+                let Text(item) = seq.next_element()?.ok_or_else(missing)?;
+                let _dims: serde::de::IgnoredAny = seq.next_element()?.ok_or_else(missing)?;
+                let Text(charge_type) = seq.next_element()?.ok_or_else(missing)?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(LineHead { line_no, workspace_id, item, charge_type })
+            }
+        }
+        d.deserialize_seq(Head)
+    }
+}
+
+impl GroupOfLines<'_> {
+    /// Appends to `out` the group's lines that `filter` keeps (its workspace, item and charge
+    /// type; the days are the caller's), numbered below `below` when given, newest first,
+    /// until `out` holds `limit` lines. Only the lines looked at are parsed whole.
+    pub(crate) fn newest(
+        &self,
+        text: &str,
+        filter: &crate::LineFilter,
+        below: Option<i64>,
+        limit: usize,
+        out: &mut Vec<crate::ExpenseLineRow>,
+    ) -> Result<()> {
+        let corrupt = |e: serde_json::Error| {
+            StoreError::Corrupt(format!("lines of {} {} from line {}: {e}", self.account_id, self.billing_day, self.first_line))
+        };
+        let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).map_err(corrupt)?;
+        let keep = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        let filtered = filter.workspace.is_some() || filter.item.is_some() || filter.charge_type.is_some();
+        for line in raw.iter().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            if filtered {
+                // The line's number and keys first: most lines of a filtered page are passed over.
+                let head: LineHead = serde_json::from_str(line.get()).map_err(corrupt)?;
+                if below.is_some_and(|b| head.line_no >= b)
+                    || !keep(&filter.workspace, &head.workspace_id)
+                    || !keep(&filter.item, &head.item)
+                    || !keep(&filter.charge_type, &head.charge_type)
+                {
+                    continue;
+                }
+            }
+            let l: StoredLine = serde_json::from_str(line.get()).map_err(corrupt)?;
+            let (line_no, workspace_id, item, dims, charge_type, quantity, covered, chargeable, priced_dims, unit_price) =
+                (l.0, l.1, l.2, l.3, l.4, l.5, l.6, l.7, l.8, l.9);
+            if below.is_some_and(|b| line_no >= b)
+                || !keep(&filter.workspace, &workspace_id)
+                || !keep(&filter.item, &item)
+                || !keep(&filter.charge_type, &charge_type)
+            {
+                continue;
+            }
+            out.push(crate::ExpenseLineRow {
+                account_id: self.account_id.to_owned(),
+                line_no,
+                billing_day: self.billing_day,
+                usage_day: self.usage_day,
+                workspace_id,
+                item,
+                dims,
+                charge_type,
+                quantity,
+                covered,
+                chargeable,
+                priced_dims,
+                unit_price,
+                gross: l.10,
+                rounding_discount: l.11,
+                coupon: l.12,
+                card: l.13,
+                cash: l.14,
+                arrears: l.15,
+                document: self.document.to_owned(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -453,6 +574,28 @@ fn lines_json<S: AsRef<str>>(run: &[crate::ExpenseLineRow<S>]) -> String {
     out
 }
 
+/// The JSON of a group's gross by item: `[[item, gross], ...]` in item order.
+fn item_gross_json<S: AsRef<str>>(run: &[crate::ExpenseLineRow<S>]) -> String {
+    let mut sums: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for l in run {
+        *sums.entry(l.item.as_ref()).or_insert(0) += l.gross;
+    }
+    let mut out = String::with_capacity(sums.len() * 24 + 2);
+    out.push('[');
+    for (i, (item, gross)) in sums.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        json_text(&mut out, item);
+        out.push(',');
+        json_int(&mut out, gross);
+        out.push(']');
+    }
+    out.push(']');
+    out
+}
+
 /// An integer in JSON.
 fn json_int(out: &mut String, n: i64) {
     out.push_str(itoa::Buffer::new().format(n));
@@ -481,8 +624,9 @@ fn json_text(out: &mut String, text: &str) {
 }
 
 impl BulkRow for LineGroup {
-    const INTO: &'static str = "expense_line_group (account_id, billing_day, first_line, usage_day, document, line_count, lines)";
-    const COLUMNS: usize = 7;
+    const INTO: &'static str =
+        "expense_line_group (account_id, billing_day, first_line, usage_day, document, line_count, lines, item_gross)";
+    const COLUMNS: usize = 8;
     fn bind(&self, b: &mut impl Binder) {
         b.text(&self.account_id);
         b.day(self.billing_day);
@@ -491,6 +635,7 @@ impl BulkRow for LineGroup {
         b.text(&self.document);
         b.int(self.line_count);
         b.text(&self.lines);
+        b.text(&self.item_gross);
     }
     fn key(&self) -> String {
         format!("{}/{}/line {}", self.account_id, self.billing_day, self.first_line)

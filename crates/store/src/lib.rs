@@ -113,6 +113,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(8, "month totals grouped", include_str!("../migrations/sqlite/0008_month_totals_grouped.sql")),
             migration(9, "usage daily without rowid", include_str!("../migrations/sqlite/0009_usage_daily_without_rowid.sql")),
             migration(10, "web users", include_str!("../migrations/sqlite/0010_web_users.sql")),
+            migration(11, "line groups keep item gross", include_str!("../migrations/sqlite/0011_line_groups_keep_item_gross.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -125,6 +126,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(8, "month totals grouped", include_str!("../migrations/postgres/0008_month_totals_grouped.sql")),
             migration(9, "usage keys compare by bytes", include_str!("../migrations/postgres/0009_usage_keys_compare_by_bytes.sql")),
             migration(10, "web users", include_str!("../migrations/postgres/0010_web_users.sql")),
+            migration(11, "line groups keep item gross", include_str!("../migrations/postgres/0011_line_groups_keep_item_gross.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -368,10 +370,6 @@ where
         list.push_bind(*id);
     }
     q.push(")");
-}
-
-fn next_day_of(d: Date) -> Date {
-    d.tomorrow().expect("billing days are far from the end of time")
 }
 
 fn day_text(d: Date) -> String {
@@ -1173,21 +1171,26 @@ impl Tx {
     /// A month's line sums per workspace × item × charge type of the given accounts, in
     /// (account, workspace, item, charge type) order, from the running totals.
     pub async fn month_line_totals(&mut self, account_ids: &[&str], month: &str) -> Result<Vec<InvoiceLineRow>> {
+        // Each account-month's stored row parsed here (in byte order of its keys), not
+        // expanded row by row by the `month_line_total` view: an account of thousands of
+        // workspaces reads one row.
+        let stored = self.month_total_groups(account_ids, &[month]).await?;
+        let mut accounts: Vec<(String, String)> = stored.into_iter().map(|((account_id, _), text)| (account_id, text)).collect();
+        accounts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut found = Vec::new();
-        on!(self, conn => {
-            for chunk in account_ids.chunks(INSERT_CHUNK) {
-                let mut q = QueryBuilder::<Db>::new(
-                    "SELECT account_id, month, workspace_id, item, charge_type, gross, rounding_discount, coupon, card, cash, arrears \
-                     FROM month_line_total WHERE month = ",
-                );
-                q.push_bind(month).push(" AND account_id IN (");
-                push_id_list(&mut q, chunk);
-                q.push(" ORDER BY account_id, workspace_id, item, charge_type");
-                let rows = q.build().fetch_all(&mut *conn).await?;
-                found.extend(rows.iter().map(month_group_row));
+        for (account_id, text) in accounts {
+            for ((workspace_id, item, charge_type), totals) in bulk::parse_group_totals(&account_id, month, &text)? {
+                found.push(InvoiceLineRow {
+                    account_id: account_id.clone(),
+                    month: month.to_owned(),
+                    workspace_id,
+                    item,
+                    charge_type,
+                    totals,
+                });
             }
-            Ok(found)
-        })
+        }
+        Ok(found)
     }
 
     /// A month's running totals summed per account, for the given accounts, in account order.
@@ -1238,6 +1241,31 @@ impl Tx {
                 .iter()
                 .map(|r| (month_group_row(r), r.totals_at(11)))
                 .collect())
+        })
+    }
+
+    /// The gross by account, billing day and item that the line groups keep beside their lines
+    /// (what the daily spend chart reads) where it differs from the lines' own sum: the number
+    /// of line groups, and each difference as (account, day, item, kept, summed from the lines).
+    pub async fn day_item_drift(&mut self) -> Result<(i64, Vec<(String, String, String, i64, i64)>)> {
+        on!(self, conn => {
+            let groups: i64 = sqlx::query_scalar::<Db, i64>("SELECT COUNT(*) FROM expense_line_group").fetch_one(&mut *conn).await?;
+            let rows = sqlx::query::<Db>(
+                "WITH summed AS (SELECT account_id, billing_day, item, CAST(SUM(gross) AS BIGINT) AS gross \
+                   FROM expense_line GROUP BY account_id, billing_day, item), \
+                 kept AS (SELECT account_id, billing_day, item, CAST(SUM(gross) AS BIGINT) AS gross \
+                   FROM line_group_item_gross GROUP BY account_id, billing_day, item), \
+                 keys AS (SELECT account_id, billing_day, item FROM summed UNION SELECT account_id, billing_day, item FROM kept) \
+                 SELECT k.account_id, k.billing_day, k.item, COALESCE(t.gross, 0), COALESCE(s.gross, 0) \
+                 FROM keys k \
+                 LEFT JOIN kept t ON t.account_id = k.account_id AND t.billing_day = k.billing_day AND t.item = k.item \
+                 LEFT JOIN summed s ON s.account_id = k.account_id AND s.billing_day = k.billing_day AND s.item = k.item \
+                 WHERE t.account_id IS NULL OR s.account_id IS NULL OR t.gross <> s.gross \
+                 ORDER BY k.account_id, k.billing_day, k.item",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok((groups, rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()))
         })
     }
 
@@ -1312,12 +1340,12 @@ impl Tx {
         Ok(found)
     }
 
-    /// Gross by billing day and item in `[from, to)`: what a daily spend chart draws, summed
-    /// by the database rather than read line by line.
+    /// Gross by billing day and item in `[from, to)`: what a daily spend chart draws, from the
+    /// sums each line group keeps (`line_group_item_gross`), not from the lines.
     pub async fn daily_item_gross(&mut self, account_id: &str, from: Date, to: Date) -> Result<Vec<(Date, String, i64)>> {
         let rows: Vec<(String, String, i64)> = on!(self, conn => {
             let rows = sqlx::query::<Db>(
-                "SELECT billing_day, item, CAST(SUM(gross) AS BIGINT) FROM expense_line \
+                "SELECT billing_day, item, CAST(SUM(gross) AS BIGINT) FROM line_group_item_gross \
                  WHERE account_id = $1 AND billing_day >= $2 AND billing_day < $3 GROUP BY billing_day, item ORDER BY billing_day, item",
             )
             .bind(account_id)
@@ -1331,7 +1359,10 @@ impl Tx {
     }
 
     /// The newest lines of one billing day that a filter keeps, below line `below` when given,
-    /// at most `limit` of them, newest first.
+    /// at most `limit` of them, newest first. Reads the day's line groups newest first and
+    /// parses only as many lines from each group's end as it needs: a page of a day of tens of
+    /// thousands of lines does not expand them all. (A group's lines are numbered above every
+    /// earlier group's of the account: groups are runs of the lines in number order.)
     pub async fn newest_expense_lines(
         &mut self,
         account_id: &str,
@@ -1340,10 +1371,29 @@ impl Tx {
         below: Option<i64>,
         limit: i64,
     ) -> Result<Vec<ExpenseLineRow>> {
-        let day_filter = LineFilter { from: Some(day), to: Some(next_day_of(day)), ..filter.clone() };
-        let mut lines = self.expense_lines_limited(account_id, &day_filter, below, Some(limit)).await?;
-        lines.reverse();
-        Ok(lines)
+        let groups: Vec<(i64, String, String, String)> = on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT first_line, usage_day, document, lines FROM expense_line_group \
+                 WHERE account_id = $1 AND billing_day = $2 AND first_line < $3 ORDER BY first_line DESC",
+            )
+            .bind(account_id)
+            .bind(day_text(day))
+            .bind(below.unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+        });
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let mut found = Vec::new();
+        for (first_line, usage_day, document, lines) in &groups {
+            if found.len() >= limit {
+                break;
+            }
+            let group =
+                bulk::GroupOfLines { account_id, billing_day: day, usage_day: parse_day(usage_day)?, document, first_line: *first_line };
+            group.newest(lines, filter, below, limit, &mut found)?;
+        }
+        Ok(found)
     }
 
     /// The billing days before `before` (all when `None`) and from `from` on, on which the
@@ -1374,18 +1424,6 @@ impl Tx {
     /// Expense lines of one account with billing day in `[from, to)` and optional filters,
     /// in billing day and line order.
     pub async fn expense_lines(&mut self, account_id: &str, filter: &LineFilter) -> Result<Vec<ExpenseLineRow>> {
-        self.expense_lines_limited(account_id, filter, None, None).await
-    }
-
-    /// [`Tx::expense_lines`], of lines numbered below `below`; with a `limit`, the last
-    /// `limit` of them (still in line order).
-    async fn expense_lines_limited(
-        &mut self,
-        account_id: &str,
-        filter: &LineFilter,
-        below: Option<i64>,
-        limit: Option<i64>,
-    ) -> Result<Vec<ExpenseLineRow>> {
         on!(self, conn => {
             let mut q = QueryBuilder::<Db>::new(
                 "SELECT account_id, line_no, billing_day, usage_day, workspace_id, item, dims, charge_type, quantity, covered, chargeable, \
@@ -1407,23 +1445,8 @@ impl Tx {
             if let Some(c) = &filter.charge_type {
                 q.push(" AND charge_type = ").push_bind(c.clone());
             }
-            if let Some(n) = below {
-                q.push(" AND line_no < ").push_bind(n);
-            }
-            match limit {
-                // The last lines, in line order: the newest taken first, then turned around.
-                Some(n) => {
-                    q.push(" ORDER BY billing_day DESC, line_no DESC LIMIT ").push_bind(n);
-                }
-                None => {
-                    q.push(" ORDER BY billing_day, line_no");
-                }
-            }
+            q.push(" ORDER BY billing_day, line_no");
             let rows = q.build().fetch_all(&mut *conn).await?;
-            let mut rows = rows;
-            if limit.is_some() {
-                rows.reverse();
-            }
             rows.iter()
                 .map(|r| {
                     Ok(ExpenseLineRow {
@@ -1858,6 +1881,37 @@ mod tests {
         );
         let groups: i64 = db.query_row("SELECT COUNT(*) FROM month_total_group", [], |r| r.get(0)).unwrap();
         assert_eq!(groups, 2, "one row per account and month");
+    }
+
+    /// Migration 0011 gives every stored line group its gross by item, summed from its lines.
+    #[test]
+    fn line_groups_stored_before_keep_their_gross_by_item() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        for m in super::migrator("sqlite").iter() {
+            if m.version == 11 {
+                let line = |no: i64, item: &str, gross: i64| {
+                    format!("[{no},\"w\",\"{item}\",\"\",\"pay_as_you_go\",1,0,1,\"\",1,{gross},0,0,0,{gross},0]")
+                };
+                let lines = format!("[{},{},{}]", line(1, "sms", 5), line(2, "cdn", 7), line(3, "sms", 11));
+                db.execute(
+                    "INSERT INTO expense_line_group (account_id, billing_day, first_line, usage_day, document, line_count, lines) \
+                     VALUES ('a', '2026-11-02', 1, '2026-11-02', 'DB-20261102', 3, ?1)",
+                    [&lines],
+                )
+                .unwrap();
+            }
+            db.execute_batch(m.sql.as_ref()).unwrap();
+        }
+        let kept: String = db.query_row("SELECT item_gross FROM expense_line_group", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, r#"[["cdn",7],["sms",16]]"#);
+        let rows: Vec<(String, i64)> = db
+            .prepare("SELECT item, gross FROM line_group_item_gross ORDER BY item")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows, [("cdn".to_owned(), 7), ("sms".to_owned(), 16)]);
     }
 
     /// The PostgreSQL migrations are the SQLite ones with every integer column a BIGINT (and

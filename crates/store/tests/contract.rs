@@ -481,5 +481,36 @@ async fn lines_round_trip_through_their_groups(store: Store) {
     let billed = tx.billed_usage("a1", oct2).await.unwrap();
     let billed: Vec<(&str, i64)> = billed.iter().map(|b| (b.workspace_id.as_str(), b.quantity)).collect();
     assert_eq!(billed, [("a1-w", 6)]);
+    // A later write of the same day adds groups; a page of a day's newest lines, read from the
+    // groups' ends, is what the full read gives for every filter, bound and length.
+    let later = [
+        store::ExpenseLineRow { item: "cdn".into(), ..expense_line("a1", 6, oct3, "pay_as_you_go", 9) },
+        expense_line("a1", 7, oct3, "pay_as_you_go", 11),
+    ];
+    tx.insert_lines(&later).await.unwrap();
+    let filters = [
+        store::LineFilter::default(),
+        store::LineFilter { charge_type: Some("adjustment".into()), ..Default::default() },
+        store::LineFilter { workspace: Some(lines[1].workspace_id.clone()), ..Default::default() },
+        store::LineFilter { item: Some("sms".into()), ..Default::default() },
+        store::LineFilter { item: Some("cdn".into()), ..Default::default() },
+    ];
+    let mut pages = 0;
+    for day in [oct2, oct3] {
+        for filter in &filters {
+            let of_day = store::LineFilter { from: Some(day), to: Some(day.tomorrow().unwrap()), ..filter.clone() };
+            let every = tx.expense_lines("a1", &of_day).await.unwrap();
+            for below in [None, Some(1), Some(2), Some(3), Some(4), Some(5), Some(6), Some(7), Some(8)] {
+                for limit in 1..=5 {
+                    let page = tx.newest_expense_lines("a1", day, filter, below, limit).await.unwrap();
+                    let expected: Vec<_> =
+                        every.iter().rev().filter(|l| below.is_none_or(|b| l.line_no < b)).take(limit as usize).cloned().collect();
+                    assert_eq!(page, expected, "{day} {filter:?} below {below:?} limit {limit}");
+                    pages += usize::from(!page.is_empty());
+                }
+            }
+        }
+    }
+    assert!(pages > 100, "the pages compared hold lines ({pages})");
     tx.commit().await.unwrap();
 }

@@ -737,7 +737,14 @@ struct InvoicePage {
     cards: Vec<(String, String, String)>,
     downloads: Vec<(String, String)>,
     zone_note: String,
+    /// "Workspaces 1–25 of 1,389" when they do not fit one page.
+    workspaces_shown: Option<String>,
+    next_href: Option<String>,
+    first_href: Option<String>,
 }
+
+/// Workspaces on one page of an invoice (each with all its lines).
+pub const INVOICE_WORKSPACES_PER_PAGE: usize = 25;
 
 pub(crate) async fn invoice_or_export(
     State(st): State<ApiState>,
@@ -763,7 +770,15 @@ pub(crate) async fn invoice_or_export(
     let row = &d.summary.rows[0];
     let get = |key: &str| keys.iter().position(|k| k == key).map(|c| row[c].as_str().to_owned()).unwrap_or_default();
     let cur = d.account.currency;
-    let doc = d.document(st.app.issuer());
+    let page = d.workspace_page(q.cursor.as_deref(), INVOICE_WORKSPACES_PER_PAGE);
+    let doc = d.document_of(st.app.issuer(), page.lines);
+    let base = format!("/accounts/{account_id}/invoices/{}", d.month);
+    let next_href = page.next.as_ref().map(|c| format!("{base}?{}", serde_urlencoded::to_string([("cursor", c)]).unwrap_or_default()));
+    let first_href = q.cursor.is_some().then(|| base.clone());
+    let workspaces_shown = (page.of > INVOICE_WORKSPACES_PER_PAGE || q.cursor.is_some()).then(|| {
+        let n = |v: usize| money_text(&v.to_string());
+        t.f("invoice-workspaces-shown", &[("first", &n(page.first)), ("last", &n(page.last)), ("count", &n(page.of))])
+    });
     let money = |a: &export::Amounts| {
         vec![a.gross.clone(), a.rounding_discount.clone(), a.coupons.clone(), a.prepaid_cards.clone(), a.cash.clone(), a.arrears.clone()]
     };
@@ -815,6 +830,9 @@ pub(crate) async fn invoice_or_export(
         cards: doc.cards,
         downloads,
         zone_note,
+        workspaces_shown,
+        next_href,
+        first_href,
     };
     ctx.page(StatusCode::OK, page.render().expect("the invoice template renders"))
 }
