@@ -225,7 +225,14 @@ async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
     assert!(first_total.unwrap().contains(&format!(">{}<", billcenter_http::web::money_text(&gross.to_string()))), "gross total {gross}");
     let bad = site.get(&mut jar, "/accounts/cedar/expenses?month=November").await;
     assert_eq!(bad.status, 422);
-    assert!(bad.body.contains("is not a month"), "{}", bad.body);
+    assert!(bad.body.contains("A month is written YYYY-MM") && bad.body.contains("is not a month"), "{}", bad.body);
+    // The same refusal in Chinese says it in Chinese only.
+    let zh = site.get(&mut jar, "/accounts/cedar/expenses?month=November&lang=zh-CN").await;
+    assert_eq!(zh.status, 422);
+    assert!(zh.body.contains("月份的格式为 YYYY-MM") && !zh.body.contains("is not a month"), "{}", zh.body);
+    let unknown = site.get(&mut jar, "/accounts/cedar/transactions?fund=gold").await;
+    assert!(unknown.body.contains("资金类型为现金、代金券或储值卡"), "{}", unknown.body);
+    site.get(&mut jar, "/accounts/cedar/?lang=en").await;
 
     // The page's export is the CLI's export of the same filter.
     let csv = site.get(&mut jar, "/accounts/cedar/expenses/export?month=2026-11&item=log_events&format=csv").await;

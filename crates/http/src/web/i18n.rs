@@ -83,6 +83,12 @@ impl Tr {
         }
     }
 
+    /// The message of a key the catalogue may lack (keys made from data, such as an error's
+    /// field).
+    pub fn get(&self, key: &str) -> Option<&'static str> {
+        self.lang.catalogue().get(key).copied()
+    }
+
     /// A message with its `{name}` placeholders filled in.
     pub fn f(&self, key: &str, args: &[(&str, &str)]) -> String {
         let mut text = self.t(key).to_owned();

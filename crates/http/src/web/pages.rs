@@ -131,8 +131,28 @@ fn error_page(ctx: &Ctx, e: ApiError) -> Response {
         return e.into_response();
     }
     let f = Frame::new(ctx, ctx.t.t("error-title").to_owned(), "", None);
-    let page = MessagePage { heading: ctx.t.t("error-title").to_owned(), text: e.message.clone(), f };
+    let page = MessagePage { heading: ctx.t.t("error-title").to_owned(), text: error_text(ctx.t, &e), f };
     ctx.page(e.status, page.render().expect("the message template renders"))
+}
+
+/// What a page says of a refused request, in the page's language: the catalogue's message of
+/// the field at fault (or of the error's code). English adds the server's own words, which
+/// name the value refused.
+fn error_text(t: Tr, e: &ApiError) -> String {
+    let said = match (e.code, e.field.as_deref()) {
+        ("invalid_input", Some(field)) => t.get(&format!("error-invalid-{field}")).map_or_else(
+            || {
+                let label = t.get(&format!("col-{}", field.replace('-', "_"))).unwrap_or(field);
+                t.f("error-invalid", &[("field", label)])
+            },
+            str::to_owned,
+        ),
+        (code, _) => t.get(&format!("error-code-{code}")).unwrap_or_else(|| t.t("error-code-other")).to_owned(),
+    };
+    match t.lang {
+        super::i18n::Lang::En => format!("{said} ({})", e.message),
+        _ => said,
+    }
 }
 
 /// The bar of an account this user may see; `None` when the account is another's or absent.
