@@ -485,9 +485,22 @@ impl GroupOfLines<'_> {
         let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).map_err(corrupt)?;
         let keep = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
         let filtered = filter.workspace.is_some() || filter.item.is_some() || filter.charge_type.is_some();
+        // A filter's values as every JSON writer writes them (plain printable ASCII, nothing to
+        // escape): a line without one of them in its text cannot match, and is passed over
+        // unparsed.
+        let verbatim: Vec<String> = [&filter.workspace, &filter.item, &filter.charge_type]
+            .into_iter()
+            .flatten()
+            .filter(|v| v.bytes().all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'/')))
+            .map(|v| format!("\"{v}\""))
+            .collect();
+        let finders: Vec<memchr::memmem::Finder> = verbatim.iter().map(|v| memchr::memmem::Finder::new(v.as_bytes())).collect();
         for line in raw.iter().rev() {
             if out.len() >= limit {
                 break;
+            }
+            if finders.iter().any(|f| f.find(line.get().as_bytes()).is_none()) {
+                continue;
             }
             if filtered {
                 // The line's number and keys first: most lines of a filtered page are passed over.
