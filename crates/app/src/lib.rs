@@ -12,6 +12,7 @@ pub mod operator;
 pub mod overview;
 pub mod run;
 pub mod setup;
+pub mod tax_invoice;
 pub mod usage;
 pub mod users;
 pub mod verify;

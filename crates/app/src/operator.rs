@@ -11,8 +11,19 @@ use crate::funds::{CouponRequest, NewInstrument, check_coupon, issue_coupon_in};
 use crate::{App, AppError, Result};
 
 /// Every event a webhook endpoint may subscribe to.
-pub const EVENTS: [&str; 7] =
-    ["account.overdue", "account.suspended", "account.reactivated", "balance.low", "spend.high", "invoice.issued", "daily_bill.settled"];
+pub const EVENTS: [&str; 11] = [
+    "account.overdue",
+    "account.suspended",
+    "account.reactivated",
+    "balance.low",
+    "spend.high",
+    "invoice.issued",
+    "daily_bill.settled",
+    "tax_invoice.requested",
+    "tax_invoice.issued",
+    "tax_invoice.rejected",
+    "tax_invoice.reversed",
+];
 
 /// Who is calling, after authentication.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -160,6 +160,9 @@ impl App {
                 .map(|(account, day, item, kept, summed)| format!("{account} {day} {item}: kept {kept} but the lines sum to {summed}"))
                 .collect(),
         });
+
+        let (count, problems) = crate::tax_invoice::invoiceable_problems(&mut tx).await?;
+        report.checks.push(Check { name: "no month's invoiceable amount is drawn beyond it", checked: count, problems });
         tx.commit().await?;
         Ok(report)
     }

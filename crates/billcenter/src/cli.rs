@@ -90,6 +90,22 @@ enum Command {
         #[command(subcommand)]
         command: CardCommand,
     },
+    /// Tax invoices drawn on the invoiceable amount: a customer's requests and the operator's
+    /// decisions (`list tax-invoices` and `list invoiceable` show them).
+    TaxInvoice {
+        #[command(subcommand)]
+        command: TaxInvoiceCommand,
+    },
+    /// Pay cash back to a customer (at most its cash balance); what is refunded is no longer
+    /// invoiceable, as far as tax invoices do not already hold it.
+    Refund {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Annual packages.
     Package {
         #[command(subcommand)]
@@ -393,6 +409,66 @@ enum PackageCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum TaxInvoiceCommand {
+    /// Request a tax invoice for an amount, drawn from the given months (oldest first) or from
+    /// every month with an issued invoice.
+    Request {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        /// The buyer's name as printed on the tax invoice.
+        #[arg(long)]
+        title: String,
+        /// The buyer's taxpayer id (unified social credit code).
+        #[arg(long)]
+        tax_id: String,
+        /// Months to draw on, `YYYY-MM` (repeat or separate with commas); all when absent.
+        #[arg(long, value_delimiter = ',')]
+        months: Vec<String>,
+        /// ordinary or special_vat.
+        #[arg(long, default_value = "ordinary")]
+        kind: String,
+        /// The buyer's address (required for special_vat).
+        #[arg(long, default_value = "")]
+        address: String,
+        /// Where the tax invoice is sent.
+        #[arg(long)]
+        email: String,
+    },
+    /// Issue a requested tax invoice with the number the tax authority gave it.
+    Issue {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        request: i64,
+        #[arg(long)]
+        number: String,
+        /// The day printed on it (YYYY-MM-DD); today in the account's zone when absent.
+        #[arg(long, default_value = "")]
+        date: String,
+    },
+    /// Reject a request; its amount becomes available again.
+    Reject {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        request: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Reverse an issued tax invoice (red-letter); its amount becomes available again.
+    Reverse {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        request: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ListKind {
     Invoices,
@@ -408,6 +484,11 @@ enum ListKind {
     Cards,
     Balances,
     Events,
+    /// Tax invoice requests (`--status requested|issued|rejected|reversed`).
+    TaxInvoices,
+    /// Each issued month's invoiceable amount, what tax invoices hold and refunds took of it,
+    /// and what is left.
+    Invoiceable,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -683,6 +764,61 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 print_json(out, serde_json::json!({"document": r.document, "amount": r.amount, "cash": r.cash_after, "state": r.state}))?;
             } else {
                 writeln!(out, "top-up {}: {} to {}; cash {}, state {}", r.document, r.amount, r.account_id, r.cash_after, r.state)?;
+            }
+        }
+        Command::TaxInvoice { command } => {
+            let (account, row) = match command {
+                TaxInvoiceCommand::Request { account, amount, title, tax_id, months, kind, address, email } => {
+                    let req = app::tax_invoice::TaxInvoiceRequest {
+                        amount: amount.clone(),
+                        months: months.clone(),
+                        kind: kind.clone(),
+                        title: title.clone(),
+                        tax_id: tax_id.clone(),
+                        address: address.clone(),
+                        email: email.clone(),
+                    };
+                    (account, app.request_tax_invoice(now, account, &req).await?)
+                }
+                TaxInvoiceCommand::Issue { account, request, number, date } => {
+                    let d = app::tax_invoice::Decision::Issue { invoice_no: number.clone(), issued_on: date.clone() };
+                    (account, app.decide_tax_invoice(now, account, *request, &d).await?)
+                }
+                TaxInvoiceCommand::Reject { account, request, reason } => {
+                    let d = app::tax_invoice::Decision::Reject { reason: reason.clone() };
+                    (account, app.decide_tax_invoice(now, account, *request, &d).await?)
+                }
+                TaxInvoiceCommand::Reverse { account, request, reason } => {
+                    let d = app::tax_invoice::Decision::Reverse { reason: reason.clone() };
+                    (account, app.decide_tax_invoice(now, account, *request, &d).await?)
+                }
+            };
+            let amount = app.account(account).await?.currency.format(billing::Amount(row.amount));
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"account": row.account_id, "request": row.request_no, "amount": amount, "status": row.status,
+                        "tax_invoice_no": row.invoice_no, "issued_on": row.issued_on, "reason": row.reason}),
+                )?;
+            } else {
+                let number = row.invoice_no.as_deref().map(|n| format!(", number {n}")).unwrap_or_default();
+                writeln!(out, "tax invoice request {} of {}: {} {}{number}", row.request_no, row.account_id, amount, row.status)?;
+            }
+        }
+        Command::Refund { account, amount, reason } => {
+            let r = app.refund(now, account, amount, reason).await?;
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"refund": r.refund.refund_no, "amount": r.amount, "cash": r.cash_after,
+                        "invoiceable_reduced": r.invoiceable_reduced}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "refund {} to {}: {}; cash {}, invoiceable reduced by {}",
+                    r.refund.refund_no, account, r.amount, r.cash_after, r.invoiceable_reduced
+                )?;
             }
         }
         Command::Coupon { command: CouponCommand::Issue { account, amount, kind, valid_from, valid_until, items } } => {
@@ -982,6 +1118,8 @@ async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
         ListKind::Cards => vec![app.list_instruments(now, account?, true, a.status.as_deref()).await?],
         ListKind::Balances => vec![app.balances(now, account?).await?],
         ListKind::Events => vec![app.list_events(account?).await?],
+        ListKind::TaxInvoices => vec![app.list_tax_invoices(account?, a.status.as_deref()).await?],
+        ListKind::Invoiceable => vec![app.invoiceable(account?).await?],
     })
 }
 

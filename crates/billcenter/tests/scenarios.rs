@@ -160,5 +160,6 @@ scenarios!(
     month_boundary_zones,
     invoice_issue_day,
     bad_input,
-    price_models
+    price_models,
+    tax_invoices
 );

@@ -61,11 +61,13 @@ pub enum TxKind {
     CardGranted,
     CardExpired,
     Refund,
+    /// Cash paid back to the customer by the operator.
+    CashRefund,
     Adjustment,
 }
 
 impl TxKind {
-    pub const ALL: [TxKind; 9] = [
+    pub const ALL: [TxKind; 10] = [
         TxKind::TopUp,
         TxKind::Deduction,
         TxKind::CouponIssued,
@@ -74,6 +76,7 @@ impl TxKind {
         TxKind::CardGranted,
         TxKind::CardExpired,
         TxKind::Refund,
+        TxKind::CashRefund,
         TxKind::Adjustment,
     ];
 
@@ -87,6 +90,7 @@ impl TxKind {
             TxKind::CardGranted => "card_granted",
             TxKind::CardExpired => "card_expired",
             TxKind::Refund => "refund",
+            TxKind::CashRefund => "cash_refund",
             TxKind::Adjustment => "adjustment",
         }
     }
@@ -143,6 +147,12 @@ impl Transaction {
     pub fn refund(amount: Amount) -> Transaction {
         assert!(amount.is_positive());
         Transaction::new(TxKind::Refund, [Posting { book: Book::Cash, amount }, Posting { book: Book::Revenue, amount: -amount }])
+    }
+
+    /// Cash paid back to the customer: it leaves the cash fund and the receipts it came in by.
+    pub fn cash_refund(amount: Amount) -> Transaction {
+        assert!(amount.is_positive());
+        Transaction::new(TxKind::CashRefund, [Posting { book: Book::Cash, amount: -amount }, Posting { book: Book::Receipts, amount }])
     }
 
     /// The deduction of a set of charges (a daily bill or a package purchase) and what the

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod money;
 pub mod period;
 pub mod rating;
+pub mod tax_invoice;
 
 pub use account::{AccountState, Standing, StateChange};
 pub use bill::{DailyBill, Expired, SettledLine, Spare, settle_day, settle_day_reusing};
@@ -27,3 +28,4 @@ pub use ledger::{Book, Posting, Transaction, TxKind};
 pub use money::{Amount, Currency, MoneyError, Quantity, Rounded, RoundingDiscount};
 pub use period::{DayRange, Month, Validity};
 pub use rating::{Billed, KeyUsage, RatedLine, UnitRate, UsageKey, rate_day, rate_day_into};
+pub use tax_invoice::{InvoiceableBalance, TaxInvoiceDecision, TaxInvoiceError, TaxInvoiceKind, TaxInvoiceStatus};

@@ -216,6 +216,7 @@ val-card_purchased = Card purchased
 val-card_granted = Card granted
 val-card_expired = Card expired
 val-refund = Refund
+val-cash_refund = Cash refund
 val-cash = Cash
 val-coupon = Coupon
 val-card = Prepaid card

@@ -216,6 +216,7 @@ val-card_purchased = 购买储值卡
 val-card_granted = 赠送储值卡
 val-card_expired = 储值卡过期
 val-refund = 退款
+val-cash_refund = 现金退款
 val-cash = 现金
 val-coupon = 代金券
 val-card = 储值卡

@@ -9,6 +9,7 @@
 mod bulk;
 mod operator;
 mod rows;
+mod tax_invoice;
 pub mod testing;
 mod web;
 
@@ -25,6 +26,7 @@ use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
 pub use operator::*;
 pub use rows::*;
+pub use tax_invoice::*;
 pub use web::*;
 
 /// Usage keys (workspace × item × dimensions) an account is expected to have on a day, for
@@ -114,6 +116,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(9, "usage daily without rowid", include_str!("../migrations/sqlite/0009_usage_daily_without_rowid.sql")),
             migration(10, "web users", include_str!("../migrations/sqlite/0010_web_users.sql")),
             migration(11, "line groups keep item gross", include_str!("../migrations/sqlite/0011_line_groups_keep_item_gross.sql")),
+            migration(12, "tax invoices and refunds", include_str!("../migrations/sqlite/0012_tax_invoices_and_refunds.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -127,6 +130,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(9, "usage keys compare by bytes", include_str!("../migrations/postgres/0009_usage_keys_compare_by_bytes.sql")),
             migration(10, "web users", include_str!("../migrations/postgres/0010_web_users.sql")),
             migration(11, "line groups keep item gross", include_str!("../migrations/postgres/0011_line_groups_keep_item_gross.sql")),
+            migration(12, "tax invoices and refunds", include_str!("../migrations/postgres/0012_tax_invoices_and_refunds.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -1936,6 +1940,10 @@ mod tests {
             (
                 include_str!("../migrations/sqlite/0006_record_ids_keep_a_fingerprint.sql"),
                 include_str!("../migrations/postgres/0006_record_ids_keep_a_fingerprint.sql"),
+            ),
+            (
+                include_str!("../migrations/sqlite/0012_tax_invoices_and_refunds.sql"),
+                include_str!("../migrations/postgres/0012_tax_invoices_and_refunds.sql"),
             ),
         ];
         let normal = |sql: &str| -> Vec<String> {

@@ -515,23 +515,7 @@ async fn fields(st: &ApiState, t: Tr, list: &str, account: &str, q: &ListQuery) 
         "transactions" => vec![
             input("from", "filter-from", "date", &q.from),
             input("to", "filter-to", "date", &q.to),
-            select(
-                "type",
-                &q.kind,
-                [
-                    "top_up",
-                    "deduction",
-                    "coupon_issued",
-                    "coupon_expired",
-                    "card_purchased",
-                    "card_granted",
-                    "card_expired",
-                    "refund",
-                    "adjustment",
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-            ),
+            select("type", &q.kind, billing::TxKind::ALL.iter().map(|k| k.as_str().to_owned()).collect()),
             select("fund", &q.fund, ["cash", "coupon", "card"].map(str::to_owned).to_vec()),
         ],
         _ => vec![select("status", &q.status, statuses())],

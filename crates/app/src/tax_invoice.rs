@@ -1,0 +1,374 @@
+//! Tax invoices customers request against what they paid, and cash refunds: each one database
+//! transaction, the rules in `billing::tax_invoice`.
+
+use billing::{
+    Amount, Book, InvoiceableBalance, Month, TaxInvoiceDecision, TaxInvoiceError, TaxInvoiceKind, TaxInvoiceStatus, Transaction,
+};
+use export::{Cell, Table};
+use jiff::Timestamp;
+use store::{CashRefundRow, EventRow, TaxInvoiceRow, Tx};
+
+use crate::context::{Account, LedgerWriter, load_account, parse_date};
+use crate::lists::month_arg;
+use crate::{App, AppError, Result};
+
+/// What a customer asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaxInvoiceRequest {
+    pub amount: String,
+    /// Months (`YYYY-MM`) to draw on; every month with an issued invoice when empty.
+    pub months: Vec<String>,
+    /// `ordinary` (default) or `special_vat`.
+    pub kind: String,
+    pub title: String,
+    pub tax_id: String,
+    /// Required for a special VAT invoice.
+    pub address: String,
+    pub email: String,
+}
+
+/// What an operator decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Issued with the tax authority's number, on a day (`YYYY-MM-DD`; today when empty).
+    Issue {
+        invoice_no: String,
+        issued_on: String,
+    },
+    Reject {
+        reason: String,
+    },
+    /// A red-letter reversal of an issued tax invoice.
+    Reverse {
+        reason: String,
+    },
+}
+
+/// What a refund did, for the caller to print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundReceipt {
+    pub refund: CashRefundRow,
+    pub amount: String,
+    pub cash_after: String,
+    /// What the refund took off the invoiceable amount.
+    pub invoiceable_reduced: String,
+}
+
+/// A text field a person typed: trimmed, not empty, at most `max` characters, no control
+/// characters.
+fn text_field(field: &str, text: &str, max: usize, required: bool) -> Result<String> {
+    let t = text.trim();
+    if required && t.is_empty() {
+        return Err(AppError::invalid(field, "is required"));
+    }
+    if t.chars().count() > max {
+        return Err(AppError::invalid(field, format!("is longer than {max} characters")));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(AppError::invalid(field, "holds control characters"));
+    }
+    Ok(t.to_owned())
+}
+
+/// A taxpayer id: 15 to 20 letters and digits (the unified social credit code has 18).
+fn tax_id(text: &str) -> Result<String> {
+    let t = text.trim().to_ascii_uppercase();
+    if !(15..=20).contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AppError::invalid("tax_id", format!("`{}` is not 15 to 20 letters and digits", text.trim())));
+    }
+    Ok(t)
+}
+
+fn email(text: &str) -> Result<String> {
+    let t = text.trim();
+    let ok = t.len() <= 254
+        && !t.chars().any(|c| c.is_whitespace() || c.is_control())
+        && t.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+    if !ok {
+        return Err(AppError::invalid("email", format!("`{t}` is not an email address")));
+    }
+    Ok(t.to_owned())
+}
+
+fn drawn_text(draw: &[(Month, Amount)]) -> Vec<(String, i64)> {
+    draw.iter().map(|(m, a)| (m.to_string(), a.minor())).collect()
+}
+
+/// An account's invoiceable balance as stored: its issued invoices and the draws that count.
+async fn balance_of(tx: &mut Tx, account_id: &str) -> Result<InvoiceableBalance> {
+    let month = |text: &str| Month::parse(text).ok_or_else(|| AppError::Store(store::StoreError::Corrupt(format!("month `{text}`"))));
+    let mut months = Vec::new();
+    for inv in tx.invoices(account_id).await? {
+        months.push((month(&inv.month)?, Amount(inv.invoiceable)));
+    }
+    let mut balance = InvoiceableBalance::new(months);
+    for d in tx.invoiceable_draws(Some(account_id)).await?.into_iter().filter(|d| d.counts) {
+        if d.source == "refund" {
+            balance.add_refund(month(&d.month)?, Amount(d.amount));
+        } else {
+            balance.add_draw(month(&d.month)?, Amount(d.amount));
+        }
+    }
+    Ok(balance)
+}
+
+fn domain_error(account: &Account, e: TaxInvoiceError) -> AppError {
+    match e {
+        TaxInvoiceError::NotPositive => AppError::invalid("amount", "must be positive"),
+        TaxInvoiceError::NoInvoice { month } => AppError::invalid("months", format!("{month} has no issued invoice to draw on")),
+        TaxInvoiceError::MoreThanAvailable { asked, available } => AppError::InsufficientFunds {
+            field: "amount",
+            available: format!("{} invoiceable", account.currency.format(available)),
+            required: account.currency.format(asked),
+        },
+        TaxInvoiceError::NotAllowed { status, decision } => {
+            AppError::invalid("status", format!("a request that is {status} cannot be {decision}d"))
+        }
+    }
+}
+
+fn event(account: &mut Account, kind: &str, now: Timestamp, detail: String) -> EventRow {
+    EventRow {
+        account_id: account.row.account_id.clone(),
+        event_no: store::take(&mut account.row.counters.next_event),
+        kind: kind.to_owned(),
+        happened_on: account.today(now),
+        created_at: now,
+        detail,
+    }
+}
+
+impl App {
+    /// A customer's request for a tax invoice: its amount drawn from the chosen months (oldest
+    /// first) and held until an operator issues or rejects it.
+    pub async fn request_tax_invoice(&self, now: Timestamp, account_id: &str, req: &TaxInvoiceRequest) -> Result<TaxInvoiceRow> {
+        let kind_text = if req.kind.trim().is_empty() { "ordinary" } else { req.kind.trim() };
+        let kind = TaxInvoiceKind::parse(kind_text)
+            .ok_or_else(|| AppError::invalid("kind", format!("`{kind_text}` is not ordinary or special_vat")))?;
+        let title = text_field("title", &req.title, 200, true)?;
+        let tax_id = tax_id(&req.tax_id)?;
+        let address = text_field("address", &req.address, 300, kind == TaxInvoiceKind::SpecialVat)?;
+        let email = email(&req.email)?;
+        let months: Vec<Month> = req.months.iter().map(|m| month_arg("months", m.trim())).collect::<Result<_>>()?;
+        let mut tx = self.store.begin().await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let amount = account.currency.parse_amount(&req.amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+        let balance = balance_of(&mut tx, account_id).await?;
+        let draw = balance.draw(amount, (!months.is_empty()).then_some(months.as_slice())).map_err(|e| domain_error(&account, e))?;
+        let row = TaxInvoiceRow {
+            account_id: account_id.to_owned(),
+            request_no: tx.next_tax_invoice_no(account_id).await?,
+            amount: amount.minor(),
+            kind: kind.as_str().to_owned(),
+            title,
+            tax_id,
+            address,
+            email,
+            status: TaxInvoiceStatus::Requested.as_str().to_owned(),
+            requested_at: now,
+            decided_at: None,
+            invoice_no: None,
+            issued_on: None,
+            reason: None,
+        };
+        tx.insert_tax_invoice(&row, &drawn_text(&draw)).await?;
+        let detail = format!("request {} {}", row.request_no, account.currency.format(amount));
+        let ev = event(&mut account, "tax_invoice.requested", now, detail);
+        tx.insert_events(&[ev]).await?;
+        tx.update_account(&account.row).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// An operator's decision on a request: issue or reject it, or reverse an issued one.
+    pub async fn decide_tax_invoice(
+        &self,
+        now: Timestamp,
+        account_id: &str,
+        request_no: i64,
+        decision: &Decision,
+    ) -> Result<TaxInvoiceRow> {
+        let mut tx = self.store.begin().await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let mut row = tx
+            .tax_invoice(account_id, request_no)
+            .await?
+            .ok_or_else(|| AppError::NotFound { what: "tax invoice request", key: format!("{account_id} {request_no}") })?;
+        let status = TaxInvoiceStatus::parse(&row.status)
+            .ok_or_else(|| AppError::Store(store::StoreError::Corrupt(format!("tax invoice status `{}`", row.status))))?;
+        let (kind, event_kind) = match decision {
+            Decision::Issue { .. } => (TaxInvoiceDecision::Issue, "tax_invoice.issued"),
+            Decision::Reject { .. } => (TaxInvoiceDecision::Reject, "tax_invoice.rejected"),
+            Decision::Reverse { .. } => (TaxInvoiceDecision::Reverse, "tax_invoice.reversed"),
+        };
+        let next = status.decide(kind).map_err(|e| domain_error(&account, e))?;
+        match decision {
+            Decision::Issue { invoice_no, issued_on } => {
+                row.invoice_no = Some(text_field("invoice_no", invoice_no, 64, true)?);
+                let day = if issued_on.trim().is_empty() { account.today(now) } else { parse_date("issued_on", issued_on)? };
+                row.issued_on = Some(day.to_string());
+            }
+            Decision::Reject { reason } | Decision::Reverse { reason } => row.reason = Some(text_field("reason", reason, 500, true)?),
+        }
+        row.status = next.as_str().to_owned();
+        row.decided_at = Some(now);
+        if !tx.decide_tax_invoice(&row, status.as_str()).await? {
+            return Err(AppError::invalid("status", format!("request {request_no} was decided by another operator at the same time")));
+        }
+        let detail = format!("request {request_no} {}", account.currency.format(Amount(row.amount)));
+        let ev = event(&mut account, event_kind, now, detail);
+        tx.insert_events(&[ev]).await?;
+        tx.update_account(&account.row).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Pays cash back to a customer (at most its cash balance). The refunded amount is no
+    /// longer invoiceable, as far as tax invoices do not already hold it.
+    pub async fn refund(&self, now: Timestamp, account_id: &str, amount: &str, reason: &str) -> Result<RefundReceipt> {
+        let reason = text_field("reason", reason, 500, true)?;
+        let mut tx = self.store.begin().await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let amount = account.currency.parse_amount(amount).map_err(|e| AppError::invalid("amount", e.to_string()))?;
+        if !amount.is_positive() {
+            return Err(AppError::invalid("amount", "must be positive"));
+        }
+        if amount.minor() > account.row.cash {
+            return Err(AppError::InsufficientFunds {
+                field: "amount",
+                available: account.currency.format(Amount(account.row.cash.max(0))),
+                required: account.currency.format(amount),
+            });
+        }
+        let balance = balance_of(&mut tx, account_id).await?;
+        let reduction = balance.refund_reduction(amount);
+        let row = &mut account.row;
+        let refund_no = tx.next_refund_no(account_id).await?;
+        let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
+        let document = format!("REFUND-{refund_no}");
+        let tx_no = ledger.post(&mut row.counters.next_tx, &Transaction::cash_refund(amount), now, &document, &reason);
+        row.cash -= amount.minor();
+        let refund = CashRefundRow { account_id: account_id.to_owned(), refund_no, amount: amount.minor(), reason, tx_no, created_at: now };
+        ledger.write(&mut tx).await?;
+        tx.insert_cash_refund(&refund, &drawn_text(&reduction)).await?;
+        tx.update_account(&account.row).await?;
+        tx.commit().await?;
+        let reduced: Amount = reduction.iter().map(|(_, a)| *a).sum();
+        Ok(RefundReceipt {
+            refund,
+            amount: account.currency.format(amount),
+            cash_after: account.currency.format(Amount(account.row.cash)),
+            invoiceable_reduced: account.currency.format(reduced),
+        })
+    }
+
+    /// The tax invoice requests of an account, newest first, optionally of one status.
+    pub async fn list_tax_invoices(&self, account_id: &str, status: Option<&str>) -> Result<Table> {
+        if let Some(s) = status.filter(|s| TaxInvoiceStatus::parse(s).is_none()) {
+            let all: Vec<&str> = TaxInvoiceStatus::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(AppError::invalid("status", format!("`{s}` is not one of {}", all.join(", "))));
+        }
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let rows = tx.tax_invoices(Some(account_id)).await?;
+        let draws = tx.invoiceable_draws(Some(account_id)).await?;
+        tx.commit().await?;
+        let zone = &account.row.time_zone;
+        let mut table = Table::new(&[
+            "request no",
+            &format!("amount ({})", account.currency.code()),
+            "status",
+            "kind",
+            "title",
+            "tax id",
+            "months",
+            &format!("requested at ({zone})"),
+            "tax invoice no",
+            "issued on",
+            "reason",
+            "email",
+            "address",
+        ])
+        .with_totals(&["amount"]);
+        for r in rows.iter().rev().filter(|r| status.is_none_or(|s| s == r.status)) {
+            let months: Vec<&str> =
+                draws.iter().filter(|d| d.source == "tax_invoice" && d.source_no == r.request_no).map(|d| d.month.as_str()).collect();
+            table.push(vec![
+                Cell::number(r.request_no.to_string()),
+                Cell::money(account.currency.format(Amount(r.amount))),
+                Cell::text(r.status.clone()),
+                Cell::text(r.kind.clone()),
+                Cell::text(r.title.clone()),
+                Cell::text(r.tax_id.clone()),
+                Cell::text(months.join(" ")),
+                Cell::time(r.requested_at.to_zoned(account.tz.clone()).datetime()),
+                Cell::text(r.invoice_no.clone().unwrap_or_default()),
+                Cell::text(r.issued_on.clone().unwrap_or_default()),
+                Cell::text(r.reason.clone().unwrap_or_default()),
+                Cell::text(r.email.clone()),
+                Cell::text(r.address.clone()),
+            ]);
+        }
+        Ok(table)
+    }
+
+    /// Each issued month's invoiceable amount, what tax invoices hold of it, what refunds took
+    /// and what is left, oldest first.
+    pub async fn invoiceable(&self, account_id: &str) -> Result<Table> {
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let balance = balance_of(&mut tx, account_id).await?;
+        tx.commit().await?;
+        let c = account.currency.code();
+        let mut table = Table::new(&["month", &format!("invoiceable ({c})"), "held or invoiced", "refunded", "available"]).with_totals(&[
+            "invoiceable",
+            "held_or_invoiced",
+            "refunded",
+            "available",
+        ]);
+        let money = |a: Amount| Cell::money(account.currency.format(a));
+        for (month, total, drawn, refunded, left) in balance.months() {
+            table.push(vec![Cell::text(month.to_string()), money(total), money(drawn), money(refunded), money(left)]);
+        }
+        Ok(table)
+    }
+}
+
+/// What `verify` finds wrong with tax invoices and refunds: a month drawn beyond its
+/// invoiceable amount, a request whose months do not add up to its amount, a refund that took
+/// more than itself. Returns how many accounts were checked.
+pub(crate) async fn invoiceable_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
+    let draws = tx.invoiceable_draws(None).await?;
+    let mut accounts: Vec<&str> = draws.iter().map(|d| d.account_id.as_str()).collect();
+    accounts.dedup();
+    let mut problems = Vec::new();
+    for account_id in &accounts {
+        for (month, left) in balance_of(tx, account_id).await?.overdrawn() {
+            problems.push(format!("{account_id} {month}: drawn {} minor units beyond its invoiceable amount", -left.minor()));
+        }
+        let sum = |source: &str, no: i64| {
+            draws.iter().filter(|d| d.account_id == *account_id && d.source == source && d.source_no == no).map(|d| d.amount).sum::<i64>()
+        };
+        for r in tx.tax_invoices(Some(account_id)).await? {
+            if sum("tax_invoice", r.request_no) != r.amount {
+                problems.push(format!(
+                    "{account_id} tax invoice request {}: its months hold {} of {}",
+                    r.request_no,
+                    sum("tax_invoice", r.request_no),
+                    r.amount
+                ));
+            }
+        }
+        for r in tx.cash_refunds(account_id).await? {
+            if sum("refund", r.refund_no) > r.amount {
+                problems.push(format!(
+                    "{account_id} refund {}: took {} off the invoiceable amount, more than its {}",
+                    r.refund_no,
+                    sum("refund", r.refund_no),
+                    r.amount
+                ));
+            }
+        }
+    }
+    Ok((accounts.len(), problems))
+}
