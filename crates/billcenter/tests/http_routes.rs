@@ -38,11 +38,15 @@ async fn setup(server: &Server) -> String {
 }
 
 fn concrete(path: &str, account: &str) -> String {
-    path.replace("{account}", account).replace("{list}", "invoices").replace("{id}", "1").replace("{month}", "2026-10")
+    path.replace("{account}", account)
+        .replace("{list}", "invoices")
+        .replace("{id}", "1")
+        .replace("{month}", "2026-10")
+        .replace("{decision}", "issue")
 }
 
 /// Routes an account key may use on its own account; every other route is the operator's.
-const ACCOUNT_ROUTES: [(&str, &str); 8] = [
+const ACCOUNT_ROUTES: [(&str, &str); 9] = [
     ("GET", "/api/v1/accounts/{account}"),
     ("GET", "/api/v1/accounts/{account}/workspaces"),
     ("GET", "/api/v1/accounts/{account}/lists/{list}"),
@@ -50,6 +54,7 @@ const ACCOUNT_ROUTES: [(&str, &str); 8] = [
     ("GET", "/api/v1/accounts/{account}/invoices/{month}/pdf"),
     ("GET", "/api/v1/accounts/{account}/focus/{month}"),
     ("POST", "/api/v1/accounts/{account}/coupon-codes/redeem"),
+    ("POST", "/api/v1/accounts/{account}/tax-invoices"),
     ("GET", "/api/v1/catalog"),
 ];
 
@@ -404,6 +409,90 @@ async fn every_route_answers_its_success_and_its_errors() {
             String::new(),
             422,
             Some("invalid_input"),
+        ),
+        // A card bought with cash in November is invoiceable once November's invoice is issued
+        // (on December 4).
+        (
+            "POST",
+            "/api/v1/accounts/{account}/top-ups",
+            "/api/v1/accounts/acme/top-ups".into(),
+            json!({"amount": "150.00"}).to_string(),
+            201,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/cards",
+            "/api/v1/accounts/acme/cards".into(),
+            json!({"amount": "100", "valid_from": "2026-11-01", "valid_until": "2027-10-31", "purchase": true}).to_string(),
+            201,
+            None,
+        ),
+        // December 4: November's invoice is issued, its cash invoiceable.
+        ("POST", "/api/v1/run", "/api/v1/run".into(), json!({"now": "2026-12-04T00:30:00+08:00"}).to_string(), 200, None),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/tax-invoices",
+            "/api/v1/accounts/acme/tax-invoices".into(),
+            json!({"amount": "1.00", "title": "Acme Ltd", "tax_id": "91330100MA2AAAAA1X", "email": "tax@acme.example"}).to_string(),
+            201,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/tax-invoices",
+            "/api/v1/accounts/acme/tax-invoices".into(),
+            json!({"amount": "99999.00", "title": "Acme Ltd", "tax_id": "91330100MA2AAAAA1X", "email": "tax@acme.example"}).to_string(),
+            409,
+            Some("insufficient_funds"),
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/{decision}",
+            "/api/v1/accounts/acme/tax-invoices/1/issue".into(),
+            json!({"number": "24332000000000000001"}).to_string(),
+            200,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/{decision}",
+            "/api/v1/accounts/acme/tax-invoices/1/reject".into(),
+            json!({"reason": "already issued"}).to_string(),
+            422,
+            Some("invalid_input"),
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/{decision}",
+            "/api/v1/accounts/acme/tax-invoices/7/reverse".into(),
+            json!({"reason": "no such request"}).to_string(),
+            404,
+            Some("not_found"),
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/lists/{list}",
+            "/api/v1/accounts/acme/lists/tax-invoices?status=issued".into(),
+            String::new(),
+            200,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/refunds",
+            "/api/v1/accounts/acme/refunds".into(),
+            json!({"amount": "1.00", "reason": "goodwill"}).to_string(),
+            201,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/refunds",
+            "/api/v1/accounts/acme/refunds".into(),
+            json!({"amount": "100000.00", "reason": "more than the cash"}).to_string(),
+            409,
+            Some("insufficient_funds"),
         ),
         ("POST", "/api/v1/verify", "/api/v1/verify".into(), String::new(), 200, None),
     ];

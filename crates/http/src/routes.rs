@@ -37,6 +37,9 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(add_card))
         .routes(routes!(buy_package))
         .routes(routes!(set_alerts))
+        .routes(routes!(request_tax_invoice))
+        .routes(routes!(decide_tax_invoice))
+        .routes(routes!(refund))
         .routes(routes!(get_list))
         .routes(routes!(export_list))
         .routes(routes!(invoice_pdf))
@@ -623,6 +626,136 @@ async fn set_alerts(State(st): St, auth: Auth, Path(account): Path<String>, body
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+// ---- tax invoices and refunds ------------------------------------------------------------
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TaxInvoiceBody {
+    /// Decimal string with at most the currency's decimals.
+    amount: String,
+    /// Months (`YYYY-MM`) with issued invoices to draw on, oldest first; all when absent.
+    #[serde(default)]
+    months: Vec<String>,
+    /// ordinary (default) or special_vat.
+    #[serde(default)]
+    kind: Option<String>,
+    /// The buyer's name as printed.
+    title: String,
+    /// The buyer's taxpayer id (15 to 20 letters and digits).
+    tax_id: String,
+    /// Required for special_vat.
+    #[serde(default)]
+    address: Option<String>,
+    email: String,
+}
+
+fn tax_invoice_view(account: &app::Account, r: &store::TaxInvoiceRow) -> serde_json::Value {
+    j!({"account": r.account_id, "request": r.request_no, "amount": account.currency.format(billing::Amount(r.amount)), "status": r.status,
+        "kind": r.kind, "title": r.title, "tax_id": r.tax_id, "tax_invoice_no": r.invoice_no, "issued_on": r.issued_on, "reason": r.reason})
+}
+
+/// Request a tax invoice drawn on the invoiceable amount of issued months (account keys may, for
+/// their own account). The amount is held until an operator issues or rejects it.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/tax-invoices", tag = "tax invoices", security(("api_key" = [])),
+    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = TaxInvoiceBody,
+    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn request_tax_invoice(
+    State(st): St,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, false, move |now, req: TaxInvoiceBody| async move {
+        let r = app::tax_invoice::TaxInvoiceRequest {
+            amount: req.amount,
+            months: req.months,
+            kind: req.kind.unwrap_or_default(),
+            title: req.title,
+            tax_id: req.tax_id,
+            address: req.address.unwrap_or_default(),
+            email: req.email,
+        };
+        let row = app.request_tax_invoice(now, id, &r).await?;
+        Ok((StatusCode::CREATED, tax_invoice_view(&app.account(id).await?, &row)))
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TaxInvoiceDecision {
+    /// The tax invoice's number (issue).
+    #[serde(default)]
+    number: Option<String>,
+    /// The day printed on it, YYYY-MM-DD (issue; today in the account's zone when absent).
+    #[serde(default)]
+    date: Option<String>,
+    /// Why (reject, reverse).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// An operator's decision on a request: `issue` it, `reject` it (its amount returns) or
+/// `reverse` an issued one (red-letter; its amount returns).
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/tax-invoices/{id}/{decision}", tag = "tax invoices", security(("api_key" = [])),
+    params(("account" = String, Path), ("id" = i64, Path, description = "the request number"),
+        ("decision" = String, Path, description = "issue | reject | reverse"), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = TaxInvoiceDecision,
+    responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn decide_tax_invoice(
+    State(st): St,
+    auth: Auth,
+    headers: HeaderMap,
+    Path((account, id, decision)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (app, account_id) = (&st.app, account.as_str());
+    let request_no: i64 = id.parse().map_err(|_| ApiError::not_found(&format!("tax invoice request `{id}`")))?;
+    if !matches!(decision.as_str(), "issue" | "reject" | "reverse") {
+        return Err(ApiError::not_found(&format!("decision `{decision}` (issue, reject or reverse)")));
+    }
+    money_post(&st, &auth, &headers, account_id, &body, true, move |now, req: TaxInvoiceDecision| async move {
+        let reason = req.reason.unwrap_or_default();
+        let d = match decision.as_str() {
+            "issue" => {
+                app::tax_invoice::Decision::Issue { invoice_no: req.number.unwrap_or_default(), issued_on: req.date.unwrap_or_default() }
+            }
+            "reject" => app::tax_invoice::Decision::Reject { reason },
+            _ => app::tax_invoice::Decision::Reverse { reason },
+        };
+        let row = app.decide_tax_invoice(now, account_id, request_no, &d).await?;
+        Ok((StatusCode::OK, tax_invoice_view(&app.account(account_id).await?, &row)))
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RefundBody {
+    /// Decimal string; at most the account's cash.
+    amount: String,
+    reason: String,
+}
+
+/// Pay cash back to a customer. What is refunded is no longer invoiceable, as far as tax
+/// invoices do not already hold it.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/refunds", tag = "funds", security(("api_key" = [])),
+    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = RefundBody,
+    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn refund(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, true, move |now, req: RefundBody| async move {
+        let r = app.refund(now, id, &req.amount, &req.reason).await?;
+        Ok((
+            StatusCode::CREATED,
+            j!({"refund": r.refund.refund_no, "amount": r.amount, "cash": r.cash_after, "invoiceable_reduced": r.invoiceable_reduced}),
+        ))
+    })
+    .await
+}
+
 // ---- lists and exports -------------------------------------------------------------------
 
 /// The media type of an XLSX workbook.
@@ -677,7 +810,8 @@ impl ListQuery {
 }
 
 /// The lists an account has, as `{list}` in the list and export routes.
-pub const LISTS: [&str; 7] = ["invoices", "expenses", "transactions", "coupons", "cards", "balances", "events"];
+pub const LISTS: [&str; 9] =
+    ["invoices", "expenses", "transactions", "coupons", "cards", "balances", "events", "tax-invoices", "invoiceable"];
 
 pub(crate) async fn tables(
     st: &ApiState,
@@ -704,6 +838,8 @@ pub(crate) async fn tables(
         "cards" => (st.app.list_instruments(now, account, true, q.status.as_deref()).await?, None),
         "balances" => (st.app.balances(now, account).await?, None),
         "events" => (st.app.list_events(account).await?, None),
+        "tax-invoices" => (st.app.list_tax_invoices(account, q.status.as_deref()).await?, None),
+        "invoiceable" => (st.app.invoiceable(account).await?, None),
         _ => unreachable!("checked against LISTS above"),
     })
 }
@@ -711,7 +847,7 @@ pub(crate) async fn tables(
 /// One of the Billing Center's lists (invoices, expenses, transactions, coupons, cards,
 /// balances, events) with its filters, a page at a time.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/lists/{list}", tag = "lists", security(("api_key" = [])),
-    params(("account" = String, Path), ("list" = String, Path, description = "invoices | expenses | transactions | coupons | cards | balances | events"), ListQuery),
+    params(("account" = String, Path), ("list" = String, Path, description = "invoices | expenses | transactions | coupons | cards | balances | events | tax-invoices | invoiceable"), ListQuery),
     responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_list(
     State(st): St,
