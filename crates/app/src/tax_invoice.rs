@@ -262,6 +262,24 @@ impl App {
         })
     }
 
+    /// An account's invoiceable amounts by issued month and what is drawn on them.
+    pub async fn invoiceable_balance(&self, account_id: &str) -> Result<InvoiceableBalance> {
+        let mut tx = self.store.read().await?;
+        load_account(&mut tx, account_id).await?;
+        let balance = balance_of(&mut tx, account_id).await?;
+        tx.commit().await?;
+        Ok(balance)
+    }
+
+    /// The tax invoice requests of an account, oldest first.
+    pub async fn tax_invoice_requests(&self, account_id: &str) -> Result<Vec<TaxInvoiceRow>> {
+        let mut tx = self.store.read().await?;
+        load_account(&mut tx, account_id).await?;
+        let rows = tx.tax_invoices(Some(account_id)).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
     /// The tax invoice requests of an account, newest first, optionally of one status.
     pub async fn list_tax_invoices(&self, account_id: &str, status: Option<&str>) -> Result<Table> {
         if let Some(s) = status.filter(|s| TaxInvoiceStatus::parse(s).is_none()) {

@@ -234,6 +234,21 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
             app.add_card(t, "fjord", card("500", day, today.checked_add(5.days())?, false)).await?;
             app.issue_coupon(t, "cedar", coupon("50.00", "regular", day, today.checked_add(4.days())?, &[])).await?;
         }
+        // Tax invoices: fjord asks on the 8th for everything its issued months hold (the cards
+        // it bought), as a special VAT invoice; the operator issues it on the 10th.
+        if day.day() == 8 {
+            let available = app.invoiceable_balance("fjord").await?.available();
+            if available.is_positive() {
+                app.request_tax_invoice(t, "fjord", &tax_request("fjord", available, "special_vat")).await?;
+            }
+        }
+        if day.day() == 10 {
+            for r in app.tax_invoice_requests("fjord").await?.into_iter().filter(|r| r.status == "requested") {
+                let number = format!("2433200000{:010}", r.request_no);
+                let issue = app::tax_invoice::Decision::Issue { invoice_no: number, issued_on: String::new() };
+                app.decide_tax_invoice(t, "fjord", r.request_no, &issue).await?;
+            }
+        }
         // The night after: usage of every ended account-day arrives, then the nightly run.
         let night = at(next_day(day), 0, 30, &home).min(now);
         let mut batch: Vec<(usize, UsageInput)> = Vec::new();
@@ -273,6 +288,11 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
         index += 1;
     }
     app.run(now, RunOptions::default(), &mut |_, _| {}).await?;
+    // acme asks for a tax invoice of half of what its issued months hold: still to be decided.
+    let available = app.invoiceable_balance("acme").await?.available();
+    if available.is_positive() {
+        app.request_tax_invoice(now, "acme", &tax_request("acme", billing::Amount(available.minor() / 2), "ordinary")).await?;
+    }
     pb.finish_and_clear();
 
     writeln!(out, "demo: {} accounts, {days} days from {start} to {yesterday}, {records} usage records", accounts.len())?;
@@ -321,6 +341,22 @@ pub fn issuer() -> export::Issuer {
         name: "Northwind Observability Cloud Co., Ltd. (北风可观测云有限公司)".to_owned(),
         address: "88 Wensan Road, Xihu District, Hangzhou 310012, China".to_owned(),
         tax_id: "91330106MA2H4K7X3Q".to_owned(),
+    }
+}
+
+/// A demo account's tax invoice request for `amount`, drawn from every issued month.
+fn tax_request(account: &str, amount: billing::Amount, kind: &str) -> app::tax_invoice::TaxInvoiceRequest {
+    let currency = billing::Currency::parse("CNY").expect("the demo bills in CNY");
+    let name = accounts().into_iter().find(|a| a.id == account).map_or(account, |a| a.name);
+    let title = name.split(" (").next().unwrap_or(name).to_owned();
+    app::tax_invoice::TaxInvoiceRequest {
+        amount: currency.format(amount),
+        months: Vec::new(),
+        kind: kind.to_owned(),
+        title: format!("{title} Ltd."),
+        tax_id: if account == "fjord" { "91330106MA2K8F0J7P".into() } else { "91310115MA1H9ACM3E".into() },
+        address: if kind == "special_vat" { "12 Harbour Street, Qingdao".into() } else { String::new() },
+        email: format!("finance@{account}.example"),
     }
 }
 

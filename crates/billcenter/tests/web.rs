@@ -163,7 +163,7 @@ async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"), "{cookie}");
 
     // Every page, in both languages, with the policy that nothing loads from elsewhere.
-    let pages: [(&str, &str, &str); 7] = [
+    let pages: [(&str, &str, &str); 8] = [
         ("/accounts/cedar/", "Daily spend", "每日消费"),
         ("/accounts/cedar/invoices", "INV-202610-cedar-0001", "月度账单"),
         ("/accounts/cedar/invoices/2026-10", "Lines by workspace and billable item", "按工作空间和计费项的明细"),
@@ -171,6 +171,7 @@ async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
         ("/accounts/cedar/transactions?from=2026-10-01", "Summary of the range by fund and type", "按资金和类型汇总的本范围收支"),
         ("/accounts/cedar/coupons", "CPN-1", "代金券"),
         ("/accounts/cedar/cards", "PC-", "储值卡"),
+        ("/accounts/cedar/tax-invoices", "Invoiceable amount by month", "按月可开票金额"),
     ];
     for (path, english, chinese) in pages {
         let en = site.get(&mut jar, path).await;
@@ -257,6 +258,7 @@ async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
         "/accounts/acme/expenses",
         "/accounts/acme/invoices/2026-10",
         "/accounts/acme/coupons/export?format=csv",
+        "/accounts/acme/tax-invoices",
         "/accounts",
     ] {
         let other = site.get(&mut jar, path).await;
@@ -362,4 +364,71 @@ async fn an_invoice_of_many_workspaces_shows_them_a_page_at_a_time() {
     }
     let expected: Vec<String> = (0..30).map(|w| format!("ws-{w:02}")).collect();
     assert_eq!((pages, seen), (2, expected), "every workspace once, in order");
+}
+
+/// A customer requests a tax invoice on its page (refused with a reason in its language when the
+/// form is wrong, the values kept; refused without the form's token), and an operator issues it
+/// there; a customer cannot decide one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tax_invoice_is_requested_and_issued_on_its_page() {
+    let site = site();
+    let (mut jar, _) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    let page = site.get(&mut jar, "/accounts/cedar/tax-invoices").await;
+    assert!(page.body.contains("No tax invoice requests yet") && page.body.contains("Invoiceable amount by month"));
+    let csrf = hidden(&page.body, "csrf");
+    let form = |csrf: &str, tax_id: &str, amount: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("amount", amount.to_owned()),
+            ("months", "2026-10".to_owned()),
+            ("kind", "ordinary".to_owned()),
+            ("title", "Cedar Retail Ltd.".to_owned()),
+            ("tax_id", tax_id.to_owned()),
+            ("address", String::new()),
+            ("email", "tax@cedar.example".to_owned()),
+        ]
+    };
+    // Without the page's token: refused.
+    let refused = send(&site, &mut jar, "/accounts/cedar/tax-invoices", form("forged", "91330100MA2AAAAA1X", "100.00")).await;
+    assert_eq!(refused.status, 403);
+    // A wrong taxpayer id, in Chinese: said in Chinese, the form keeps what was typed.
+    site.get(&mut jar, "/accounts/cedar/tax-invoices?lang=zh-CN").await;
+    let wrong = send(&site, &mut jar, "/accounts/cedar/tax-invoices", form(&csrf, "12345", "100.00")).await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong.body.contains("纳税人识别号由 15 到 20 位字母和数字组成") && wrong.body.contains("value=\"Cedar Retail Ltd.\""),
+        "{}",
+        wrong.body
+    );
+    let too_much = send(&site, &mut jar, "/accounts/cedar/tax-invoices", form(&csrf, "91330100MA2AAAAA1X", "9999999.00")).await;
+    assert_eq!(too_much.status, 409);
+    assert!(too_much.body.contains("超出了所选月份的可开票金额"), "{}", too_much.body);
+    site.get(&mut jar, "/accounts/cedar/tax-invoices?lang=en").await;
+    let made = send(&site, &mut jar, "/accounts/cedar/tax-invoices", form(&csrf, "91330100MA2AAAAA1X", "100.00")).await;
+    assert_eq!((made.status, made.location.as_str()), (303, "/accounts/cedar/tax-invoices?requested=1"));
+    let listed = site.get(&mut jar, "/accounts/cedar/tax-invoices?requested=1").await;
+    assert!(listed.body.contains("Request 1 was received") && listed.body.contains("Requested") && listed.body.contains("100.00"));
+    assert!(!listed.body.contains("/tax-invoices/1/issue"), "a customer has no decision forms");
+    let not_theirs =
+        send(&site, &mut jar, "/accounts/cedar/tax-invoices/1/issue", vec![("csrf", csrf.clone()), ("number", "1".into())]).await;
+    assert_eq!(not_theirs.status, 403, "a customer cannot issue its own request");
+
+    // The operator issues it from the same page.
+    let (mut ops, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    let page = site.get(&mut ops, "/accounts/cedar/tax-invoices").await;
+    assert!(page.body.contains("/accounts/cedar/tax-invoices/1/issue"), "the operator decides open requests");
+    let ops_csrf = hidden(&page.body, "csrf");
+    let issued =
+        send(&site, &mut ops, "/accounts/cedar/tax-invoices/1/issue", vec![("csrf", ops_csrf), ("number", "24332000000000000042".into())])
+            .await;
+    assert_eq!((issued.status, issued.location.as_str()), (303, "/accounts/cedar/tax-invoices?decided=1"));
+    let csv = run(&site.db, &["export", "tax-invoices", "--account", "cedar"], None);
+    assert!(csv.contains("issued") && csv.contains("24332000000000000042"), "{csv}");
+    let verify = run(&site.db, &["verify"], None);
+    assert!(verify.contains("verify: clean"), "{verify}");
+}
+
+async fn send(site: &Site, jar: &mut Jar, path: &str, fields: Vec<(&str, String)>) -> Answer {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    site.post(jar, path, &pairs).await
 }

@@ -838,7 +838,7 @@ pub(crate) async fn tables(
         "cards" => (st.app.list_instruments(now, account, true, q.status.as_deref()).await?, None),
         "balances" => (st.app.balances(now, account).await?, None),
         "events" => (st.app.list_events(account).await?, None),
-        "tax-invoices" => (st.app.list_tax_invoices(account, q.status.as_deref()).await?, None),
+        "tax-invoices" => (st.app.list_tax_invoices(account, q.status.as_deref()).await?, Some(st.app.invoiceable(account).await?)),
         "invoiceable" => (st.app.invoiceable(account).await?, None),
         _ => unreachable!("checked against LISTS above"),
     })

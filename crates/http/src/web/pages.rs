@@ -4,9 +4,9 @@
 use std::str::FromStr;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -18,7 +18,7 @@ use crate::{ApiError, ApiState};
 /// Rows on one page of a list.
 pub const PAGE_ROWS: usize = 50;
 /// The lists that have a page, in the navigation's order.
-pub const PAGE_LISTS: [&str; 5] = ["invoices", "expenses", "transactions", "coupons", "cards"];
+pub const PAGE_LISTS: [&str; 6] = ["invoices", "expenses", "transactions", "coupons", "cards", "tax-invoices"];
 
 pub use export::group_thousands as money_text;
 
@@ -453,6 +453,43 @@ struct ListPage {
     exports: Vec<(String, String)>,
     empty: String,
     zone_note: String,
+    summary_title: String,
+    /// A change this page's form just made, said once.
+    notice: Option<String>,
+    /// The tax invoice request form and the operator's decisions (the tax invoices page).
+    tax: Option<TaxForms>,
+}
+
+/// What a customer fills in to request a tax invoice, as the form last held it.
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct TaxRequestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    months: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    tax_id: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// The tax invoices page's forms: the request (with what it last held and why it was
+/// refused) and, for operators, a decision form for each open or issued request.
+pub(crate) struct TaxForms {
+    pub form: TaxRequestForm,
+    pub error: Option<String>,
+    pub kinds: Vec<(String, String)>,
+    pub currency: String,
+    /// (request no, status label, amount, can issue or reject, can reverse)
+    pub decisions: Vec<(i64, String, String, bool, bool)>,
 }
 
 /// A filter value the form left empty means no filter.
@@ -518,8 +555,18 @@ async fn fields(st: &ApiState, t: Tr, list: &str, account: &str, q: &ListQuery) 
             select("type", &q.kind, billing::TxKind::ALL.iter().map(|k| k.as_str().to_owned()).collect()),
             select("fund", &q.fund, ["cash", "coupon", "card"].map(str::to_owned).to_vec()),
         ],
+        "tax-invoices" => {
+            vec![select("status", &q.status, billing::TaxInvoiceStatus::ALL.iter().map(|s| s.as_str().to_owned()).collect())]
+        }
         _ => vec![select("status", &q.status, statuses())],
     })
+}
+
+/// Notices a list page says once, after one of its forms changed something.
+#[derive(Deserialize, Default)]
+pub(crate) struct NoticeQuery {
+    requested: Option<i64>,
+    decided: Option<i64>,
 }
 
 pub(crate) async fn list(
@@ -529,6 +576,7 @@ pub(crate) async fn list(
     Path((account_id, list)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
     Query(lang): Query<LangQuery>,
+    Query(notice): Query<NoticeQuery>,
 ) -> Response {
     let (ctx, bar) = match account_page(&st, &headers, &uri, lang.lang.as_deref(), &account_id).await {
         Ok(v) => v,
@@ -537,16 +585,39 @@ pub(crate) async fn list(
     if !PAGE_LISTS.contains(&list.as_str()) {
         return not_found_page(&ctx);
     }
-    let q = cleaned(&q);
+    let t = ctx.t;
+    let said = match (notice.requested, notice.decided) {
+        (Some(no), _) => Some(t.f("tax-requested", &[("no", &no.to_string())])),
+        (_, Some(no)) => Some(t.f("tax-decided", &[("no", &no.to_string())])),
+        _ => None,
+    };
+    render_list(&st, &ctx, bar, &account_id, list, &cleaned(&q), said, TaxRequestForm::default(), None, StatusCode::OK).await
+}
+
+/// A list page: its filters, a page of rows, the totals, the exports; on the tax invoices page
+/// the request form (as it was last filled in, with why it was refused) and the decisions.
+#[allow(clippy::too_many_arguments)]
+async fn render_list(
+    st: &ApiState,
+    ctx: &Ctx,
+    bar: AccountBar,
+    account_id: &str,
+    list: String,
+    q: &ListQuery,
+    notice: Option<String>,
+    form: TaxRequestForm,
+    form_error: Option<String>,
+    status: StatusCode,
+) -> Response {
     let t = ctx.t;
     let shown = if list == "expenses" {
-        expense_rows(&st, t, &account_id, &bar.currency, &q).await
+        expense_rows(st, t, account_id, &bar.currency, q).await
     } else {
-        listed_rows(&st, ctx.now, t, &account_id, &list, &q).await
+        listed_rows(st, ctx.now, t, account_id, &list, q).await
     };
     let shown = match shown {
         Ok(s) => s,
-        Err(e) => return error_page(&ctx, e),
+        Err(e) => return error_page(ctx, e),
     };
     let base = format!("/accounts/{account_id}/{list}");
     let with_cursor = |cursor: Option<String>| {
@@ -564,14 +635,21 @@ pub(crate) async fn list(
             (t.t(&format!("export-{fmt}")).to_owned(), format!("{base}/export?{export_query}{sep}format={fmt}"))
         })
         .collect();
-    let fields = match fields(&st, t, &list, &account_id, &q).await {
+    let fields = match fields(st, t, &list, account_id, q).await {
         Ok(f) => f,
-        Err(e) => return error_page(&ctx, e),
+        Err(e) => return error_page(ctx, e),
+    };
+    let tax = if list == "tax-invoices" {
+        match tax_forms(st, ctx, account_id, form, form_error).await {
+            Ok(forms) => Some(forms),
+            Err(e) => return error_page(ctx, e),
+        }
+    } else {
+        None
     };
     let heading = t.t(&format!("nav-{list}")).to_owned();
     let zone_note = t.f("all-times-in", &[("zone", &bar.zone)]);
-    let f =
-        Frame::new(&ctx, format!("{heading} · {}", bar.name), PAGE_LISTS.iter().find(|l| **l == list).copied().unwrap_or(""), Some(bar));
+    let f = Frame::new(ctx, format!("{heading} · {}", bar.name), PAGE_LISTS.iter().find(|l| **l == list).copied().unwrap_or(""), Some(bar));
     let page = ListPage {
         f,
         heading,
@@ -585,9 +663,118 @@ pub(crate) async fn list(
         exports,
         empty: t.t(&format!("empty-{list}")).to_owned(),
         zone_note,
+        summary_title: t.get(&format!("summary-title-{list}")).unwrap_or_default().to_owned(),
+        notice,
+        tax,
         list,
     };
-    ctx.page(StatusCode::OK, page.render().expect("the list template renders"))
+    ctx.page(status, page.render().expect("the list template renders"))
+}
+
+async fn tax_forms(st: &ApiState, ctx: &Ctx, account_id: &str, form: TaxRequestForm, error: Option<String>) -> Result<TaxForms, ApiError> {
+    let t = ctx.t;
+    let mut decisions = Vec::new();
+    let account = st.app.account(account_id).await?;
+    if ctx.session.user.is_operator() {
+        for r in st.app.tax_invoice_requests(account_id).await?.iter().rev() {
+            let (open, issued) = (r.status == "requested", r.status == "issued");
+            if open || issued {
+                decisions.push((r.request_no, t.value(&r.status), account.currency.format(billing::Amount(r.amount)), open, issued));
+            }
+        }
+    }
+    let kinds = billing::TaxInvoiceKind::ALL.iter().map(|k| (k.as_str().to_owned(), t.value(k.as_str()))).collect();
+    Ok(TaxForms { form, error, kinds, currency: account.currency.code().to_owned(), decisions })
+}
+
+/// A customer's (or an operator's, for the customer) request for a tax invoice, from the tax
+/// invoices page's form.
+pub(crate) async fn tax_request(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, list)): Path<(String, String)>,
+    Form(form): Form<TaxRequestForm>,
+) -> Response {
+    let (ctx, bar) = match account_page(&st, &headers, &uri, None, &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if list != "tax-invoices" {
+        return not_found_page(&ctx);
+    }
+    if !app::users::same_token(&ctx.session.csrf_token, &form.csrf) {
+        return refused(&ctx);
+    }
+    let req = app::tax_invoice::TaxInvoiceRequest {
+        amount: form.amount.clone(),
+        months: form.months.split([',', ' ']).map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect(),
+        kind: form.kind.clone(),
+        title: form.title.clone(),
+        tax_id: form.tax_id.clone(),
+        address: form.address.clone(),
+        email: form.email.clone(),
+    };
+    match st.app.request_tax_invoice(ctx.now, &account_id, &req).await {
+        Ok(row) => Redirect::to(&format!("/accounts/{account_id}/tax-invoices?requested={}", row.request_no)).into_response(),
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_server_error() {
+                return e.into_response();
+            }
+            let said = if e.code == "insufficient_funds" {
+                let english = if ctx.t.lang == super::i18n::Lang::En { format!(" ({})", e.message) } else { String::new() };
+                format!("{}{english}", ctx.t.t("error-tax-more-than-available"))
+            } else {
+                error_text(ctx.t, &e)
+            };
+            let status = e.status;
+            render_list(&st, &ctx, bar, &account_id, list, &ListQuery::default(), None, form, Some(said), status).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct TaxDecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// An operator's decision on a tax invoice request, from the tax invoices page.
+pub(crate) async fn tax_decision(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, request_no, decision)): Path<(String, String, String)>,
+    Form(form): Form<TaxDecisionForm>,
+) -> Response {
+    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !app::users::same_token(&ctx.session.csrf_token, &form.csrf) {
+        return refused(&ctx);
+    }
+    if !ctx.session.user.is_operator() {
+        return error_page(&ctx, ApiError::forbidden());
+    }
+    let Ok(request_no) = request_no.parse::<i64>() else { return not_found_page(&ctx) };
+    let d = match decision.as_str() {
+        "issue" => app::tax_invoice::Decision::Issue { invoice_no: form.number, issued_on: form.date },
+        "reject" => app::tax_invoice::Decision::Reject { reason: form.reason },
+        "reverse" => app::tax_invoice::Decision::Reverse { reason: form.reason },
+        _ => return not_found_page(&ctx),
+    };
+    match st.app.decide_tax_invoice(ctx.now, &account_id, request_no, &d).await {
+        Ok(_) => Redirect::to(&format!("/accounts/{account_id}/tax-invoices?decided={request_no}")).into_response(),
+        Err(e) => error_page(&ctx, e.into()),
+    }
 }
 
 /// What a list page shows of its filter: one page of rows, the totals of them all, a summary.
