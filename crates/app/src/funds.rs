@@ -169,86 +169,177 @@ impl App {
         if start < today {
             return Err(AppError::invalid("start", format!("{start} is in the past (today is {today} in {})", account.row.time_zone)));
         }
-        let end = start.checked_add(1.year()).map_err(|e| AppError::invalid("start", e.to_string()))?;
-        let first = account.id().to_owned();
-        for held in tx.packages_between(&first, &first).await? {
-            if held.start_day < end && start < held.end_day {
-                return Err(AppError::invalid(
-                    "start",
-                    format!("overlaps package {} ({}, {} to {})", held.package_no, held.plan, held.start_day, held.end_day),
-                ));
-            }
-        }
-        let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
-        let mut funds = funds_of(account.row.cash, &instruments)?;
-        let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
-        let mut draws = Vec::new();
-        let deduction = funds.deduct(&charge, false, &mut draws).map_err(|billing::DeductionError::InsufficientFunds { short }| {
-            AppError::InsufficientFunds {
-                field: "package",
-                available: account.currency.format(plan.price - short),
-                required: account.currency.format(plan.price),
-            }
-        })?;
-        let row = &mut account.row;
-        let package_no = store::take(&mut row.counters.next_package);
-        let document = format!("PKG-{package_no}");
-        let mut ledger = LedgerWriter::new(
-            &row.account_id,
-            std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))),
-        );
-        ledger.post(
-            &mut row.counters.next_tx,
-            &Transaction::deduction(std::slice::from_ref(&deduction), &draws),
-            now,
-            &document,
-            &format!("annual package {}", plan.name),
-        );
-        for i in &instruments {
-            let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
-            if after != i.balance {
-                tx.update_instrument(&i.account_id, i.instrument_id, after, true).await?;
-            }
-        }
-        row.cash = funds.cash.minor();
-        let line = ExpenseLineRow {
-            account_id: row.account_id.clone(),
-            line_no: store::take(&mut row.counters.next_line),
-            billing_day: today,
-            usage_day: today,
-            workspace_id: String::new(),
-            item: plan.code.clone(),
-            dims: String::new(),
-            charge_type: ChargeType::AnnualPackage.as_str().to_owned(),
-            quantity: 1_000_000,
-            covered: 0,
-            chargeable: 1_000_000,
-            priced_dims: String::new(),
-            unit_price: Some(plan.price.minor() * 10i64.pow(6 - account.currency.exponent())),
-            gross: plan.price.minor(),
-            rounding_discount: 0,
-            coupon: deduction.coupon.minor(),
-            card: deduction.card.minor(),
-            cash: deduction.cash.minor(),
-            arrears: deduction.arrears.minor(),
-            document: document.clone(),
-        };
-        let package = PackageRow {
-            account_id: row.account_id.clone(),
-            package_no,
-            plan: plan.code.clone(),
-            start_day: start,
-            end_day: end,
-            price: plan.price.minor(),
-            purchased_at: now,
-        };
-        tx.insert_package(&package).await?;
-        tx.insert_lines(&[line]).await?;
-        ledger.write(&mut tx).await?;
-        tx.update_account(row).await?;
+        let package = sell_package(&mut tx, &mut account, plan, start, now).await?;
+        tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(package)
     }
+
+    /// Upgrades the annual package in force today to a dearer plan: the old one ends today and
+    /// its unused days are credited to cash pro rata by day (`billing::package::unused_credit`,
+    /// an `annual_package` line of minus the credit); the new one starts today and is paid like
+    /// a purchase. A cheaper plan is a downgrade: it is bought for the next term instead.
+    pub async fn upgrade_package(&self, now: Timestamp, account_id: &str, plan: &str) -> Result<PackageUpgrade> {
+        let mut tx = self.store.begin().await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let plan = catalog.package(plan).map_err(|e| AppError::invalid("package", e.to_string()))?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let today = account.today(now);
+        let first = account.id().to_owned();
+        let held = tx.packages_between(&first, &first).await?;
+        let Some(old) = held.into_iter().find(|p| p.start_day <= today && today < p.end_day) else {
+            return Err(AppError::invalid("package", format!("no annual package is in force on {today}")));
+        };
+        if old.plan == plan.code {
+            return Err(AppError::invalid("package", format!("{} is the package in force", plan.code)));
+        }
+        if plan.price.minor() <= old.price {
+            return Err(AppError::invalid(
+                "package",
+                format!(
+                    "{} costs no more than {}: a downgrade takes effect at the next term (buy it to start on {})",
+                    plan.code, old.plan, old.end_day
+                ),
+            ));
+        }
+        let credit = billing::package::unused_credit(Amount(old.price), old.start_day, old.end_day, today);
+        let document = format!("PKG-{}", old.package_no);
+        tx.end_package(account.id(), old.package_no, today).await?;
+        if credit.is_positive() {
+            let row = &mut account.row;
+            let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
+            let remark = format!("unused days of annual package {} after {today}", old.plan);
+            ledger.post(&mut row.counters.next_tx, &Transaction::refund(credit), now, &document, &remark);
+            row.cash += credit.minor();
+            let line = ExpenseLineRow {
+                account_id: row.account_id.clone(),
+                line_no: store::take(&mut row.counters.next_line),
+                billing_day: today,
+                usage_day: today,
+                workspace_id: String::new(),
+                item: old.plan.clone(),
+                dims: String::new(),
+                charge_type: ChargeType::AnnualPackage.as_str().to_owned(),
+                quantity: 0,
+                covered: 0,
+                chargeable: 0,
+                priced_dims: String::new(),
+                unit_price: None,
+                gross: -credit.minor(),
+                rounding_discount: 0,
+                coupon: 0,
+                card: 0,
+                cash: -credit.minor(),
+                arrears: 0,
+                document,
+            };
+            tx.insert_lines(&[line]).await?;
+            ledger.write(&mut tx).await?;
+        }
+        let new = sell_package(&mut tx, &mut account, plan, today, now).await?;
+        tx.update_account(&account.row).await?;
+        tx.commit().await?;
+        Ok(PackageUpgrade { ended: PackageRow { end_day: today, ..old }, new, credit: account.currency.format(credit) })
+    }
+}
+
+/// What an upgrade did: the package it ended (on its new end day), the one it started, and the
+/// credit for the ended one's unused days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageUpgrade {
+    pub ended: PackageRow,
+    pub new: PackageRow,
+    pub credit: String,
+}
+
+/// Sells `plan` from `start` for one year inside the caller's transaction: refused when it
+/// overlaps a package held, paid by the waterfall without arrears, its purchase an
+/// `annual_package` line. The caller writes the account row.
+async fn sell_package(
+    tx: &mut store::Tx,
+    account: &mut crate::Account,
+    plan: &billing::PackagePlan,
+    start: jiff::civil::Date,
+    now: Timestamp,
+) -> Result<PackageRow> {
+    let today = account.today(now);
+    let end = start.checked_add(1.year()).map_err(|e| AppError::invalid("start", e.to_string()))?;
+    let first = account.id().to_owned();
+    for held in tx.packages_between(&first, &first).await? {
+        if held.start_day < end && start < held.end_day {
+            return Err(AppError::invalid(
+                "start",
+                format!("overlaps package {} ({}, {} to {})", held.package_no, held.plan, held.start_day, held.end_day),
+            ));
+        }
+    }
+    let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
+    let mut funds = funds_of(account.row.cash, &instruments)?;
+    let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
+    let mut draws = Vec::new();
+    let deduction = funds.deduct(&charge, false, &mut draws).map_err(|billing::DeductionError::InsufficientFunds { short }| {
+        AppError::InsufficientFunds {
+            field: "package",
+            available: account.currency.format(plan.price - short),
+            required: account.currency.format(plan.price),
+        }
+    })?;
+    let row = &mut account.row;
+    let package_no = store::take(&mut row.counters.next_package);
+    let document = format!("PKG-{package_no}");
+    let mut ledger = LedgerWriter::new(
+        &row.account_id,
+        std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))),
+    );
+    ledger.post(
+        &mut row.counters.next_tx,
+        &Transaction::deduction(std::slice::from_ref(&deduction), &draws),
+        now,
+        &document,
+        &format!("annual package {}", plan.name),
+    );
+    for i in &instruments {
+        let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
+        if after != i.balance {
+            tx.update_instrument(&i.account_id, i.instrument_id, after, true).await?;
+        }
+    }
+    row.cash = funds.cash.minor();
+    let line = ExpenseLineRow {
+        account_id: row.account_id.clone(),
+        line_no: store::take(&mut row.counters.next_line),
+        billing_day: today,
+        usage_day: today,
+        workspace_id: String::new(),
+        item: plan.code.clone(),
+        dims: String::new(),
+        charge_type: ChargeType::AnnualPackage.as_str().to_owned(),
+        quantity: 1_000_000,
+        covered: 0,
+        chargeable: 1_000_000,
+        priced_dims: String::new(),
+        unit_price: Some(plan.price.minor() * 10i64.pow(6 - account.currency.exponent())),
+        gross: plan.price.minor(),
+        rounding_discount: 0,
+        coupon: deduction.coupon.minor(),
+        card: deduction.card.minor(),
+        cash: deduction.cash.minor(),
+        arrears: deduction.arrears.minor(),
+        document: document.clone(),
+    };
+    let package = PackageRow {
+        account_id: row.account_id.clone(),
+        package_no,
+        plan: plan.code.clone(),
+        start_day: start,
+        end_day: end,
+        price: plan.price.minor(),
+        purchased_at: now,
+    };
+    tx.insert_package(&package).await?;
+    tx.insert_lines(&[line]).await?;
+    ledger.write(tx).await?;
+    Ok(package)
 }
 
 /// Checks a coupon request against the catalog; returns its kind, amount and validity.

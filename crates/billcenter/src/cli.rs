@@ -407,6 +407,15 @@ enum PackageCommand {
         #[arg(long)]
         start: String,
     },
+    /// Upgrade the package in force today to a dearer plan: the old one ends today, its unused
+    /// days credited to cash pro rata by day; the new one starts today. (A downgrade is a
+    /// purchase for the next term: `package buy --start` the old one's end.)
+    Upgrade {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        package: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -856,6 +865,31 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 )?;
             } else {
                 writeln!(out, "sold package {} (PKG-{}) to {}, valid {} to {}", p.plan, p.package_no, p.account_id, p.start_day, last)?;
+            }
+        }
+        Command::Package { command: PackageCommand::Upgrade { account, package } } => {
+            let u = app.upgrade_package(now, account, package).await?;
+            let last = billing::period::previous_day(u.new.end_day);
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"ended": format!("PKG-{}", u.ended.package_no), "ended_on": u.ended.end_day.to_string(), "credit": u.credit,
+                        "package": u.new.plan, "number": format!("PKG-{}", u.new.package_no), "start": u.new.start_day.to_string(), "until": last.to_string()}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "upgraded {} from {} (PKG-{}, ended {}, {} credited for its unused days) to {} (PKG-{}), valid {} to {}",
+                    account,
+                    u.ended.plan,
+                    u.ended.package_no,
+                    u.ended.end_day,
+                    u.credit,
+                    u.new.plan,
+                    u.new.package_no,
+                    u.new.start_day,
+                    last
+                )?;
             }
         }
         Command::Run { invoice_day, batch } => {

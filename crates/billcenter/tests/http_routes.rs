@@ -257,6 +257,14 @@ async fn every_route_answers_its_success_and_its_errors() {
             Some("invalid_input"),
         ),
         (
+            "POST",
+            "/api/v1/accounts/{account}/packages/upgrade",
+            "/api/v1/accounts/acme/packages/upgrade".into(),
+            json!({"package": "growth"}).to_string(),
+            422,
+            Some("invalid_input"),
+        ),
+        (
             "PUT",
             "/api/v1/accounts/{account}/alerts",
             "/api/v1/accounts/acme/alerts".into(),

@@ -161,5 +161,6 @@ scenarios!(
     invoice_issue_day,
     bad_input,
     price_models,
-    tax_invoices
+    tax_invoices,
+    package_upgrade
 );

@@ -12,6 +12,7 @@ pub mod deduction;
 pub mod invoice;
 pub mod ledger;
 pub mod money;
+pub mod package;
 pub mod period;
 pub mod rating;
 pub mod tax_invoice;

@@ -36,6 +36,7 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(redeem_coupon_code))
         .routes(routes!(add_card))
         .routes(routes!(buy_package))
+        .routes(routes!(upgrade_package))
         .routes(routes!(set_alerts))
         .routes(routes!(request_tax_invoice))
         .routes(routes!(decide_tax_invoice))
@@ -595,6 +596,32 @@ async fn buy_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account
         let p = app.buy_package(now, id, &req.package, &req.start).await?;
         let until = billing::period::previous_day(p.end_day);
         Ok((StatusCode::CREATED, j!({"number": format!("PKG-{}", p.package_no), "package": p.plan, "start": p.start_day.to_string(), "until": until.to_string()})))
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpgradeBody {
+    /// The dearer plan to move to today.
+    package: String,
+}
+
+/// Upgrade the annual package in force today: the old one ends today and its unused days are
+/// credited to cash pro rata by day; the new one starts today, paid like a purchase.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/packages/upgrade", tag = "funds", security(("api_key" = [])),
+    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = UpgradeBody,
+    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn upgrade_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
+    let (app, id) = (&st.app, account.as_str());
+    money_post(&st, &auth, &headers, id, &body, true, move |now, req: UpgradeBody| async move {
+        let u = app.upgrade_package(now, id, &req.package).await?;
+        let until = billing::period::previous_day(u.new.end_day);
+        Ok((
+            StatusCode::CREATED,
+            j!({"ended": format!("PKG-{}", u.ended.package_no), "ended_on": u.ended.end_day.to_string(), "credit": u.credit,
+                "number": format!("PKG-{}", u.new.package_no), "package": u.new.plan, "start": u.new.start_day.to_string(), "until": until.to_string()}),
+        ))
     })
     .await
 }

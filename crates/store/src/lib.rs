@@ -1084,6 +1084,19 @@ impl Tx {
         })
     }
 
+    /// Ends a package early (an upgrade): it covers days before `end_day` only.
+    pub async fn end_package(&mut self, account_id: &str, package_no: i64, end_day: Date) -> Result<()> {
+        on!(self, conn => {
+            sqlx::query::<Db>("UPDATE package SET end_day = $3 WHERE account_id = $1 AND package_no = $2")
+                .bind(account_id)
+                .bind(package_no)
+                .bind(day_text(end_day))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    }
+
     /// Packages of a batch of accounts `[first, last]`.
     pub async fn packages_between(&mut self, first: &str, last: &str) -> Result<Vec<PackageRow>> {
         let sql = "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at FROM package \
