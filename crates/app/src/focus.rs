@@ -164,7 +164,11 @@ impl<'a> MonthRows<'a> {
     fn line(&self, l: &ExpenseLineRow) -> Vec<FocusRow> {
         let item = self.catalog.items.get(&l.item);
         let package = self.catalog.packages.get(&l.item);
-        let purchase = l.charge_type == billing::invoice::ChargeType::AnnualPackage.as_str();
+        let package_line = l.charge_type == billing::invoice::ChargeType::AnnualPackage.as_str();
+        // A package's line of negative gross is the credit for the unused days of an upgraded
+        // one: a Credit that lowers both costs, not a purchase.
+        let package_credit = package_line && l.gross < 0;
+        let purchase = package_line && !package_credit;
         // A line that bills usage of an earlier, already invoiced period corrects that period.
         let correction = l.usage_day != l.billing_day;
         let (start, end) = self.day(l.usage_day);
@@ -215,6 +219,22 @@ impl<'a> MonthRows<'a> {
             x_dimensions: dims,
             x_rounding_discount: Some(from_scaled(l.rounding_discount, billing::money::EXACT_SCALE)),
             ..self.base.clone()
+        };
+        let charge = if package_credit {
+            FocusRow {
+                list_cost: Decimal::ZERO,
+                contracted_cost: Decimal::ZERO,
+                list_unit_price: None,
+                contracted_unit_price: None,
+                pricing_quantity: None,
+                pricing_unit: None,
+                charge_category: "Credit",
+                charge_description: format!("{service}: credit for the unused days of an upgraded package"),
+                charge_frequency: "One-Time",
+                ..charge
+            }
+        } else {
+            charge
         };
         let credit = |paid: i64, fund: &str, effective: bool| FocusRow {
             billed_cost: -self.money(paid),

@@ -48,7 +48,7 @@ fn accounts() -> Vec<DemoAccount> {
     vec![
         DemoAccount {
             id: "acme",
-            name: "Acme Analytics (Starter package)",
+            name: "Acme Analytics (annual package, upgraded)",
             tz: "Asia/Shanghai",
             workspaces: &["acme-prod", "acme-stage"],
             streams: vec![
@@ -229,6 +229,12 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
         }
         if index % 14 == 13 {
             app.top_up(t, "ember", "1500.00", "online").await?;
+        }
+        // acme outgrows its Starter package: it pays in and upgrades to Growth ten days ago (the
+        // unused days of Starter come back to cash).
+        if day == today.checked_sub(10.days())? {
+            app.top_up(t, "acme", "300000.00", "bank_transfer").await?;
+            app.upgrade_package(t, "acme", "growth").await?;
         }
         if day == today.checked_sub(20.days())? {
             app.add_card(t, "fjord", card("500", day, today.checked_add(5.days())?, false)).await?;
