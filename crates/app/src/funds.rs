@@ -169,7 +169,7 @@ impl App {
         if start < today {
             return Err(AppError::invalid("start", format!("{start} is in the past (today is {today} in {})", account.row.time_zone)));
         }
-        let package = sell_package(&mut tx, &mut account, plan, start, now).await?;
+        let package = sell_package(&mut tx, &mut account, plan, start, now, false).await?;
         tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(package)
@@ -236,10 +236,48 @@ impl App {
             tx.insert_lines(&[line]).await?;
             ledger.write(&mut tx).await?;
         }
-        let new = sell_package(&mut tx, &mut account, plan, today, now).await?;
+        let new = sell_package(&mut tx, &mut account, plan, today, now, old.auto_renew).await?;
         tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(PackageUpgrade { ended: PackageRow { end_day: today, ..old }, new, credit: account.currency.format(credit) })
+    }
+}
+
+impl App {
+    /// Buys the next term of the account's latest package (of the same plan, or of `plan`: a
+    /// downgrade or an upgrade from the next term on), starting the day the latest ends (today
+    /// if that has passed). The new term renews itself if the latest did.
+    pub async fn renew_package(&self, now: Timestamp, account_id: &str, plan: Option<&str>) -> Result<PackageRow> {
+        let mut tx = self.store.begin().await?;
+        let catalog = load_catalog(&mut tx).await?;
+        let mut account = load_account(&mut tx, account_id).await?;
+        let first = account.id().to_owned();
+        let latest = tx.packages_between(&first, &first).await?.into_iter().max_by_key(|p| p.end_day);
+        let Some(latest) = latest else {
+            return Err(AppError::invalid("package", "the account has no annual package to renew"));
+        };
+        let code = plan.unwrap_or(&latest.plan);
+        let plan = catalog.package(code).map_err(|e| AppError::invalid("package", e.to_string()))?;
+        let start = latest.end_day.max(account.today(now));
+        let package = sell_package(&mut tx, &mut account, plan, start, now, latest.auto_renew).await?;
+        tx.update_account(&account.row).await?;
+        tx.commit().await?;
+        Ok(package)
+    }
+
+    /// Sets whether the account's latest package renews itself for another year at its end
+    /// (the nightly run buys the next term when it bills the last day covered; reminders go out
+    /// 30 and 7 days before the end either way).
+    pub async fn set_package_auto_renew(&self, account_id: &str, auto_renew: bool) -> Result<PackageRow> {
+        let mut tx = self.store.begin().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let first = account.id().to_owned();
+        let Some(latest) = tx.packages_between(&first, &first).await?.into_iter().max_by_key(|p| p.end_day) else {
+            return Err(AppError::invalid("package", "the account has no annual package"));
+        };
+        tx.set_package_auto_renew(account_id, latest.package_no, auto_renew).await?;
+        tx.commit().await?;
+        Ok(PackageRow { auto_renew, ..latest })
     }
 }
 
@@ -261,6 +299,7 @@ async fn sell_package(
     plan: &billing::PackagePlan,
     start: jiff::civil::Date,
     now: Timestamp,
+    auto_renew: bool,
 ) -> Result<PackageRow> {
     let today = account.today(now);
     let end = start.checked_add(1.year()).map_err(|e| AppError::invalid("start", e.to_string()))?;
@@ -335,6 +374,7 @@ async fn sell_package(
         end_day: end,
         price: plan.price.minor(),
         purchased_at: now,
+        auto_renew,
     };
     tx.insert_package(&package).await?;
     tx.insert_lines(&[line]).await?;

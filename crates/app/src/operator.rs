@@ -11,7 +11,7 @@ use crate::funds::{CouponRequest, NewInstrument, check_coupon, issue_coupon_in};
 use crate::{App, AppError, Result};
 
 /// Every event a webhook endpoint may subscribe to.
-pub const EVENTS: [&str; 11] = [
+pub const EVENTS: [&str; 14] = [
     "account.overdue",
     "account.suspended",
     "account.reactivated",
@@ -23,6 +23,9 @@ pub const EVENTS: [&str; 11] = [
     "tax_invoice.issued",
     "tax_invoice.rejected",
     "tax_invoice.reversed",
+    "package.renewal_due",
+    "package.renewed",
+    "package.renewal_failed",
 ];
 
 /// Who is calling, after authentication.

@@ -98,6 +98,8 @@ struct Pending {
     instruments: Vec<store::InstrumentBalance>,
     /// Usage days whose late keys were rated: (account, usage day).
     rated_late: Vec<(String, Date)>,
+    /// Annual packages renewed automatically.
+    packages: Vec<PackageRow>,
 }
 
 /// Rows handed from the billing thread to the writer: the lines already prepared there
@@ -147,6 +149,9 @@ impl Pending {
         tx.update_instruments(&self.instruments).await?;
         for (account_id, day) in &self.rated_late {
             tx.clear_late(account_id, *day).await?;
+        }
+        for p in &self.packages {
+            tx.insert_package(p).await?;
         }
         Ok(())
     }
@@ -596,6 +601,107 @@ fn event(row: &mut store::AccountRow, kind: &str, day: Date, now: Timestamp, det
     }
 }
 
+/// Days before a package's end on which a reminder goes out, unless its next term is bought.
+pub const RENEWAL_REMINDER_DAYS: [i32; 2] = [30, 7];
+
+/// The annual packages' part of billing day `day`: a `package.renewal_due` reminder 30 and 7
+/// days before a package ends (unless its next term is bought), and on its last day the next
+/// term of a package that renews itself, paid by the waterfall without arrears (its line, ledger
+/// transaction and package row; `package.renewed`), or `package.renewal_failed` when the funds
+/// cannot pay for it.
+#[allow(clippy::too_many_arguments)]
+fn renewals(
+    catalog: &Catalog,
+    packages: &mut Vec<PackageRow>,
+    funds: &mut billing::Funds,
+    ledger: &mut LedgerWriter,
+    row: &mut store::AccountRow,
+    day: Date,
+    now: Timestamp,
+    pending: &mut Pending,
+) {
+    let tomorrow = next_day(day);
+    let mut due: Vec<PackageRow> = Vec::new();
+    for p in packages.iter() {
+        if packages.iter().any(|q| q.start_day == p.end_day) {
+            continue;
+        }
+        let ends = p.end_day.yesterday().expect("a package ends after it starts");
+        for before in RENEWAL_REMINDER_DAYS {
+            if p.end_day.checked_sub(jiff::Span::new().days(before)).is_ok_and(|d| d == day) {
+                let how = if p.auto_renew { "renews itself" } else { "renew before then" };
+                pending.events.push(event(
+                    row,
+                    "package.renewal_due",
+                    day,
+                    now,
+                    format!("PKG-{} {} ends {ends}: {how}", p.package_no, p.plan),
+                ));
+            }
+        }
+        if p.auto_renew && p.end_day == tomorrow {
+            due.push(p.clone());
+        }
+    }
+    for old in due {
+        let Some(plan) = catalog.packages.get(&old.plan) else { continue };
+        let charge = billing::Charge { day, item: &plan.code, coupon_eligible: true, amount: plan.price };
+        let mut draws = Vec::new();
+        let Ok(deduction) = funds.deduct(&charge, false, &mut draws) else {
+            pending.events.push(event(
+                row,
+                "package.renewal_failed",
+                day,
+                now,
+                format!("PKG-{} {}: funds too low", old.package_no, old.plan),
+            ));
+            continue;
+        };
+        let package_no = store::take(&mut row.counters.next_package);
+        let document = format!("PKG-{package_no}");
+        let remark = format!("annual package {} renewed", plan.name);
+        ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, &document, &remark);
+        let currency_exponent = billing::Currency::parse(&row.currency).map_or(2, |c| c.exponent());
+        pending.lines.push(ExpenseLineRow {
+            account_id: row.account_id.as_str().into(),
+            line_no: store::take(&mut row.counters.next_line),
+            billing_day: day,
+            usage_day: day,
+            workspace_id: "".into(),
+            item: plan.code.as_str().into(),
+            dims: "".into(),
+            charge_type: ChargeType::AnnualPackage.as_str().into(),
+            quantity: 1_000_000,
+            covered: 0,
+            chargeable: 1_000_000,
+            priced_dims: "".into(),
+            unit_price: Some(plan.price.minor() * 10i64.pow(6 - currency_exponent)),
+            gross: plan.price.minor(),
+            rounding_discount: 0,
+            coupon: deduction.coupon.minor(),
+            card: deduction.card.minor(),
+            cash: deduction.cash.minor(),
+            arrears: deduction.arrears.minor(),
+            document: document.as_str().into(),
+        });
+        let end_day = old.end_day.checked_add(jiff::Span::new().years(1)).expect("package terms are far from the end of time");
+        let renewed = PackageRow {
+            account_id: row.account_id.clone(),
+            package_no,
+            plan: plan.code.clone(),
+            start_day: old.end_day,
+            end_day,
+            price: plan.price.minor(),
+            purchased_at: now,
+            auto_renew: true,
+        };
+        let last = end_day.yesterday().expect("a package ends after it starts");
+        pending.events.push(event(row, "package.renewed", day, now, format!("{document} {} {} to {last}", plan.code, old.end_day)));
+        packages.push(renewed.clone());
+        pending.packages.push(renewed);
+    }
+}
+
 /// What the account can still spend without arrears: cash while positive and active instruments.
 fn spendable(funds: &billing::Funds) -> i64 {
     funds.cash.minor().max(0) + funds.instruments.iter().filter(|i| i.active).map(|i| i.balance.minor()).sum::<i64>()
@@ -819,6 +925,7 @@ fn bill_account<'c>(
             };
             ledger.post(&mut row.counters.next_tx, &posting, now, &stored.code, &format!("expired after {}", stored.valid_until));
         }
+        renewals(catalog, &mut work.packages, &mut funds, &mut ledger, row, day, now, pending);
         row.cash = funds.cash.minor();
         set_standing(row, standing);
         if day.day() == options.invoice_day

@@ -416,6 +416,22 @@ enum PackageCommand {
         #[arg(long)]
         package: String,
     },
+    /// Buy the next term of the latest package (the same plan, or --package), starting the day
+    /// it ends.
+    Renew {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        package: Option<String>,
+    },
+    /// Let the latest package renew itself at its end (the nightly run buys the next term), or
+    /// stop that with --off.
+    AutoRenew {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -865,6 +881,31 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 )?;
             } else {
                 writeln!(out, "sold package {} (PKG-{}) to {}, valid {} to {}", p.plan, p.package_no, p.account_id, p.start_day, last)?;
+            }
+        }
+        Command::Package { command: PackageCommand::Renew { account, package } } => {
+            let p = app.renew_package(now, account, package.as_deref()).await?;
+            let last = billing::period::previous_day(p.end_day);
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()}),
+                )?;
+            } else {
+                writeln!(out, "renewed {}: package {} (PKG-{}), valid {} to {}", p.account_id, p.plan, p.package_no, p.start_day, last)?;
+            }
+        }
+        Command::Package { command: PackageCommand::AutoRenew { account, off } } => {
+            let p = app.set_package_auto_renew(account, !off).await?;
+            let last = billing::period::previous_day(p.end_day);
+            let what = if p.auto_renew { "renews itself at its end" } else { "ends without renewing itself" };
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"number": format!("PKG-{}", p.package_no), "until": last.to_string(), "auto_renew": p.auto_renew}),
+                )?;
+            } else {
+                writeln!(out, "package {} (PKG-{}) of {}, valid to {last}, {what}", p.plan, p.package_no, p.account_id)?;
             }
         }
         Command::Package { command: PackageCommand::Upgrade { account, package } } => {

@@ -162,5 +162,6 @@ scenarios!(
     bad_input,
     price_models,
     tax_invoices,
-    package_upgrade
+    package_upgrade,
+    package_renewal
 );

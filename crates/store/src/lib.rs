@@ -117,6 +117,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(10, "web users", include_str!("../migrations/sqlite/0010_web_users.sql")),
             migration(11, "line groups keep item gross", include_str!("../migrations/sqlite/0011_line_groups_keep_item_gross.sql")),
             migration(12, "tax invoices and refunds", include_str!("../migrations/sqlite/0012_tax_invoices_and_refunds.sql")),
+            migration(13, "package auto renew", include_str!("../migrations/sqlite/0013_package_auto_renew.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -131,6 +132,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(10, "web users", include_str!("../migrations/postgres/0010_web_users.sql")),
             migration(11, "line groups keep item gross", include_str!("../migrations/postgres/0011_line_groups_keep_item_gross.sql")),
             migration(12, "tax invoices and refunds", include_str!("../migrations/postgres/0012_tax_invoices_and_refunds.sql")),
+            migration(13, "package auto renew", include_str!("../migrations/postgres/0013_package_auto_renew.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -1070,7 +1072,10 @@ impl Tx {
 
     pub async fn insert_package(&mut self, p: &PackageRow) -> Result<()> {
         on!(self, conn => {
-            sqlx::query::<Db>("INSERT INTO package (account_id, package_no, plan, start_day, end_day, price, purchased_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            sqlx::query::<Db>(
+                "INSERT INTO package (account_id, package_no, plan, start_day, end_day, price, purchased_at, auto_renew) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
                 .bind(&p.account_id)
                 .bind(p.package_no)
                 .bind(&p.plan)
@@ -1078,6 +1083,20 @@ impl Tx {
                 .bind(day_text(p.end_day))
                 .bind(p.price)
                 .bind(micros(p.purchased_at))
+                .bind(i64::from(p.auto_renew))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Sets whether a package renews itself at its end.
+    pub async fn set_package_auto_renew(&mut self, account_id: &str, package_no: i64, auto_renew: bool) -> Result<()> {
+        on!(self, conn => {
+            sqlx::query::<Db>("UPDATE package SET auto_renew = $3 WHERE account_id = $1 AND package_no = $2")
+                .bind(account_id)
+                .bind(package_no)
+                .bind(i64::from(auto_renew))
                 .execute(&mut *conn)
                 .await?;
             Ok(())
@@ -1099,7 +1118,7 @@ impl Tx {
 
     /// Packages of a batch of accounts `[first, last]`.
     pub async fn packages_between(&mut self, first: &str, last: &str) -> Result<Vec<PackageRow>> {
-        let sql = "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at FROM package \
+        let sql = "SELECT account_id, package_no, plan, start_day, end_day, price, purchased_at, auto_renew FROM package \
                    WHERE account_id >= $1 AND account_id <= $2 ORDER BY account_id, package_no";
         text_rows!(self, sql, [first, last], Self::package_row)
     }
@@ -1113,6 +1132,7 @@ impl Tx {
             end_day: parse_day(&r.text(4))?,
             price: r.col(5),
             purchased_at: from_micros(r.col(6))?,
+            auto_renew: r.int(7) != 0,
         })
     }
 
@@ -1957,6 +1977,10 @@ mod tests {
             (
                 include_str!("../migrations/sqlite/0012_tax_invoices_and_refunds.sql"),
                 include_str!("../migrations/postgres/0012_tax_invoices_and_refunds.sql"),
+            ),
+            (
+                include_str!("../migrations/sqlite/0013_package_auto_renew.sql"),
+                include_str!("../migrations/postgres/0013_package_auto_renew.sql"),
             ),
         ];
         let normal = |sql: &str| -> Vec<String> {

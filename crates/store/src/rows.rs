@@ -194,6 +194,8 @@ pub struct PackageRow {
     pub end_day: Date,
     pub price: i64,
     pub purchased_at: Timestamp,
+    /// Renews itself for another year at its end (the nightly run buys the next term).
+    pub auto_renew: bool,
 }
 
 /// The money columns of an invoice or invoice line, in storage encoding.
