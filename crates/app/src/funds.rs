@@ -344,28 +344,7 @@ async fn sell_package(
         }
     }
     row.cash = funds.cash.minor();
-    let line = ExpenseLineRow {
-        account_id: row.account_id.clone(),
-        line_no: store::take(&mut row.counters.next_line),
-        billing_day: today,
-        usage_day: today,
-        workspace_id: String::new(),
-        item: plan.code.clone(),
-        dims: String::new(),
-        charge_type: ChargeType::AnnualPackage.as_str().to_owned(),
-        quantity: 1_000_000,
-        covered: 0,
-        chargeable: 1_000_000,
-        priced_dims: String::new(),
-        unit_price: Some(plan.price.minor() * 10i64.pow(6 - account.currency.exponent())),
-        gross: plan.price.minor(),
-        rounding_discount: 0,
-        coupon: deduction.coupon.minor(),
-        card: deduction.card.minor(),
-        cash: deduction.cash.minor(),
-        arrears: deduction.arrears.minor(),
-        document: document.clone(),
-    };
+    let line = package_line(row, today, plan, &deduction, &document, account.currency.exponent());
     let package = PackageRow {
         account_id: row.account_id.clone(),
         package_no,
@@ -380,6 +359,40 @@ async fn sell_package(
     tx.insert_lines(&[line]).await?;
     ledger.write(tx).await?;
     Ok(package)
+}
+
+/// The expense line of a package bought (or renewed) on `day`: one package at its price, paid
+/// as `deduction` says, numbered from the account's counter.
+pub(crate) fn package_line<S: for<'a> From<&'a str>>(
+    row: &mut store::AccountRow,
+    day: jiff::civil::Date,
+    plan: &billing::PackagePlan,
+    deduction: &billing::Deduction,
+    document: &str,
+    currency_exponent: u32,
+) -> ExpenseLineRow<S> {
+    ExpenseLineRow {
+        account_id: row.account_id.as_str().into(),
+        line_no: store::take(&mut row.counters.next_line),
+        billing_day: day,
+        usage_day: day,
+        workspace_id: "".into(),
+        item: plan.code.as_str().into(),
+        dims: "".into(),
+        charge_type: ChargeType::AnnualPackage.as_str().into(),
+        quantity: 1_000_000,
+        covered: 0,
+        chargeable: 1_000_000,
+        priced_dims: "".into(),
+        unit_price: Some(plan.price.minor() * 10i64.pow(6 - currency_exponent)),
+        gross: plan.price.minor(),
+        rounding_discount: 0,
+        coupon: deduction.coupon.minor(),
+        card: deduction.card.minor(),
+        cash: deduction.cash.minor(),
+        arrears: deduction.arrears.minor(),
+        document: document.into(),
+    }
 }
 
 /// Checks a coupon request against the catalog; returns its kind, amount and validity.

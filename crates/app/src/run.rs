@@ -612,6 +612,7 @@ pub const RENEWAL_REMINDER_DAYS: [i32; 2] = [30, 7];
 #[allow(clippy::too_many_arguments)]
 fn renewals(
     catalog: &Catalog,
+    currency: billing::Currency,
     packages: &mut Vec<PackageRow>,
     funds: &mut billing::Funds,
     ledger: &mut LedgerWriter,
@@ -661,29 +662,8 @@ fn renewals(
         let document = format!("PKG-{package_no}");
         let remark = format!("annual package {} renewed", plan.name);
         ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, &document, &remark);
-        let currency_exponent = billing::Currency::parse(&row.currency).map_or(2, |c| c.exponent());
-        pending.lines.push(ExpenseLineRow {
-            account_id: row.account_id.as_str().into(),
-            line_no: store::take(&mut row.counters.next_line),
-            billing_day: day,
-            usage_day: day,
-            workspace_id: "".into(),
-            item: plan.code.as_str().into(),
-            dims: "".into(),
-            charge_type: ChargeType::AnnualPackage.as_str().into(),
-            quantity: 1_000_000,
-            covered: 0,
-            chargeable: 1_000_000,
-            priced_dims: "".into(),
-            unit_price: Some(plan.price.minor() * 10i64.pow(6 - currency_exponent)),
-            gross: plan.price.minor(),
-            rounding_discount: 0,
-            coupon: deduction.coupon.minor(),
-            card: deduction.card.minor(),
-            cash: deduction.cash.minor(),
-            arrears: deduction.arrears.minor(),
-            document: document.as_str().into(),
-        });
+        let line = crate::funds::package_line(row, day, plan, &deduction, &document, currency.exponent());
+        pending.lines.push(line);
         let end_day = old.end_day.checked_add(jiff::Span::new().years(1)).expect("package terms are far from the end of time");
         let renewed = PackageRow {
             account_id: row.account_id.clone(),
@@ -925,7 +905,7 @@ fn bill_account<'c>(
             };
             ledger.post(&mut row.counters.next_tx, &posting, now, &stored.code, &format!("expired after {}", stored.valid_until));
         }
-        renewals(catalog, &mut work.packages, &mut funds, &mut ledger, row, day, now, pending);
+        renewals(catalog, account_currency, &mut work.packages, &mut funds, &mut ledger, row, day, now, pending);
         row.cash = funds.cash.minor();
         set_standing(row, standing);
         if day.day() == options.invoice_day
