@@ -40,6 +40,8 @@ pub struct Overview {
     /// This month's gross by workspace and by item, largest first.
     pub top_workspaces: Vec<(String, i64)>,
     pub top_items: Vec<(String, i64)>,
+    /// The annual packages in force today or later, earliest first.
+    pub packages: Vec<store::PackageRow>,
 }
 
 fn largest_first(sums: BTreeMap<String, i64>) -> Vec<(String, i64)> {
@@ -73,6 +75,9 @@ impl App {
         let groups = tx.account_month_groups(account_id).await?;
         let daily = tx.daily_item_gross(account_id, chart_from, chart_to).await?;
         let instruments = tx.instruments(account_id).await?;
+        let mut packages: Vec<store::PackageRow> =
+            tx.packages_between(account_id, account_id).await?.into_iter().filter(|p| p.end_day > today).collect();
+        packages.sort_by_key(|p| p.start_day);
         tx.commit().await?;
 
         let usable = |cards: bool| crate::lists::usable_balance(&instruments, today, cards);
@@ -93,6 +98,7 @@ impl App {
             daily: Vec::new(),
             top_workspaces: Vec::new(),
             top_items: Vec::new(),
+            packages,
         };
         let (this_text, last_text) = (month.to_string(), last.to_string());
         let (mut workspaces, mut items) = (BTreeMap::new(), BTreeMap::new());

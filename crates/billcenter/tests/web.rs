@@ -432,3 +432,62 @@ async fn send(site: &Site, jar: &mut Jar, path: &str, fields: Vec<(&str, String)
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     site.post(jar, path, &pairs).await
 }
+
+/// An operator refunds cash and changes an account's annual package from its overview; a
+/// customer sees its package but cannot do either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_refunds_and_changes_the_package_from_the_overview() {
+    let site = site();
+    let (mut jar, _) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    let page = site.get(&mut jar, "/accounts/cedar/").await;
+    assert!(page.body.contains("No annual package") && !page.body.contains("/actions/refund"), "a customer has no operator forms");
+    let csrf = hidden(&page.body, "csrf");
+    let refused =
+        send(&site, &mut jar, "/accounts/cedar/actions/refund", vec![("csrf", csrf), ("amount", "1.00".into()), ("reason", "x".into())])
+            .await;
+    assert_eq!(refused.status, 403);
+
+    let (mut ops, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    let page = site.get(&mut ops, "/accounts/cedar/").await;
+    let csrf = hidden(&page.body, "csrf");
+    let forged = send(
+        &site,
+        &mut ops,
+        "/accounts/cedar/actions/refund",
+        vec![("csrf", "x".into()), ("amount", "1.00".into()), ("reason", "x".into())],
+    )
+    .await;
+    assert_eq!(forged.status, 403, "a form without its token is refused");
+    let done = send(
+        &site,
+        &mut ops,
+        "/accounts/cedar/actions/refund",
+        vec![("csrf", csrf.clone()), ("amount", "25.00".into()), ("reason", "goodwill".into())],
+    )
+    .await;
+    assert_eq!((done.status, done.location.as_str()), (303, "/accounts/cedar/?done=refund"));
+    assert!(site.get(&mut ops, "/accounts/cedar/?done=refund").await.body.contains("The cash refund was made."));
+    let listed = run(&site.db, &["list", "transactions", "--account", "cedar", "--type", "cash_refund", "--from", "2026-11-01"], None);
+    assert!(listed.contains("25.00") && listed.contains("goodwill"), "{listed}");
+    let too_much = send(
+        &site,
+        &mut ops,
+        "/accounts/cedar/actions/refund",
+        vec![("csrf", csrf.clone()), ("amount", "999999.00".into()), ("reason", "x".into())],
+    )
+    .await;
+    assert_eq!(too_much.status, 409);
+
+    // acme's package (Growth since the demo's upgrade): renew it automatically; a dearer plan
+    // it cannot pay for is refused.
+    let page = site.get(&mut ops, "/accounts/acme/").await;
+    assert!(page.body.contains("Growth") && page.body.contains("/actions/upgrade"), "the package and the upgrade form");
+    let on = send(&site, &mut ops, "/accounts/acme/actions/auto-renew-on", vec![("csrf", csrf.clone())]).await;
+    assert_eq!(on.status, 303);
+    let page = site.get(&mut ops, "/accounts/acme/?done=auto-renew-on").await;
+    assert!(page.body.contains("The package renews itself at its end."));
+    let upgrade = send(&site, &mut ops, "/accounts/acme/actions/upgrade", vec![("csrf", csrf), ("package", "enterprise".into())]).await;
+    assert_eq!(upgrade.status, 409, "{}", upgrade.body);
+    let verify = run(&site.db, &["verify"], None);
+    assert!(verify.contains("verify: clean"), "{verify}");
+}

@@ -271,6 +271,8 @@ pub(crate) struct OverviewQuery {
     from: Option<String>,
     to: Option<String>,
     lang: Option<String>,
+    /// An operator's action just done (see `account_action`).
+    done: Option<String>,
 }
 
 #[derive(Template)]
@@ -288,6 +290,12 @@ struct OverviewPage {
     top_workspaces: Vec<(String, String)>,
     top_items: Vec<(String, String)>,
     zone_note: String,
+    /// The packages in force or bought ahead: (plan name, from, until, renews itself).
+    packages: Vec<(String, String, String, bool)>,
+    /// Plans an operator may upgrade the package in force to: (code, name with price).
+    upgrades: Vec<(String, String)>,
+    /// What the operator's form just did, said once.
+    notice: Option<String>,
 }
 
 pub(crate) async fn overview(
@@ -322,6 +330,27 @@ pub(crate) async fn overview(
     let svg = chart::daily_spend(&o, ctx.t);
     let legend = o.items.iter().enumerate().map(|(i, item)| (item.clone(), chart::color(i))).collect();
     let top = |v: &[(String, i64)]| v.iter().take(5).map(|(k, a)| (k.clone(), fmt(*a))).collect();
+    let catalog = st.app.catalog().await.ok();
+    let plan_name = |code: &str| catalog.as_ref().and_then(|c| c.packages.get(code)).map_or(code.to_owned(), |p| p.name.clone());
+    let packages = o
+        .packages
+        .iter()
+        .map(|p| {
+            let until = p.end_day.yesterday().map(|d| d.to_string()).unwrap_or_default();
+            (plan_name(&p.plan), p.start_day.to_string(), until, p.auto_renew)
+        })
+        .collect();
+    let in_force = o.packages.iter().find(|p| p.start_day <= o.today);
+    let upgrades = match (&catalog, in_force) {
+        (Some(c), Some(p)) => c
+            .packages
+            .values()
+            .filter(|plan| plan.price.minor() > p.price)
+            .map(|plan| (plan.code.clone(), format!("{} · {}", plan.name, fmt(plan.price.minor()))))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let notice = q.done.as_deref().and_then(|d| ctx.t.get(&format!("done-{d}"))).map(str::to_owned);
     let f = Frame::new(&ctx, format!("{} · {}", ctx.t.t("nav-overview"), bar.name), "overview", Some(bar));
     let zone_note = ctx.t.f("all-times-in", &[("zone", o.account.row.time_zone.as_str())]);
     let page = OverviewPage {
@@ -336,9 +365,58 @@ pub(crate) async fn overview(
         top_workspaces: top(&o.top_workspaces),
         top_items: top(&o.top_items),
         zone_note,
+        packages,
+        upgrades,
+        notice,
         f,
     };
     ctx.page(StatusCode::OK, page.render().expect("the overview template renders"))
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    package: String,
+}
+
+/// An operator's action on an account from its overview: `refund` cash, `upgrade` or `renew`
+/// the annual package, `auto-renew-on` / `auto-renew-off`.
+pub(crate) async fn account_action(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if !app::users::same_token(&ctx.session.csrf_token, &form.csrf) {
+        return refused(&ctx);
+    }
+    if !ctx.session.user.is_operator() {
+        return error_page(&ctx, ApiError::forbidden());
+    }
+    let (app, now, id) = (&st.app, ctx.now, account_id.as_str());
+    let done: Result<(), app::AppError> = match action.as_str() {
+        "refund" => app.refund(now, id, &form.amount, &form.reason).await.map(drop),
+        "upgrade" => app.upgrade_package(now, id, &form.package).await.map(drop),
+        "renew" => app.renew_package(now, id, None).await.map(drop),
+        "auto-renew-on" => app.set_package_auto_renew(id, true).await.map(drop),
+        "auto-renew-off" => app.set_package_auto_renew(id, false).await.map(drop),
+        _ => return not_found_page(&ctx),
+    };
+    match done {
+        Ok(()) => Redirect::to(&format!("/accounts/{account_id}/?done={action}")).into_response(),
+        Err(e) => error_page(&ctx, e.into()),
+    }
 }
 
 // ---- lists --------------------------------------------------------------------------------
