@@ -291,3 +291,4 @@ done-upgrade = The package was upgraded; its unused days were credited to cash.
 done-renew = The next term was bought.
 done-auto-renew-on = The package renews itself at its end.
 done-auto-renew-off = The package ends without renewing itself.
+account-level = Account (packages)

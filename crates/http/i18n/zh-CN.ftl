@@ -291,3 +291,4 @@ done-upgrade = 套餐已升级，未使用天数已按天折算退回现金。
 done-renew = 已购买下一年。
 done-auto-renew-on = 套餐到期时将自动续费。
 done-auto-renew-off = 套餐到期后不再自动续费。
+account-level = 账户（套餐）

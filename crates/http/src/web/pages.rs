@@ -329,7 +329,9 @@ pub(crate) async fn overview(
     let fmt = |minor: i64| format!("{} {}", money_text(&cur.format(billing::Amount(minor))), cur.code());
     let svg = chart::daily_spend(&o, ctx.t);
     let legend = o.items.iter().enumerate().map(|(i, item)| (item.clone(), chart::color(i))).collect();
-    let top = |v: &[(String, i64)]| v.iter().take(5).map(|(k, a)| (k.clone(), fmt(*a))).collect();
+    // Package purchases belong to no workspace: the account's own row.
+    let named = |k: &str| if k.is_empty() { ctx.t.t("account-level").to_owned() } else { k.to_owned() };
+    let top = |v: &[(String, i64)]| v.iter().take(5).map(|(k, a)| (named(k), fmt(*a))).collect();
     let catalog = st.app.catalog().await.ok();
     let plan_name = |code: &str| catalog.as_ref().and_then(|c| c.packages.get(code)).map_or(code.to_owned(), |p| p.name.clone());
     let packages = o
@@ -757,7 +759,8 @@ async fn tax_forms(st: &ApiState, ctx: &Ctx, account_id: &str, form: TaxRequestF
         for r in st.app.tax_invoice_requests(account_id).await?.iter().rev() {
             let (open, issued) = (r.status == "requested", r.status == "issued");
             if open || issued {
-                decisions.push((r.request_no, t.value(&r.status), account.currency.format(billing::Amount(r.amount)), open, issued));
+                let amount = format!("{} {}", money_text(&account.currency.format(billing::Amount(r.amount))), account.currency.code());
+                decisions.push((r.request_no, t.value(&r.status), amount, open, issued));
             }
         }
     }
