@@ -605,6 +605,7 @@ pub async fn main(args: Vec<String>, cwd: &Path, out: &mut dyn Write, err: &mut 
         Err(e) => {
             let (code, field) = match e.downcast_ref::<AppError>() {
                 Some(AppError::Invalid { field, .. }) => ("invalid_input", Some(field.clone())),
+                Some(AppError::InsufficientFunds { field, .. }) => ("insufficient_funds", Some((*field).to_owned())),
                 Some(other) => (other.code(), None),
                 None => ("error", None),
             };
