@@ -101,7 +101,7 @@ fn new_account(
         return Err(AppError::invalid("name", "must not be empty"));
     }
     let currency = Currency::parse(currency).map_err(|e| AppError::invalid("currency", e.to_string()))?;
-    let tz = TimeZone::get(time_zone).map_err(|_| AppError::invalid("tz", format!("`{time_zone}` is not an IANA time zone")))?;
+    let tz = TimeZone::get(time_zone).map_err(|_| AppError::invalid("time_zone", format!("`{time_zone}` is not an IANA time zone")))?;
     if let Some(catalog) = catalog
         && catalog.currency != currency
     {

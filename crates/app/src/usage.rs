@@ -7,7 +7,6 @@ use std::io::BufRead;
 use billing::money::to_scaled;
 use billing::{Aggregation, Catalog, Dims};
 use jiff::{SignedDuration, Timestamp};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use store::{RecordClaim, UsageDailyRow};
 
@@ -103,8 +102,8 @@ enum QuantityProblem {
 impl Prepared {
     pub fn new(position: usize, input: UsageInput) -> Prepared {
         let at = input.timestamp.trim().parse::<Timestamp>().ok();
-        let quantity = match input.quantity.0.trim().parse::<Decimal>() {
-            Err(_) => Err(QuantityProblem::NotDecimal),
+        let quantity = match billing::money::plain_decimal(input.quantity.0.trim()).ok_or(()) {
+            Err(()) => Err(QuantityProblem::NotDecimal),
             Ok(q) if q.is_sign_negative() && !q.is_zero() => Err(QuantityProblem::Negative),
             Ok(q) => to_scaled(q, QUANTITY_SCALE).filter(|v| *v < 1_000_000_000_000_000_000).ok_or(QuantityProblem::TooFine),
         };

@@ -120,7 +120,7 @@ impl Currency {
     /// currency has is an error, never a silent rounding.
     pub fn parse_amount(&self, text: &str) -> Result<Amount, MoneyError> {
         let text = text.trim();
-        let value = Decimal::from_str(text).map_err(|_| MoneyError::Malformed(text.to_owned()))?;
+        let value = plain_decimal(text).ok_or_else(|| MoneyError::Malformed(text.to_owned()))?;
         if value.scale() > self.exponent && value.normalize().scale() > self.exponent {
             return Err(MoneyError::TooManyDecimals { text: text.to_owned(), currency: self.code(), decimals: self.exponent });
         }
@@ -257,6 +257,19 @@ pub(crate) fn quotient(n: i128, d: i128) -> i128 {
 /// A decimal as an integer at a fixed scale, for storage; `None` when it does not fit exactly.
 /// On the mantissa (`value` = m / 10^s): m × 10^(scale − s), or m / 10^(s − scale) when
 /// that leaves no remainder; the night stores several such integers per line.
+/// A decimal written plainly: an optional sign, digits, and optionally a point and more digits
+/// (`12`, `-0.50`, `3.`). Exponent forms (`1e3`), spaces inside, `_` separators and anything
+/// else are not amounts or quantities; `None` for them.
+pub fn plain_decimal(text: &str) -> Option<Decimal> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let plain = !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && fraction.bytes().all(|b| b.is_ascii_digit());
+    if !plain {
+        return None;
+    }
+    Decimal::from_str(text).ok()
+}
+
 pub fn to_scaled(value: Decimal, scale: u32) -> Option<i64> {
     if scale > 18 {
         // 10^scale does not fit i64: nothing but zero could, and storage never asks.
@@ -406,6 +419,11 @@ mod tests {
         assert_eq!(c.format(Amount(5)), "0.05");
         assert!(matches!(c.parse_amount("1.005"), Err(MoneyError::TooManyDecimals { .. })));
         assert!(matches!(c.parse_amount("abc"), Err(MoneyError::Malformed(_))));
+        for text in ["1e3", "1E3", "1.5e2", "1_000", "1 000", ".5", "", "-", "0x10", "1.2.3", "١٢"] {
+            assert!(matches!(c.parse_amount(text), Err(MoneyError::Malformed(_))), "{text}");
+        }
+        assert_eq!(c.parse_amount("+12.50"), Ok(Amount(1250)));
+        assert_eq!(c.parse_amount("3."), Ok(Amount(300)));
         assert!(c.parse_amount("1e30").is_err());
         let jpy = Currency::parse("JPY").unwrap();
         assert_eq!(jpy.parse_amount("500").unwrap(), Amount(500));
