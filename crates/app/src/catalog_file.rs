@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use billing::{Aggregation, BillableItem, Catalog, Currency, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier};
+use billing::{Aggregation, BillableItem, Catalog, Currency, Dims, PackOffer, PackagePlan, Price, PriceModel, PriceVersion, Quota, Tier};
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -18,6 +18,18 @@ struct File {
     items: BTreeMap<String, ItemFile>,
     #[serde(default)]
     packages: BTreeMap<String, PackageFile>,
+    #[serde(default)]
+    packs: BTreeMap<String, PackFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    name: String,
+    item: String,
+    volume: Num,
+    price: Num,
+    valid_months: i8,
 }
 
 #[derive(Deserialize)]
@@ -248,7 +260,18 @@ pub fn parse(source: &str) -> Result<Catalog, AppError> {
         }
         packages.insert(code.clone(), PackagePlan { code: code.clone(), name: p.name.clone(), price, quotas });
     }
-    let catalog = Catalog { currency, items, prices, packages };
+    let mut packs = BTreeMap::new();
+    for (code, p) in &file.packs {
+        let field = format!("packs.{code}");
+        let price = currency.parse_amount(&p.price.text()).map_err(|e| AppError::invalid(&format!("{field}.price"), e.to_string()))?;
+        let volume = p.volume.decimal(&format!("{field}.volume"))?;
+        let volume = billing::Quantity::from_decimal(volume)
+            .ok_or_else(|| AppError::invalid(&format!("{field}.volume"), "a quantity of at most 6 decimals"))?;
+        let offer =
+            PackOffer { code: code.clone(), name: p.name.clone(), item: p.item.clone(), volume, price, valid_months: p.valid_months };
+        packs.insert(code.clone(), offer);
+    }
+    let catalog = Catalog { currency, items, prices, packages, packs };
     catalog.validate().map_err(|e| AppError::invalid("catalog", e.to_string()))?;
     Ok(catalog)
 }

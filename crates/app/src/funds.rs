@@ -312,38 +312,11 @@ async fn sell_package(
             ));
         }
     }
-    let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
-    let mut funds = funds_of(account.row.cash, &instruments)?;
-    let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
-    let mut draws = Vec::new();
-    let deduction = funds.deduct(&charge, false, &mut draws).map_err(|billing::DeductionError::InsufficientFunds { short }| {
-        AppError::InsufficientFunds {
-            field: "package",
-            available: account.currency.format(plan.price - short),
-            required: account.currency.format(plan.price),
-        }
-    })?;
-    let row = &mut account.row;
-    let package_no = store::take(&mut row.counters.next_package);
+    let package_no = store::take(&mut account.row.counters.next_package);
     let document = format!("PKG-{package_no}");
-    let mut ledger = LedgerWriter::new(
-        &row.account_id,
-        std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))),
-    );
-    ledger.post(
-        &mut row.counters.next_tx,
-        &Transaction::deduction(std::slice::from_ref(&deduction), &draws),
-        now,
-        &document,
-        &format!("annual package {}", plan.name),
-    );
-    for i in &instruments {
-        let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
-        if after != i.balance {
-            tx.update_instrument(&i.account_id, i.instrument_id, after, true).await?;
-        }
-    }
-    row.cash = funds.cash.minor();
+    let charge = Charge { day: today, item: &plan.code, coupon_eligible: true, amount: plan.price };
+    let deduction = pay_upfront(tx, account, &charge, "package", &document, &format!("annual package {}", plan.name), now).await?;
+    let row = &mut account.row;
     let line = package_line(row, today, plan, &deduction, &document, account.currency.exponent());
     let package = PackageRow {
         account_id: row.account_id.clone(),
@@ -357,8 +330,47 @@ async fn sell_package(
     };
     tx.insert_package(&package).await?;
     tx.insert_lines(&[line]).await?;
-    ledger.write(tx).await?;
     Ok(package)
+}
+
+/// Pays `charge` now by the waterfall without arrears (coupons, then cards, then cash) inside
+/// the caller's transaction: the ledger's deduction under `document`, the instruments' new
+/// balances and the account's cash (the caller writes the account row). Refused with
+/// `insufficient_funds` on `field` when the funds cannot pay all of it.
+pub(crate) async fn pay_upfront(
+    tx: &mut store::Tx,
+    account: &mut crate::Account,
+    charge: &Charge<'_>,
+    field: &'static str,
+    document: &str,
+    remark: &str,
+    now: Timestamp,
+) -> Result<billing::Deduction> {
+    let instruments: Vec<InstrumentRow> = tx.instruments(account.id()).await?.into_iter().filter(|i| i.active).collect();
+    let mut funds = funds_of(account.row.cash, &instruments)?;
+    let mut draws = Vec::new();
+    let deduction = funds.deduct(charge, false, &mut draws).map_err(|billing::DeductionError::InsufficientFunds { short }| {
+        AppError::InsufficientFunds {
+            field,
+            available: account.currency.format(charge.amount - short),
+            required: account.currency.format(charge.amount),
+        }
+    })?;
+    let row = &mut account.row;
+    let mut ledger = LedgerWriter::new(
+        &row.account_id,
+        std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))),
+    );
+    ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, document, remark);
+    for i in &instruments {
+        let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
+        if after != i.balance {
+            tx.update_instrument(&i.account_id, i.instrument_id, after, true).await?;
+        }
+    }
+    row.cash = funds.cash.minor();
+    ledger.write(tx).await?;
+    Ok(deduction)
 }
 
 /// The expense line of a package bought (or renewed) on `day`: one package at its price, paid
@@ -371,21 +383,38 @@ pub(crate) fn package_line<S: for<'a> From<&'a str>>(
     document: &str,
     currency_exponent: u32,
 ) -> ExpenseLineRow<S> {
+    purchase_line(row, day, ChargeType::AnnualPackage, &plan.code, plan.price, deduction, document, currency_exponent)
+}
+
+/// The expense line of one thing bought upfront on `day` (an annual package or a resource
+/// pack): no workspace, the catalog code as its item, one unit at `price`, paid as
+/// `deduction` says, numbered from the account's counter.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn purchase_line<S: for<'a> From<&'a str>>(
+    row: &mut store::AccountRow,
+    day: jiff::civil::Date,
+    charge_type: ChargeType,
+    code: &str,
+    price: Amount,
+    deduction: &billing::Deduction,
+    document: &str,
+    currency_exponent: u32,
+) -> ExpenseLineRow<S> {
     ExpenseLineRow {
         account_id: row.account_id.as_str().into(),
         line_no: store::take(&mut row.counters.next_line),
         billing_day: day,
         usage_day: day,
         workspace_id: "".into(),
-        item: plan.code.as_str().into(),
+        item: code.into(),
         dims: "".into(),
-        charge_type: ChargeType::AnnualPackage.as_str().into(),
+        charge_type: charge_type.as_str().into(),
         quantity: 1_000_000,
         covered: 0,
         chargeable: 1_000_000,
         priced_dims: "".into(),
-        unit_price: Some(plan.price.minor() * 10i64.pow(6 - currency_exponent)),
-        gross: plan.price.minor(),
+        unit_price: Some(price.minor() * 10i64.pow(6 - currency_exponent)),
+        gross: price.minor(),
         rounding_discount: 0,
         coupon: deduction.coupon.minor(),
         card: deduction.card.minor(),

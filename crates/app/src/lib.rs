@@ -10,6 +10,7 @@ pub mod funds;
 pub mod lists;
 pub mod operator;
 pub mod overview;
+pub mod packs;
 pub mod run;
 pub mod setup;
 pub mod tax_invoice;

@@ -648,6 +648,7 @@ fn expense_columns(account: &Account) -> Table {
 fn expense_row(account: &Account, catalog: &Catalog, l: &store::ExpenseLineRow) -> Vec<Cell> {
     let (unit, priced_at) = match catalog.items.get(&l.item) {
         Some(item) => (item.unit.clone(), if l.priced_dims == l.dims { String::new() } else { l.priced_dims.clone() }),
+        None if catalog.packs.contains_key(&l.item) => ("pack".to_owned(), String::new()),
         None => ("package".to_owned(), String::new()),
     };
     let q = |v: i64| Cell::number(decimal(from_scaled(v, QUANTITY_SCALE)));

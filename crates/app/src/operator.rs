@@ -11,7 +11,7 @@ use crate::funds::{CouponRequest, NewInstrument, check_coupon, issue_coupon_in};
 use crate::{App, AppError, Result};
 
 /// Every event a webhook endpoint may subscribe to.
-pub const EVENTS: [&str; 14] = [
+pub const EVENTS: [&str; 18] = [
     "account.overdue",
     "account.suspended",
     "account.reactivated",
@@ -26,6 +26,10 @@ pub const EVENTS: [&str; 14] = [
     "package.renewal_due",
     "package.renewed",
     "package.renewal_failed",
+    "resource_pack.bought",
+    "resource_pack.granted",
+    "resource_pack.used_80",
+    "resource_pack.used_up",
 ];
 
 /// Who is calling, after authentication.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use billing::money::to_scaled;
 use billing::period::{last_ended_day, next_day, previous_day};
 use billing::{
-    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineTotals, Month, PackagePlan, Quantity, RatedLine,
+    Amount, Billed, Book, Catalog, ChargeType, DayPrices, Invoice, KeyUsage, LineTotals, Month, PackPool, PackagePlan, Quantity, RatedLine,
     Transaction, settle_day,
 };
 use jiff::Timestamp;
@@ -100,6 +100,9 @@ struct Pending {
     rated_late: Vec<(String, Date)>,
     /// Annual packages renewed automatically.
     packages: Vec<PackageRow>,
+    /// What `resource_pack` lines took from each pack, and the packs' volume left after.
+    pack_draws: Vec<store::PackDrawRow>,
+    packs: Vec<store::PackRemaining>,
 }
 
 /// Rows handed from the billing thread to the writer: the lines already prepared there
@@ -153,6 +156,8 @@ impl Pending {
         for p in &self.packages {
             tx.insert_package(p).await?;
         }
+        tx.insert_pack_draws(&self.pack_draws).await?;
+        tx.update_pack_remaining(&self.packs).await?;
         Ok(())
     }
 }
@@ -174,6 +179,22 @@ fn key_usage(prices: &DayPrices<'_>, workspace: &mut Option<Arc<str>>, row: &Usa
 /// `ORDER BY` must agree with the keys' text order).
 fn in_rating_order(keys: &[KeyUsage]) {
     assert!(keys.windows(2).all(|w| w[0].key < w[1].key), "a day's usage rows come sorted by workspace, item and dimensions, once each");
+}
+
+/// An account's packs with volume left, as rating draws on them (in the same order).
+pub(crate) fn pack_pool(packs: &[store::PackRow]) -> PackPool {
+    PackPool::new(
+        packs
+            .iter()
+            .map(|p| billing::Pack {
+                no: p.pack_no,
+                item: p.item.clone(),
+                validity: billing::Validity { from: p.valid_from, until: p.valid_until },
+                volume: Quantity(p.volume),
+                remaining: Quantity(p.remaining),
+            })
+            .collect(),
+    )
 }
 
 /// The package plan covering a day, if any.
@@ -390,6 +411,7 @@ async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &st
     let mut late = group(tx.late_usage(&first_id, &last_id).await?, |r| r.account_id.clone());
     let mut instruments = group(tx.active_instruments(&first_id, &last_id).await?, |r| r.account_id.clone());
     let mut packages = group(tx.packages_between(&first_id, &last_id).await?, |r| r.account_id.clone());
+    let mut packs = group(tx.packs_left_between(&first_id, &last_id).await?, |r| r.account_id.clone());
     let mut alerts = group(tx.alerts_between(&first_id, &last_id).await?, |r| r.0.clone());
     // The invoices this batch may issue: every month whose invoice day falls in a due
     // range. Their inputs are read for the whole batch at once.
@@ -442,6 +464,7 @@ async fn read_batch(tx: &mut Tx, now: Timestamp, options: RunOptions, after: &st
             late_billed: late_reads.remove(id).unwrap_or_default(),
             instruments: instruments.remove(id).unwrap_or_default(),
             packages: packages.remove(id).unwrap_or_default(),
+            packs: packs.remove(id).unwrap_or_default(),
             alerts: alerts.remove(id).unwrap_or_default().into_iter().map(|(_, item, threshold)| (item, threshold)).collect(),
             invoicing: invoicing.remove(id).unwrap_or_default(),
         };
@@ -565,6 +588,8 @@ struct AccountWork {
     late_billed: LateBilled,
     instruments: Vec<InstrumentRow>,
     packages: Vec<PackageRow>,
+    /// Resource packs with volume left.
+    packs: Vec<store::PackRow>,
     /// Alert thresholds: item `""` is low balance, others high daily spend of that item.
     alerts: BTreeMap<String, i64>,
     invoicing: Invoicing,
@@ -699,13 +724,16 @@ struct LateDay<'c> {
 
 /// Adjustment drafts for late usage, to be settled with the last day this run bills, after
 /// the day's own lines in `drafts`.
-fn rate_late<'k>(late: &'k [LateDay<'_>], drafts: &mut Vec<RatedLine<'k>>) -> Result<()> {
+fn rate_late<'k>(late: &'k [LateDay<'_>], packs: &mut PackPool, drafts: &mut Vec<RatedLine<'k>>) -> Result<()> {
     for day in late {
         let first = drafts.len();
-        billing::rate_day_into(&day.prices, day.plan, &day.quota_used, &day.keys, drafts)
+        billing::rate_day_into(&day.prices, day.plan, &day.quota_used, packs, &day.keys, drafts)
             .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         for line in &mut drafts[first..] {
-            debug_assert_eq!(line.charge_type, ChargeType::Adjustment, "late usage is rated against what was billed");
+            debug_assert!(
+                matches!(line.charge_type, ChargeType::Adjustment | ChargeType::ResourcePack),
+                "late usage is rated against what was billed"
+            );
             line.billing_day = day.billing_day;
         }
     }
@@ -794,6 +822,7 @@ fn bill_account<'c>(
     let mut workspace = None;
     // This account's lines are the buffer's lines from here on.
     let first_line = pending.lines.len();
+    let mut packs = pack_pool(&work.packs);
     let mut day = from;
     let mut cursor = 0;
     while day <= through {
@@ -809,8 +838,9 @@ fn bill_account<'c>(
         let keys: Vec<KeyUsage> = usage[start..cursor].iter().map(|r| key_usage(prices, &mut workspace, r, None)).collect();
         in_rating_order(&keys);
         let plan = plan_on(catalog, &work.packages, day);
-        let mut drafts =
-            billing::rate_day(prices, plan, &BTreeMap::new(), &keys).map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
+        let packs_before: Vec<Quantity> = packs.packs.iter().map(|p| p.remaining).collect();
+        let mut drafts = billing::rate_day(prices, plan, &BTreeMap::new(), &mut packs, &keys)
+            .map_err(|e| crate::AppError::invalid("catalog", e.to_string()))?;
         // Late usage is rated with the last day this run bills: the day on which it is rated.
         let late = if day == through && !work.late.is_empty() {
             late_days(catalog, account, day, &mut work, &mut pending.rated_late)
@@ -818,7 +848,7 @@ fn bill_account<'c>(
             Vec::new()
         };
         let own = drafts.len();
-        rate_late(&late, &mut drafts)?;
+        rate_late(&late, &mut packs, &mut drafts)?;
         report.adjustment_lines += drafts.len() - own;
         let spendable_before = spendable(&funds);
         let bill = settle_day(&mut funds, &mut standing, day, drafts);
@@ -832,9 +862,18 @@ fn bill_account<'c>(
                 ChargeType::PayAsYouGo => pay_as_you_go.clone(),
                 other => other.as_str().into(),
             };
+            let line_no = store::take(&mut row.counters.next_line);
+            for draw in &rated.pack_draws {
+                pending.pack_draws.push(store::PackDrawRow {
+                    account_id: row.account_id.clone(),
+                    line_no,
+                    pack_no: draw.pack_no,
+                    quantity: draw.quantity.0,
+                });
+            }
             pending.lines.push(ExpenseLineRow {
                 account_id: account_id.clone(),
-                line_no: store::take(&mut row.counters.next_line),
+                line_no,
                 billing_day: rated.billing_day,
                 usage_day: rated.usage_day,
                 workspace_id: rated.key.workspace.clone(),
@@ -888,6 +927,14 @@ fn bill_account<'c>(
                 pending.events.push(event(row, "balance.low", day, now, account_currency.format(Amount(after))));
             }
         }
+        for (pack, before) in packs.packs.iter().zip(&packs_before) {
+            for milestone in billing::pack::milestones(pack.volume, *before, pack.remaining) {
+                let stored = work.packs.iter().find(|p| p.pack_no == pack.no).expect("the pool is made of the account's packs");
+                let left = format!("{} of {} left", pack.remaining.to_decimal().normalize(), pack.volume.to_decimal().normalize());
+                let detail = format!("RP-{} {} {}: {left}", pack.no, stored.offer, pack.item);
+                pending.events.push(event(row, milestone.event_kind(), day, now, detail));
+            }
+        }
         if let Some(change) = bill.state_change {
             pending.events.push(state_event(&row.account_id, &mut row.counters.next_event, change, day, now));
             report.state_changes += 1;
@@ -928,6 +975,15 @@ fn bill_account<'c>(
                 instrument_id: stored.instrument_id,
                 balance: current.balance.minor(),
                 active: current.active,
+            });
+        }
+    }
+    for (pack, stored) in packs.packs.iter().zip(&work.packs) {
+        if pack.remaining.0 != stored.remaining {
+            pending.packs.push(store::PackRemaining {
+                account_id: stored.account_id.clone(),
+                pack_no: stored.pack_no,
+                remaining: pack.remaining.0,
             });
         }
     }

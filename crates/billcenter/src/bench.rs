@@ -520,6 +520,8 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
     // One bill's vectors serve every account in turn.
     let (mut rated, mut spare) = (Vec::new(), billing::Spare::default());
     let no_quota_used = Default::default();
+    // The bench's accounts hold no resource packs.
+    let mut no_packs = billing::PackPool::default();
     let mut lo = 0;
     while lo < n {
         let account = key_account[lo];
@@ -527,7 +529,7 @@ fn engine(prices: &billing::DayPrices<'_>, of_key: KeyFacts<'_>, share: Share<'_
         let usage = &keys[lo..hi];
         lo = hi;
         let account = account as usize - account_base;
-        billing::rate_day_into(prices, plans[account], &no_quota_used, usage, &mut rated)?;
+        billing::rate_day_into(prices, plans[account], &no_quota_used, &mut no_packs, usage, &mut rated)?;
         let mut standing = billing::Standing::ACTIVE;
         let bill = billing::settle_day_reusing(&mut funds[account], &mut standing, day, rated, spare);
         let p = &mut paid[account];

@@ -111,6 +111,12 @@ enum Command {
         #[command(subcommand)]
         command: PackageCommand,
     },
+    /// Resource packs: prepaid volume of one billable item, used after an annual package's
+    /// daily quota and before pay-as-you-go.
+    Pack {
+        #[command(subcommand)]
+        command: PackCommand,
+    },
     /// The nightly job: bill every ended day, expire instruments, move standings, issue invoices.
     Run {
         /// Invoices for month M are issued once this day of M+1 has ended.
@@ -435,6 +441,26 @@ enum PackageCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum PackCommand {
+    /// Buy a pack of the catalog (paid now: coupons, then cards, then cash; never arrears).
+    Buy(PackArgs),
+    /// Grant a pack of the catalog (no money moves).
+    Grant(PackArgs),
+}
+
+#[derive(Args, Debug)]
+struct PackArgs {
+    #[arg(long)]
+    account: String,
+    /// The catalog's code of the pack, e.g. log_events_500m.
+    #[arg(long)]
+    pack: String,
+    /// The first day it covers (YYYY-MM-DD, in the account's zone); today when left out.
+    #[arg(long)]
+    start: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
 enum TaxInvoiceCommand {
     /// Request a tax invoice for an amount, drawn from the given months (oldest first) or from
     /// every month with an issued invoice.
@@ -511,6 +537,8 @@ enum ListKind {
     Events,
     /// Tax invoice requests (`--status requested|issued|rejected|reversed`).
     TaxInvoices,
+    /// Resource packs with their volume left and days left (`--status active|not_yet_valid|used_up|expired`).
+    Packs,
     /// Each issued month's invoiceable amount, what tax invoices hold and refunds took of it,
     /// and what is left.
     Invoiceable,
@@ -872,6 +900,28 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             let c = app.add_card(now, &args.account, req).await?;
             print_instrument(out, json, if purchase { "sold" } else { "granted" }, &c)?;
         }
+        Command::Pack { command } => {
+            let (args, origin) = match command {
+                PackCommand::Buy(args) => (args, app::packs::PackOrigin::Bought),
+                PackCommand::Grant(args) => (args, app::packs::PackOrigin::Granted),
+            };
+            let p = app.add_pack(now, &args.account, &args.pack, args.start.as_deref(), origin).await?;
+            let volume = billing::money::from_scaled(p.volume, app::usage::QUANTITY_SCALE).normalize();
+            if json {
+                print_json(
+                    out,
+                    serde_json::json!({"pack": p.offer, "number": format!("RP-{}", p.pack_no), "item": p.item, "volume": volume.to_string(),
+                        "valid_from": p.valid_from.to_string(), "valid_until": p.valid_until.to_string(), "origin": p.origin}),
+                )?;
+            } else {
+                let what = if p.origin == "granted" { "granted" } else { "sold" };
+                writeln!(
+                    out,
+                    "{what} resource pack {} (RP-{}) to {}: {volume} {}, valid {} to {}",
+                    p.offer, p.pack_no, p.account_id, p.item, p.valid_from, p.valid_until
+                )?;
+            }
+        }
         Command::Package { command: PackageCommand::Buy { account, package, start } } => {
             let p = app.buy_package(now, account, package, start).await?;
             let last = billing::period::previous_day(p.end_day);
@@ -1196,6 +1246,7 @@ async fn list(app: &App, now: Timestamp, a: &ListArgs) -> Result<Vec<Table>> {
         ListKind::Events => vec![app.list_events(account?).await?],
         ListKind::TaxInvoices => vec![app.list_tax_invoices(account?, a.status.as_deref()).await?],
         ListKind::Invoiceable => vec![app.invoiceable(account?).await?],
+        ListKind::Packs => vec![app.list_packs(now, account?, a.status.as_deref()).await?],
     })
 }
 

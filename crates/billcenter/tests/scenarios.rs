@@ -163,5 +163,6 @@ scenarios!(
     price_models,
     tax_invoices,
     package_upgrade,
-    package_renewal
+    package_renewal,
+    resource_packs
 );

@@ -257,6 +257,28 @@ pub struct PackagePlan {
     pub quotas: BTreeMap<String, Quota>,
 }
 
+/// A resource pack the catalog sells: prepaid volume of one billable item, valid for a number
+/// of months from the day it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackOffer {
+    pub code: String,
+    pub name: String,
+    pub item: String,
+    pub volume: Quantity,
+    pub price: Amount,
+    /// Months of validity: a pack starting on day D is valid through the day before D plus
+    /// this many months.
+    pub valid_months: i8,
+}
+
+impl PackOffer {
+    /// The days a pack of this offer starting on `start` is valid (both ends included).
+    pub fn validity(&self, start: Date) -> crate::period::Validity {
+        let end = start.checked_add(jiff::Span::new().months(self.valid_months)).expect("pack validity is far from the end of time");
+        crate::period::Validity { from: start, until: end.yesterday().expect("a pack is valid at least a month") }
+    }
+}
+
 /// The prices of one billing day (`Catalog::on`): each item with the price version in force
 /// that day (or why there is none), and each (item, dimension value) with its price, since
 /// rating looks one up for every line.
@@ -402,6 +424,7 @@ pub struct Catalog {
     /// Price versions per item, ascending by effective date.
     pub prices: BTreeMap<String, Vec<PriceVersion>>,
     pub packages: BTreeMap<String, PackagePlan>,
+    pub packs: BTreeMap<String, PackOffer>,
 }
 
 impl Catalog {
@@ -411,6 +434,10 @@ impl Catalog {
 
     pub fn package(&self, code: &str) -> Result<&PackagePlan, CatalogError> {
         self.packages.get(code).ok_or_else(|| CatalogError::UnknownPackage(code.to_owned()))
+    }
+
+    pub fn pack(&self, code: &str) -> Result<&PackOffer, CatalogError> {
+        self.packs.get(code).ok_or_else(|| CatalogError::UnknownPack(code.to_owned()))
     }
 
     /// The price version of an item in force on a billing day.
@@ -498,6 +525,22 @@ impl Catalog {
         }
         if let Some(code) = self.prices.keys().find(|code| !self.items.contains_key(*code)) {
             return Err(CatalogError::UnknownItem(code.clone()));
+        }
+        for offer in self.packs.values() {
+            let bad = |reason: String| CatalogError::Invalid { what: format!("resource pack {}", offer.code), reason };
+            self.item(&offer.item)?;
+            if !offer.volume.is_positive() {
+                return Err(bad("volume must be positive".into()));
+            }
+            if offer.price.is_negative() {
+                return Err(bad("price must not be negative".into()));
+            }
+            if !(1..=36).contains(&offer.valid_months) {
+                return Err(bad("valid_months must be 1 to 36".into()));
+            }
+            if self.packages.contains_key(&offer.code) || self.items.contains_key(&offer.code) {
+                return Err(bad("its code is already a package's or an item's".into()));
+            }
         }
         for plan in self.packages.values() {
             let bad = |reason: String| CatalogError::Invalid { what: format!("package {}", plan.code), reason };
@@ -606,6 +649,8 @@ pub enum CatalogError {
     UnknownItem(String),
     #[error("unknown package `{0}`")]
     UnknownPackage(String),
+    #[error("unknown resource pack `{0}`")]
+    UnknownPack(String),
     #[error("item `{item}` has no dimension `{key}`")]
     UnexpectedDimension { item: String, key: String },
     #[error("item `{item}` needs dimension `{key}`")]

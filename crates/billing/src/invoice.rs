@@ -11,15 +11,19 @@ pub enum ChargeType {
     PayAsYouGo,
     AnnualPackage,
     Adjustment,
+    /// A resource pack bought (no workspace, the pack's catalog code as its item), or the
+    /// quantity of a usage key a pack covered (the key's workspace and item, no amount).
+    ResourcePack,
 }
 
 impl ChargeType {
-    pub const ALL: [ChargeType; 3] = [ChargeType::PayAsYouGo, ChargeType::AnnualPackage, ChargeType::Adjustment];
+    pub const ALL: [ChargeType; 4] = [ChargeType::PayAsYouGo, ChargeType::AnnualPackage, ChargeType::Adjustment, ChargeType::ResourcePack];
     pub fn as_str(self) -> &'static str {
         match self {
             ChargeType::PayAsYouGo => "pay_as_you_go",
             ChargeType::AnnualPackage => "annual_package",
             ChargeType::Adjustment => "adjustment",
+            ChargeType::ResourcePack => "resource_pack",
         }
     }
     pub fn parse(text: &str) -> Option<ChargeType> {

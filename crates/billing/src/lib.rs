@@ -12,6 +12,7 @@ pub mod deduction;
 pub mod invoice;
 pub mod ledger;
 pub mod money;
+pub mod pack;
 pub mod package;
 pub mod period;
 pub mod rating;
@@ -20,13 +21,14 @@ pub mod tax_invoice;
 pub use account::{AccountState, Standing, StateChange};
 pub use bill::{DailyBill, Expired, SettledLine, Spare, settle_day, settle_day_reusing};
 pub use catalog::{
-    Aggregation, BillableItem, Catalog, CatalogError, DayPrices, DayRate, Dims, PackagePlan, Price, PriceModel, PriceVersion, Quota,
-    RateId, Tier,
+    Aggregation, BillableItem, Catalog, CatalogError, DayPrices, DayRate, Dims, PackOffer, PackagePlan, Price, PriceModel, PriceVersion,
+    Quota, RateId, Tier,
 };
 pub use deduction::{Charge, Deduction, DeductionError, Draw, Funds, Instrument, InstrumentKind};
 pub use invoice::{ChargeType, Invoice, InvoiceStatus, LineTotals};
 pub use ledger::{Book, Posting, Transaction, TxKind};
 pub use money::{Amount, Currency, MoneyError, Quantity, Rounded, RoundingDiscount};
+pub use pack::{Pack, PackDraw, PackMilestone, PackPool};
 pub use period::{DayRange, Month, Validity};
 pub use rating::{Billed, KeyUsage, RatedLine, UnitRate, UsageKey, rate_day, rate_day_into};
 pub use tax_invoice::{InvoiceableBalance, TaxInvoiceDecision, TaxInvoiceError, TaxInvoiceKind, TaxInvoiceStatus};

@@ -11,6 +11,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::catalog::{CatalogError, DayPrices, DayRate, Dims, PackagePlan, Price, PriceModel, RateId};
 use crate::invoice::ChargeType;
 use crate::money::{Amount, Currency, EXACT_SCALE, QUANTITY_SCALE, Quantity, Rounded, RoundingDiscount, is_non_negative, pow10, pow10_u64};
+use crate::pack::{PackDraw, PackPool};
 
 /// `quantity / unit_size`, kept to two decimals and truncated (never rounded up).
 pub fn units(quantity: Decimal, unit_size: Decimal) -> Decimal {
@@ -250,6 +251,8 @@ pub struct RatedLine<'k> {
     pub unit_price: Option<Decimal>,
     /// The exact amount, rounded down to the minor unit (`Rounded::exact` gives it back).
     pub rounded: Rounded,
+    /// What resource packs gave a `resource_pack` line (empty on every other line).
+    pub pack_draws: Vec<PackDraw>,
 }
 
 impl RatedLine<'_> {
@@ -262,15 +265,18 @@ impl RatedLine<'_> {
 /// Rates one billing day's keys for one account at the day's prices (`Catalog::on`). `keys`
 /// are sorted by (workspace, item, dims), which is also the package fill order; `quota_used`
 /// is the quota of that day already consumed by earlier billing of the day (empty for a day
-/// billed the first time).
+/// billed the first time). What the package leaves is covered by `packs` where they can
+/// (each such key gets a `resource_pack` line after its own, of the quantity covered and no
+/// amount), and the rest is priced.
 pub fn rate_day<'k>(
     prices: &DayPrices<'_>,
     package: Option<&'k PackagePlan>,
     quota_used: &BTreeMap<String, Quantity>,
+    packs: &mut PackPool,
     keys: &'k [KeyUsage],
 ) -> Result<Vec<RatedLine<'k>>, CatalogError> {
     let mut lines = Vec::with_capacity(keys.len());
-    rate_day_into(prices, package, quota_used, keys, &mut lines)?;
+    rate_day_into(prices, package, quota_used, packs, keys, &mut lines)?;
     Ok(lines)
 }
 
@@ -280,6 +286,7 @@ pub fn rate_day_into<'k>(
     prices: &DayPrices<'_>,
     package: Option<&'k PackagePlan>,
     quota_used: &BTreeMap<String, Quantity>,
+    packs: &mut PackPool,
     keys: &'k [KeyUsage],
     lines: &mut Vec<RatedLine<'k>>,
 ) -> Result<(), CatalogError> {
@@ -325,6 +332,14 @@ pub fn rate_day_into<'k>(
             }
             None => (Quantity::ZERO, delta, None),
         };
+        // Resource packs cover what the package left, before it is priced.
+        let mut pack_draws = Vec::new();
+        let pack_covered = if packs.is_empty() || !chargeable_delta.is_positive() {
+            Quantity::ZERO
+        } else {
+            packs.cover(&key.item, day, chargeable_delta, &mut pack_draws)
+        };
+        let chargeable_delta = chargeable_delta - pack_covered;
         let &DayRate { item, price, unit_rate } = match priced_base {
             None => prices.rate(key, usage.rate)?,
             Some(base) => prices.price(&key.item, base)?,
@@ -349,7 +364,24 @@ pub fn rate_day_into<'k>(
             priced_base,
             unit_price: price.unit_price(),
             rounded,
+            pack_draws: Vec::new(),
         });
+        if pack_covered.is_positive() {
+            lines.push(RatedLine {
+                key,
+                billing_day: day,
+                usage_day: day,
+                charge_type: ChargeType::ResourcePack,
+                coupon_eligible: item.coupon_eligible,
+                quantity: pack_covered,
+                covered: pack_covered,
+                chargeable: Quantity::ZERO,
+                priced_base,
+                unit_price: None,
+                rounded: Rounded { amount: Amount::ZERO, rounding_discount: RoundingDiscount::default() },
+                pack_draws,
+            });
+        }
     }
     Ok(())
 }
@@ -467,6 +499,7 @@ mod tests {
                 ("sms".to_owned(), vec![PriceVersion { effective_from: from, rates: BTreeMap::from([(Dims::none(), per_unit("0.045"))]) }]),
             ]),
             packages: BTreeMap::new(),
+            packs: BTreeMap::new(),
         };
         let prices = catalog.on(jiff::civil::date(2026, 11, 2));
         let ws: Arc<str> = "w1".into();
@@ -487,16 +520,26 @@ mod tests {
         let shared = vec![usage(a, "3"), usage(prices.usage_key(ws.clone(), "sms", ""), "10")];
         let copied = vec![usage(own("logs", "retention_days=30"), "3"), usage(own("sms", ""), "10")];
         let amounts = |keys: &[KeyUsage]| {
-            rate_day(&prices, None, &BTreeMap::new(), keys).unwrap().iter().map(|l| l.rounded.exact(catalog.currency)).collect::<Vec<_>>()
+            rate_day(&prices, None, &BTreeMap::new(), &mut PackPool::default(), keys)
+                .unwrap()
+                .iter()
+                .map(|l| l.rounded.exact(catalog.currency))
+                .collect::<Vec<_>>()
         };
         assert_eq!(amounts(&shared), vec![d("6"), d("0.45")]);
         assert_eq!(amounts(&shared), amounts(&copied));
         let unknown = prices.usage_key(ws.clone(), "logs", "retention_days=90");
         assert_eq!(unknown.dims.as_str(), "retention_days=90");
-        assert!(matches!(rate_day(&prices, None, &BTreeMap::new(), &[usage(unknown, "1")]), Err(CatalogError::NoRate { .. })));
+        assert!(matches!(
+            rate_day(&prices, None, &BTreeMap::new(), &mut PackPool::default(), &[usage(unknown, "1")]),
+            Err(CatalogError::NoRate { .. })
+        ));
         let stranger = prices.usage_key(ws, "gpu", "");
         assert_eq!(&*stranger.item, "gpu");
-        assert!(matches!(rate_day(&prices, None, &BTreeMap::new(), &[usage(stranger, "1")]), Err(CatalogError::UnknownItem(_))));
+        assert!(matches!(
+            rate_day(&prices, None, &BTreeMap::new(), &mut PackPool::default(), &[usage(stranger, "1")]),
+            Err(CatalogError::UnknownItem(_))
+        ));
     }
 
     /// A key keeps the rate the day's prices resolved when they made it, and rates as a key
@@ -523,13 +566,16 @@ mod tests {
             items: BTreeMap::from([("sms".to_owned(), item)]),
             prices: BTreeMap::from([("sms".to_owned(), vec![version(november, "0.05"), version(december, "0.04")])]),
             packages: BTreeMap::new(),
+            packs: BTreeMap::new(),
         };
         let (nov, dec, nov_again) = (catalog.on(november), catalog.on(december), catalog.on(november));
         let key = Arc::new(nov.usage_key("w1".into(), "sms", ""));
         let resolved = KeyUsage::new(&nov, key.clone(), Quantity(10_000_000), None);
         assert!(resolved.rate.is_some(), "the day's own texts resolve");
         let looked_up = KeyUsage { rate: None, ..resolved.clone() };
-        let amount = |prices: &DayPrices<'_>, keys: &[KeyUsage]| rate_day(prices, None, &BTreeMap::new(), keys).unwrap()[0].rounded.amount;
+        let amount = |prices: &DayPrices<'_>, keys: &[KeyUsage]| {
+            rate_day(prices, None, &BTreeMap::new(), &mut PackPool::default(), keys).unwrap()[0].rounded.amount
+        };
         assert_eq!(amount(&nov, std::slice::from_ref(&resolved)), amount(&nov, std::slice::from_ref(&looked_up)));
         assert_eq!(amount(&nov, std::slice::from_ref(&resolved)), Amount(50));
         // December's prices rate November's resolved key at December's price.

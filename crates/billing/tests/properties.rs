@@ -165,6 +165,7 @@ proptest! {
                 priced_base: None,
                 unit_price: None,
                 rounded: Rounded { amount: Amount(amount), rounding_discount: RoundingDiscount::ZERO },
+                pack_draws: Vec::new(),
             })
             .collect();
         let mut one_by_one = Funds { instruments, cash: Amount(cash) };

@@ -8,6 +8,7 @@
 
 mod bulk;
 mod operator;
+mod packs;
 mod rows;
 mod tax_invoice;
 pub mod testing;
@@ -25,6 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, SqlSafeStr};
 
 pub use operator::*;
+pub use packs::*;
 pub use rows::*;
 pub use tax_invoice::*;
 pub use web::*;
@@ -118,6 +120,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(11, "line groups keep item gross", include_str!("../migrations/sqlite/0011_line_groups_keep_item_gross.sql")),
             migration(12, "tax invoices and refunds", include_str!("../migrations/sqlite/0012_tax_invoices_and_refunds.sql")),
             migration(13, "package auto renew", include_str!("../migrations/sqlite/0013_package_auto_renew.sql")),
+            migration(14, "resource packs", include_str!("../migrations/sqlite/0014_resource_packs.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -133,6 +136,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(11, "line groups keep item gross", include_str!("../migrations/postgres/0011_line_groups_keep_item_gross.sql")),
             migration(12, "tax invoices and refunds", include_str!("../migrations/postgres/0012_tax_invoices_and_refunds.sql")),
             migration(13, "package auto renew", include_str!("../migrations/postgres/0013_package_auto_renew.sql")),
+            migration(14, "resource packs", include_str!("../migrations/postgres/0014_resource_packs.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -778,6 +782,7 @@ mod tests {
                 include_str!("../migrations/sqlite/0013_package_auto_renew.sql"),
                 include_str!("../migrations/postgres/0013_package_auto_renew.sql"),
             ),
+            (include_str!("../migrations/sqlite/0014_resource_packs.sql"), include_str!("../migrations/postgres/0014_resource_packs.sql")),
         ];
         let normal = |sql: &str| -> Vec<String> {
             sql.lines()

@@ -45,7 +45,7 @@ async fn create_pg_database(options: &str) -> String {
 
 /// The account tables with the columns and order that make a dump of them comparable
 /// between two stores.
-pub const ACCOUNT_TABLES: [(&str, &str, &str); 10] = [
+pub const ACCOUNT_TABLES: [(&str, &str, &str); 12] = [
     (
         "billing_account",
         "account_id, billed_through, cash, state, overdue_since, next_line, next_tx, next_instrument, next_invoice, next_event",
@@ -76,6 +76,8 @@ pub const ACCOUNT_TABLES: [(&str, &str, &str); 10] = [
         "account_id, billing_day, workspace_id, item, dims, quantity, late",
         "account_id, billing_day, workspace_id, item, dims",
     ),
+    ("resource_pack", "account_id, pack_no, offer, item, volume, remaining, valid_from, valid_until, origin, price", "account_id, pack_no"),
+    ("resource_pack_draw", "account_id, line_no, pack_no, quantity", "account_id, line_no, pack_no"),
 ];
 
 impl crate::Tx {

@@ -82,7 +82,8 @@ impl Tx {
         })
     }
 
-    /// What the lines of one usage day billed so far, per workspace × item × dimensions.
+    /// What the lines of one usage day billed so far, per workspace × item × dimensions (the
+    /// usage lines: packages bought and what resource packs covered are not usage billed).
     pub async fn billed_usage(&mut self, account_id: &str, usage_day: Date) -> Result<Vec<BilledUsageRow>> {
         on!(self, conn => {
             // The lines of a usage day are those billed on it for it, and those billed on
@@ -93,7 +94,7 @@ impl Tx {
                      WHERE account_id = $1 AND billing_day = $2 AND usage_day = billing_day \
                    UNION ALL SELECT workspace_id, item, dims, quantity, covered, chargeable, charge_type FROM expense_line \
                      WHERE account_id = $1 AND usage_day = $2 AND usage_day <> billing_day) AS day_lines \
-                 WHERE charge_type <> 'annual_package' GROUP BY workspace_id, item, dims",
+                 WHERE charge_type NOT IN ('annual_package', 'resource_pack') GROUP BY workspace_id, item, dims",
             )
             .bind(account_id)
             .bind(day_text(usage_day))
