@@ -164,7 +164,12 @@ impl<'a> MonthRows<'a> {
     fn line(&self, l: &ExpenseLineRow) -> Vec<FocusRow> {
         let item = self.catalog.items.get(&l.item);
         let package = self.catalog.packages.get(&l.item);
-        let package_line = l.charge_type == billing::invoice::ChargeType::AnnualPackage.as_str();
+        let pack = self.catalog.packs.get(&l.item);
+        // What is bought upfront: an annual package, or a resource pack (its purchase has no
+        // workspace; a pack's line of a workspace is usage it covered, at no cost).
+        let package_line = l.charge_type == billing::invoice::ChargeType::AnnualPackage.as_str()
+            || (l.charge_type == billing::invoice::ChargeType::ResourcePack.as_str() && l.workspace_id.is_empty());
+        let unit_bought = if pack.is_some() { "pack" } else { "package" };
         // A package's line of negative gross is the credit for the unused days of an upgraded
         // one: a Credit that lowers both costs, not a purchase.
         let package_credit = package_line && l.gross < 0;
@@ -172,7 +177,11 @@ impl<'a> MonthRows<'a> {
         // A line that bills usage of an earlier, already invoiced period corrects that period.
         let correction = l.usage_day != l.billing_day;
         let (start, end) = self.day(l.usage_day);
-        let service = item.map(|i| i.name.clone()).or_else(|| package.map(|p| p.name.clone())).unwrap_or_else(|| l.item.clone());
+        let service = item
+            .map(|i| i.name.clone())
+            .or_else(|| package.map(|p| p.name.clone()))
+            .or_else(|| pack.map(|p| p.name.clone()))
+            .unwrap_or_else(|| l.item.clone());
         let price = l.unit_price.map(|p| from_scaled(p, QUANTITY_SCALE));
         let (pricing_quantity, pricing_unit, consumed_quantity, consumed_unit) = match item {
             Some(i) => (
@@ -181,7 +190,7 @@ impl<'a> MonthRows<'a> {
                 Some(from_scaled(l.quantity, QUANTITY_SCALE)),
                 Some(consumed_unit(&i.unit)),
             ),
-            None => (Some(Decimal::ONE), Some("package".to_owned()), None, None),
+            None => (Some(Decimal::ONE), Some(unit_bought.to_owned()), None, None),
         };
         let gross = self.money(l.gross);
         let dims = (!l.dims.is_empty()).then(|| l.dims.clone());
@@ -265,9 +274,9 @@ impl<'a> MonthRows<'a> {
                 list_unit_price: Some(Decimal::ZERO),
                 contracted_unit_price: Some(Decimal::ZERO),
                 consumed_quantity: Some(Decimal::ONE),
-                consumed_unit: Some("package".to_owned()),
+                consumed_unit: Some(unit_bought.to_owned()),
                 charge_category: "Usage",
-                charge_description: format!("{service}: the package's cost, recognised in the month bought"),
+                charge_description: format!("{service}: the {unit_bought}'s cost, recognised in the month bought"),
                 charge_frequency: "One-Time",
                 x_rounding_discount: None,
                 ..charge.clone()

@@ -141,18 +141,18 @@ impl App {
         Ok(row)
     }
 
-    /// An account's packs, newest first.
+    /// An account's packs, oldest first.
     pub async fn packs(&self, account_id: &str) -> Result<Vec<PackRow>> {
         let mut tx = self.store.read().await?;
         load_account(&mut tx, account_id).await?;
-        let mut packs = tx.packs(Some(account_id)).await?;
+        let packs = tx.packs(Some(account_id)).await?;
         tx.commit().await?;
-        packs.reverse();
         Ok(packs)
     }
 
-    /// The packs list: volume, used and remaining, validity, days left, expiring soon; newest
-    /// first, optionally only those of one status.
+    /// The packs list: volume, used and remaining, validity, days left, expiring soon; oldest
+    /// first (as every list; the pages show the newest first), optionally only those of one
+    /// status.
     pub async fn list_packs(&self, now: Timestamp, account_id: &str, status: Option<&str>) -> Result<Table> {
         if let Some(s) = status.filter(|s| !PACK_STATUSES.contains(s)) {
             return Err(AppError::invalid("status", format!("`{s}` is not one of {}", PACK_STATUSES.join(", "))));
@@ -175,7 +175,7 @@ impl App {
             "used",
             "remaining",
             "unit",
-            "used %",
+            "used percent",
             "valid from",
             "valid until",
             &format!("acquired at ({})", account.row.time_zone),

@@ -98,7 +98,7 @@ fn accounts() -> Vec<DemoAccount> {
         },
         DemoAccount {
             id: "ember",
-            name: "Ember Games (four workspaces, late usage)",
+            name: "Ember Games (four workspaces, late usage, resource pack)",
             tz: "Asia/Shanghai",
             workspaces: &["ember-api", "ember-data", "ember-ops", "ember-web"],
             streams: vec![
@@ -236,7 +236,13 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
             app.top_up(t, "acme", "300000.00", "bank_transfer").await?;
             app.upgrade_package(t, "acme", "growth").await?;
         }
+        // Resource packs: bolt is granted 500 M log events 45 days ago (used up within the month);
+        // ember buys one 20 days ago, which its log events have been drawing on since.
+        if day == today.checked_sub(45.days())? {
+            app.add_pack(t, "bolt", "log_events_500m", None, app::packs::PackOrigin::Granted).await?;
+        }
         if day == today.checked_sub(20.days())? {
+            app.add_pack(t, "ember", "log_events_500m", None, app::packs::PackOrigin::Bought).await?;
             app.add_card(t, "fjord", card("500", day, today.checked_add(5.days())?, false)).await?;
             app.issue_coupon(t, "cedar", coupon("50.00", "regular", day, today.checked_add(4.days())?, &[])).await?;
         }

@@ -46,7 +46,7 @@ fn concrete(path: &str, account: &str) -> String {
 }
 
 /// Routes an account key may use on its own account; every other route is the operator's.
-const ACCOUNT_ROUTES: [(&str, &str); 9] = [
+const ACCOUNT_ROUTES: [(&str, &str); 10] = [
     ("GET", "/api/v1/accounts/{account}"),
     ("GET", "/api/v1/accounts/{account}/workspaces"),
     ("GET", "/api/v1/accounts/{account}/lists/{list}"),
@@ -55,6 +55,7 @@ const ACCOUNT_ROUTES: [(&str, &str); 9] = [
     ("GET", "/api/v1/accounts/{account}/focus/{month}"),
     ("POST", "/api/v1/accounts/{account}/coupon-codes/redeem"),
     ("POST", "/api/v1/accounts/{account}/tax-invoices"),
+    ("POST", "/api/v1/accounts/{account}/packs"),
     ("GET", "/api/v1/catalog"),
 ];
 
@@ -253,6 +254,38 @@ async fn every_route_answers_its_success_and_its_errors() {
             "/api/v1/accounts/{account}/packages",
             "/api/v1/accounts/acme/packages".into(),
             json!({"package": "platinum", "start": "2026-11-01"}).to_string(),
+            422,
+            Some("invalid_input"),
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/packs",
+            "/api/v1/accounts/acme/packs".into(),
+            json!({"pack": "log_events_5b"}).to_string(),
+            409,
+            Some("insufficient_funds"),
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/packs",
+            "/api/v1/accounts/acme/packs".into(),
+            json!({"pack": "log_events_1t"}).to_string(),
+            422,
+            Some("invalid_input"),
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/packs/grant",
+            "/api/v1/accounts/acme/packs/grant".into(),
+            json!({"pack": "log_events_500m", "start": "2026-12-01"}).to_string(),
+            201,
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/accounts/{account}/packs/grant",
+            "/api/v1/accounts/acme/packs/grant".into(),
+            json!({"pack": "log_events_500m", "start": "2020-01-01"}).to_string(),
             422,
             Some("invalid_input"),
         ),

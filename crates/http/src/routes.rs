@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use app::funds::{CardRequest, CouponRequest, NewInstrument};
 use app::lists::{ExpenseFilter, InvoiceFilter, TransactionFilter};
+use app::packs::PackOrigin;
 use app::run::RunOptions;
 use app::usage::UsageInput;
 use axum::body::{Body, Bytes};
@@ -37,6 +38,8 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(add_card))
         .routes(routes!(buy_package))
         .routes(routes!(upgrade_package))
+        .routes(routes!(buy_pack))
+        .routes(routes!(grant_pack))
         .routes(routes!(set_alerts))
         .routes(routes!(request_tax_invoice))
         .routes(routes!(decide_tax_invoice))
@@ -168,7 +171,15 @@ async fn get_catalog(State(st): St, _auth: Auth) -> ApiResult<Response> {
         })
         .collect();
     let packages: Vec<_> = c.packages.values().map(|p| j!({"code": p.code, "name": p.name, "price": c.currency.format(p.price)})).collect();
-    Ok(json(StatusCode::OK, j!({"currency": c.currency.code(), "items": items, "packages": packages})))
+    let packs: Vec<_> = c
+        .packs
+        .values()
+        .map(|p| {
+            j!({"code": p.code, "name": p.name, "item": p.item, "volume": p.volume.to_decimal().normalize().to_string(),
+                "price": c.currency.format(p.price), "valid_months": p.valid_months})
+        })
+        .collect();
+    Ok(json(StatusCode::OK, j!({"currency": c.currency.code(), "items": items, "packages": packages, "packs": packs})))
 }
 
 // ---- accounts and workspaces -------------------------------------------------------------
@@ -602,6 +613,47 @@ async fn buy_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+struct PackBody {
+    /// The catalog's code of the resource pack.
+    pack: String,
+    /// The first day it covers (YYYY-MM-DD, in the account's zone), today or later; today when
+    /// left out.
+    start: Option<String>,
+}
+
+async fn add_pack(st: &ApiState, auth: &Auth, headers: &HeaderMap, account: &str, body: &Bytes, origin: PackOrigin) -> ApiResult<Response> {
+    let app = &st.app;
+    money_post(st, auth, headers, account, body, origin == PackOrigin::Granted, move |now, req: PackBody| async move {
+        let p = app.add_pack(now, account, &req.pack, req.start.as_deref(), origin).await?;
+        let volume = billing::money::from_scaled(p.volume, app::usage::QUANTITY_SCALE).normalize();
+        Ok((
+            StatusCode::CREATED,
+            j!({"number": format!("RP-{}", p.pack_no), "pack": p.offer, "item": p.item, "volume": volume.to_string(),
+                "valid_from": p.valid_from.to_string(), "valid_until": p.valid_until.to_string(), "origin": p.origin}),
+        ))
+    })
+    .await
+}
+
+/// Buy a resource pack: paid now by coupons, then cards, then cash, never into arrears. The
+/// account's own key may buy one.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/packs", tag = "funds", security(("api_key" = [])),
+    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PackBody,
+    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn buy_pack(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
+    add_pack(&st, &auth, &headers, &account, &body, PackOrigin::Bought).await
+}
+
+/// Grant a resource pack (operators only): no money moves.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/packs/grant", tag = "funds", security(("api_key" = [])),
+    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PackBody,
+    responses((status = 201, body = serde_json::Value), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn grant_pack(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
+    add_pack(&st, &auth, &headers, &account, &body, PackOrigin::Granted).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct UpgradeBody {
     /// The dearer plan to move to today.
     package: String,
@@ -837,8 +889,8 @@ impl ListQuery {
 }
 
 /// The lists an account has, as `{list}` in the list and export routes.
-pub const LISTS: [&str; 9] =
-    ["invoices", "expenses", "transactions", "coupons", "cards", "balances", "events", "tax-invoices", "invoiceable"];
+pub const LISTS: [&str; 10] =
+    ["invoices", "expenses", "transactions", "coupons", "cards", "packs", "balances", "events", "tax-invoices", "invoiceable"];
 
 pub(crate) async fn tables(
     st: &ApiState,
@@ -863,6 +915,7 @@ pub(crate) async fn tables(
         }
         "coupons" => (st.app.list_instruments(now, account, false, q.status.as_deref()).await?, None),
         "cards" => (st.app.list_instruments(now, account, true, q.status.as_deref()).await?, None),
+        "packs" => (st.app.list_packs(now, account, q.status.as_deref()).await?, None),
         "balances" => (st.app.balances(now, account).await?, None),
         "events" => (st.app.list_events(account).await?, None),
         "tax-invoices" => (st.app.list_tax_invoices(account, q.status.as_deref()).await?, Some(st.app.invoiceable(account).await?)),
@@ -874,7 +927,7 @@ pub(crate) async fn tables(
 /// One of the Billing Center's lists (invoices, expenses, transactions, coupons, cards,
 /// balances, events) with its filters, a page at a time.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/lists/{list}", tag = "lists", security(("api_key" = [])),
-    params(("account" = String, Path), ("list" = String, Path, description = "invoices | expenses | transactions | coupons | cards | balances | events | tax-invoices | invoiceable"), ListQuery),
+    params(("account" = String, Path), ("list" = String, Path, description = "invoices | expenses | transactions | coupons | cards | packs | balances | events | tax-invoices | invoiceable"), ListQuery),
     responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_list(
     State(st): St,

@@ -18,7 +18,7 @@ use crate::{ApiError, ApiState};
 /// Rows on one page of a list.
 pub const PAGE_ROWS: usize = 50;
 /// The lists that have a page, in the navigation's order.
-pub const PAGE_LISTS: [&str; 6] = ["invoices", "expenses", "transactions", "coupons", "cards", "tax-invoices"];
+pub const PAGE_LISTS: [&str; 7] = ["invoices", "expenses", "transactions", "coupons", "cards", "packs", "tax-invoices"];
 
 pub use export::group_thousands as money_text;
 
@@ -385,10 +385,13 @@ pub(crate) struct ActionForm {
     reason: String,
     #[serde(default)]
     package: String,
+    #[serde(default)]
+    pack: String,
 }
 
-/// An operator's action on an account from its overview: `refund` cash, `upgrade` or `renew`
-/// the annual package, `auto-renew-on` / `auto-renew-off`.
+/// An action on an account: an operator's `refund` of cash, `upgrade` or `renew` of the annual
+/// package, `auto-renew-on` / `auto-renew-off` (from the overview) and `grant-pack`; anyone
+/// who may see the account may `buy-pack` (from the resource packs page) with its funds.
 pub(crate) async fn account_action(
     State(st): State<ApiState>,
     headers: HeaderMap,
@@ -403,11 +406,14 @@ pub(crate) async fn account_action(
     if !app::users::same_token(&ctx.session.csrf_token, &form.csrf) {
         return refused(&ctx);
     }
-    if !ctx.session.user.is_operator() {
+    if action != "buy-pack" && !ctx.session.user.is_operator() {
         return error_page(&ctx, ApiError::forbidden());
     }
     let (app, now, id) = (&st.app, ctx.now, account_id.as_str());
+    let pack = |origin| app.add_pack(now, id, &form.pack, None, origin);
     let done: Result<(), app::AppError> = match action.as_str() {
+        "buy-pack" => pack(app::packs::PackOrigin::Bought).await.map(drop),
+        "grant-pack" => pack(app::packs::PackOrigin::Granted).await.map(drop),
         "refund" => app.refund(now, id, &form.amount, &form.reason).await.map(drop),
         "upgrade" => app.upgrade_package(now, id, &form.package).await.map(drop),
         "renew" => app.renew_package(now, id, None).await.map(drop),
@@ -415,8 +421,9 @@ pub(crate) async fn account_action(
         "auto-renew-off" => app.set_package_auto_renew(id, false).await.map(drop),
         _ => return not_found_page(&ctx),
     };
+    let page = if action.ends_with("-pack") { "packs" } else { "" };
     match done {
-        Ok(()) => Redirect::to(&format!("/accounts/{account_id}/?done={action}")).into_response(),
+        Ok(()) => Redirect::to(&format!("/accounts/{account_id}/{page}?done={action}")).into_response(),
         Err(e) => error_page(&ctx, e.into()),
     }
 }
@@ -538,6 +545,8 @@ struct ListPage {
     notice: Option<String>,
     /// The tax invoice request form and the operator's decisions (the tax invoices page).
     tax: Option<TaxForms>,
+    /// The catalog's packs to buy (or grant), as (code, label) (the resource packs page).
+    pack_offers: Option<Vec<(String, String)>>,
 }
 
 /// What a customer fills in to request a tax invoice, as the form last held it.
@@ -626,7 +635,7 @@ async fn fields(st: &ApiState, t: Tr, list: &str, account: &str, q: &ListQuery) 
                 input("to", "filter-to", "date", &q.to),
                 select("workspace", &q.workspace, workspaces),
                 select("item", &q.item, items),
-                select("charge_type", &q.charge_type, ["pay_as_you_go", "annual_package", "adjustment"].map(str::to_owned).to_vec()),
+                select("charge_type", &q.charge_type, billing::ChargeType::ALL.iter().map(|c| c.as_str().to_owned()).collect()),
             ]
         }
         "transactions" => vec![
@@ -647,6 +656,8 @@ async fn fields(st: &ApiState, t: Tr, list: &str, account: &str, q: &ListQuery) 
 pub(crate) struct NoticeQuery {
     requested: Option<i64>,
     decided: Option<i64>,
+    /// An action that succeeded (`buy-pack`, `grant-pack`).
+    done: Option<String>,
 }
 
 pub(crate) async fn list(
@@ -669,7 +680,7 @@ pub(crate) async fn list(
     let said = match (notice.requested, notice.decided) {
         (Some(no), _) => Some(t.f("tax-requested", &[("no", &no.to_string())])),
         (_, Some(no)) => Some(t.f("tax-decided", &[("no", &no.to_string())])),
-        _ => None,
+        _ => notice.done.and_then(|d| t.get(&format!("done-{d}"))).map(str::to_owned),
     };
     render_list(&st, &ctx, bar, &account_id, list, &cleaned(&q), said, TaxRequestForm::default(), None, StatusCode::OK).await
 }
@@ -727,6 +738,24 @@ async fn render_list(
     } else {
         None
     };
+    let pack_offers = if list == "packs" {
+        match st.app.catalog().await {
+            Ok(c) => Some(
+                c.packs
+                    .values()
+                    .map(|o| {
+                        let volume = money_text(&o.volume.to_decimal().normalize().to_string());
+                        let item = c.items.get(&o.item).map(|i| i.name.as_str()).unwrap_or(&o.item);
+                        let price = money_text(&c.currency.format(o.price));
+                        (o.code.clone(), format!("{} · {volume} {item} · {} {price}", o.name, c.currency.code()))
+                    })
+                    .collect(),
+            ),
+            Err(e) => return error_page(ctx, e.into()),
+        }
+    } else {
+        None
+    };
     let heading = t.t(&format!("nav-{list}")).to_owned();
     let zone_note = t.f("all-times-in", &[("zone", &bar.zone)]);
     let f = Frame::new(ctx, format!("{heading} · {}", bar.name), PAGE_LISTS.iter().find(|l| **l == list).copied().unwrap_or(""), Some(bar));
@@ -746,6 +775,7 @@ async fn render_list(
         summary_title: t.get(&format!("summary-title-{list}")).unwrap_or_default().to_owned(),
         notice,
         tax,
+        pack_offers,
         list,
     };
     ctx.page(status, page.render().expect("the list template renders"))
