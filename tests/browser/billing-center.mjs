@@ -96,7 +96,7 @@ async function headers(page) {
   return page.$$eval('table.list thead th', (ths) => ths.map((th) => th.textContent.trim()));
 }
 
-const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards', 'tax-invoices'];
+const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards', 'packs', 'tax-invoices'];
 
 // ---- a customer -------------------------------------------------------------------------
 {

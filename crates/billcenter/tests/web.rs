@@ -491,3 +491,52 @@ async fn an_operator_refunds_and_changes_the_package_from_the_overview() {
     let verify = run(&site.db, &["verify"], None);
     assert!(verify.contains("verify: clean"), "{verify}");
 }
+
+/// Resource packs on their page: a customer buys one with its own funds (refused when they
+/// cannot pay, as packs never go into arrears) but cannot grant one; an operator grants one;
+/// the pack bought in the demo shows what its usage drew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packs_are_bought_and_granted_on_their_page() {
+    let site = site();
+    let (mut jar, _) = site.sign_in("finance@bolt.example", PASSWORD).await;
+    let page = site.get(&mut jar, "/accounts/bolt/packs").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Buy a resource pack") && page.body.contains("log_events_500m"), "the buy form offers the catalog's packs");
+    assert!(!page.body.contains("/actions/grant-pack"), "a customer is not offered to grant");
+    let csrf = hidden(&page.body, "csrf");
+    let pack = |csrf: &str, code: &str| vec![("csrf", csrf.to_owned()), ("pack", code.to_owned())];
+    let short = send(&site, &mut jar, "/accounts/bolt/actions/buy-pack", pack(&csrf, "log_events_5b")).await;
+    assert_eq!(short.status, 409, "bolt is in arrears: {}", short.body);
+    assert!(short.body.contains("cannot pay for this"), "{}", short.body);
+    let grant = send(&site, &mut jar, "/accounts/bolt/actions/grant-pack", pack(&csrf, "log_events_500m")).await;
+    assert_eq!(grant.status, 403);
+    let forged = send(&site, &mut jar, "/accounts/bolt/actions/buy-pack", pack("x", "log_events_500m")).await;
+    assert_eq!(forged.status, 403, "a form without its token is refused");
+    let other = send(&site, &mut jar, "/accounts/cedar/actions/buy-pack", pack(&csrf, "log_events_500m")).await;
+    assert_eq!(other.status, 404, "another account's action does not exist for a customer");
+
+    let (mut ops, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    let page = site.get(&mut ops, "/accounts/bolt/packs").await;
+    assert!(page.body.contains("/actions/grant-pack"), "operators may grant");
+    let csrf = hidden(&page.body, "csrf");
+    let granted = send(&site, &mut ops, "/accounts/bolt/actions/grant-pack", pack(&csrf, "sms_10k")).await;
+    assert_eq!((granted.status, granted.location.as_str()), (303, "/accounts/bolt/packs?done=grant-pack"));
+    let page = site.get(&mut ops, "/accounts/bolt/packs?done=grant-pack").await;
+    assert!(page.body.contains("The resource pack was granted.") && page.body.contains("SMS 10,000"), "{}", page.body);
+    let unknown = send(&site, &mut ops, "/accounts/bolt/actions/grant-pack", pack(&csrf, "gpu_hours")).await;
+    assert_eq!(unknown.status, 422);
+
+    // ember bought 500 M log events in the demo 20 days ago: its logs have drawn on it since.
+    let listed = run(&site.db, &["--json", "list", "packs", "--account", "ember"], None);
+    let rows: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["pack no"], "RP-1", "{listed}");
+    let used: rust_decimal::Decimal = row["used"].as_str().unwrap().parse().unwrap();
+    assert!(used > rust_decimal::Decimal::ZERO, "{listed}");
+    let page = site.get(&mut ops, "/accounts/ember/packs").await;
+    assert!(page.body.contains("RP-1") && page.body.contains("Log events 500 M"), "the page lists the pack");
+    let lines = run(&site.db, &["list", "expenses", "--account", "ember", "--charge-type", "resource_pack"], None);
+    assert!(lines.contains("RP-1") && lines.contains("log_events"), "the purchase and the usage it covered: {lines}");
+    let verify = run(&site.db, &["verify"], None);
+    assert!(verify.contains("verify: clean"), "{verify}");
+}
