@@ -151,3 +151,48 @@ async fn finds_a_day_whose_chart_sum_differs_from_its_lines() {
     )
     .await;
 }
+
+/// A pack's remaining volume changed behind the ledger of its draws, a draw removed, and a
+/// `resource_pack` line's quantity changed: each is named.
+#[tokio::test]
+async fn finds_pack_volumes_that_differ_from_their_draws() {
+    for (sql, expected) in [
+        ("UPDATE resource_pack SET remaining = remaining - 1", "RP-1: volume 10000 less draws 300 is not its remaining 9699.999999"),
+        ("DELETE FROM resource_pack_draw", "covered 100 by resource packs, its draws give 0"),
+        (
+            "UPDATE expense_line_group SET lines = json_set(lines, '$[1][5]', (lines ->> '$[1][5]') + 1) WHERE billing_day = '2026-11-06'",
+            "covered 100.000001 by resource packs, its draws give 100",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let app = story(dir.path()).await;
+        let t1: Timestamp = "2026-11-01T02:00:00Z".parse().unwrap();
+        app.add_pack(t1, "acme", "sms_10k", None, app::packs::PackOrigin::Granted).await.unwrap();
+        let sms: Vec<(usize, UsageInput)> = (1..=3)
+            .map(|d| {
+                let input = UsageInput {
+                    record_id: format!("s{d}"),
+                    workspace: "w".into(),
+                    item: "sms".into(),
+                    timestamp: format!("2026-11-{:02}T12:00:00+08:00", d + 4),
+                    quantity: QuantityText("100".into()),
+                    dimensions: Default::default(),
+                };
+                (d, input)
+            })
+            .collect();
+        assert_eq!(app.ingest("2026-11-07T20:00:00Z".parse().unwrap(), sms).await.unwrap().accepted, 3);
+        app.run("2026-11-08T00:00:00Z".parse().unwrap(), RunOptions::default(), &mut |_, _| {}).await.unwrap();
+        let report = app.verify().await.unwrap();
+        assert!(report.is_clean(), "{report:#?}");
+        let url = format!("sqlite://{}", dir.path().join("b.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let changed = sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected();
+        assert!(changed > 0, "{sql} changed nothing");
+        conn.close().await.unwrap();
+        let report = app.verify().await.unwrap();
+        let check = report.checks.iter().find(|c| c.name.starts_with("every resource pack")).unwrap();
+        assert!(check.problems.iter().any(|p| p.contains(expected)), "{sql}: {:?}", check.problems);
+        app.close().await;
+    }
+}

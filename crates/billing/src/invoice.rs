@@ -12,7 +12,8 @@ pub enum ChargeType {
     AnnualPackage,
     Adjustment,
     /// A resource pack bought (no workspace, the pack's catalog code as its item), or the
-    /// quantity of a usage key a pack covered (the key's workspace and item, no amount).
+    /// quantity of a usage key that packs covered (the key's workspace, item and dimensions,
+    /// that quantity, nothing covered by the package or priced, no amount).
     ResourcePack,
 }
 

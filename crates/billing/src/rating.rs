@@ -373,8 +373,9 @@ pub fn rate_day_into<'k>(
                 usage_day: day,
                 charge_type: ChargeType::ResourcePack,
                 coupon_eligible: item.coupon_eligible,
+                // The quantity the packs covered; nothing of it is the package's or priced.
                 quantity: pack_covered,
-                covered: pack_covered,
+                covered: Quantity::ZERO,
                 chargeable: Quantity::ZERO,
                 priced_base,
                 unit_price: None,

@@ -454,6 +454,9 @@ pub(crate) struct TableView {
     pub totals: Option<Vec<CellView>>,
 }
 
+/// Columns of quantities, shown with their thousands grouped (exports keep plain numbers).
+const QUANTITIES: [&str; 6] = ["quantity", "package_covered", "priced_quantity", "volume", "used", "remaining"];
+
 /// Columns whose values are codes the catalogue translates.
 const TRANSLATED: [&str; 8] = ["status", "charge_type", "type", "direction", "kind", "origin", "expiring_soon", "scope"];
 
@@ -474,6 +477,7 @@ fn heads(table: &export::Table, t: Tr) -> Vec<Head> {
 fn cell_view(key: &str, cell: &export::Cell, t: Tr) -> CellView {
     let text = match cell {
         export::Cell::Money(s) => money_text(s),
+        export::Cell::Number(s) if QUANTITIES.contains(&key) => money_text(s),
         export::Cell::Text(s) if TRANSLATED.contains(&key) && !s.is_empty() => t.value(s),
         other => other.as_str().to_owned(),
     };
