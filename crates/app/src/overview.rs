@@ -42,6 +42,8 @@ pub struct Overview {
     pub top_items: Vec<(String, i64)>,
     /// The annual packages in force today or later, earliest first.
     pub packages: Vec<store::PackageRow>,
+    /// The resource packs with volume left that are valid today or later, oldest first.
+    pub packs: Vec<store::PackRow>,
 }
 
 fn largest_first(sums: BTreeMap<String, i64>) -> Vec<(String, i64)> {
@@ -78,6 +80,8 @@ impl App {
         let mut packages: Vec<store::PackageRow> =
             tx.packages_between(account_id, account_id).await?.into_iter().filter(|p| p.end_day > today).collect();
         packages.sort_by_key(|p| p.start_day);
+        let packs: Vec<store::PackRow> =
+            tx.packs(Some(account_id)).await?.into_iter().filter(|p| p.remaining > 0 && p.valid_until >= today).collect();
         tx.commit().await?;
 
         let usable = |cards: bool| crate::lists::usable_balance(&instruments, today, cards);
@@ -99,6 +103,7 @@ impl App {
             top_workspaces: Vec::new(),
             top_items: Vec::new(),
             packages,
+            packs,
         };
         let (this_text, last_text) = (month.to_string(), last.to_string());
         let (mut workspaces, mut items) = (BTreeMap::new(), BTreeMap::new());

@@ -313,3 +313,5 @@ pack-grant = Grant (no charge)
 done-buy-pack = The resource pack was bought.
 done-grant-pack = The resource pack was granted.
 error-invalid-pack = Choose one of the packs the catalog offers.
+pack-left = {remaining} of {volume}
+all-packs = All resource packs

@@ -313,3 +313,5 @@ pack-grant = 赠送（不收费）
 done-buy-pack = 资源包已购买。
 done-grant-pack = 资源包已赠送。
 error-invalid-pack = 请选择价目表中提供的资源包。
+pack-left = {remaining} / {volume}
+all-packs = 全部资源包

@@ -292,6 +292,8 @@ struct OverviewPage {
     zone_note: String,
     /// The packages in force or bought ahead: (plan name, from, until, renews itself).
     packages: Vec<(String, String, String, bool)>,
+    /// The resource packs with volume left: (name, what is left of the volume, valid until).
+    packs: Vec<(String, String, String)>,
     /// Plans an operator may upgrade the package in force to: (code, name with price).
     upgrades: Vec<(String, String)>,
     /// What the operator's form just did, said once.
@@ -342,6 +344,16 @@ pub(crate) async fn overview(
             (plan_name(&p.plan), p.start_day.to_string(), until, p.auto_renew)
         })
         .collect();
+    let packs = o
+        .packs
+        .iter()
+        .map(|p| {
+            let name = catalog.as_ref().and_then(|c| c.packs.get(&p.offer)).map(|o| o.name.clone()).unwrap_or_else(|| p.offer.clone());
+            let q = |v: i64| money_text(&billing::money::from_scaled(v, app::usage::QUANTITY_SCALE).normalize().to_string());
+            let left = ctx.t.f("pack-left", &[("remaining", &q(p.remaining)), ("volume", &q(p.volume))]);
+            (name, left, p.valid_until.to_string())
+        })
+        .collect();
     let in_force = o.packages.iter().find(|p| p.start_day <= o.today);
     let upgrades = match (&catalog, in_force) {
         (Some(c), Some(p)) => c
@@ -368,6 +380,7 @@ pub(crate) async fn overview(
         top_items: top(&o.top_items),
         zone_note,
         packages,
+        packs,
         upgrades,
         notice,
         f,
