@@ -19,6 +19,8 @@ text="$work/chars.txt"
 cat crates/http/i18n/zh-CN.ftl > "$text"
 printf '0123456789%%,.:;()（）：；，。、—–-/ ' >> "$text"
 mkdir -p "$out"
+# The characters the web font holds, beside it: a test checks the catalogue needs no other.
+python3 -c 'import sys; print("".join(sorted(set(open(sys.argv[1]).read()) - set("\n"))))' "$text" > "$out/NotoSansSC.subset-chars.txt"
 for weight in Regular Bold; do
     # Font 2 of the collection is the Simplified Chinese face.
     python3 -m fontTools.subset "$work/x/usr/share/fonts/opentype/noto/NotoSansCJK-$weight.ttc" --font-number=2 \

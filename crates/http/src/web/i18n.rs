@@ -129,6 +129,17 @@ mod tests {
         }
     }
 
+    /// The embedded web font is cut down to the characters of the Chinese catalogue
+    /// (`scripts/subset-font.sh`, which writes the list beside the font): a message with a
+    /// character the font lacks would show as a box.
+    #[test]
+    fn the_web_font_holds_every_character_of_the_chinese_catalogue() {
+        let held = include_str!("../../assets/fonts/NotoSansSC.subset-chars.txt");
+        let missing: std::collections::BTreeSet<char> =
+            include_str!("../../i18n/zh-CN.ftl").chars().filter(|c| !c.is_ascii() && !held.contains(*c)).collect();
+        assert!(missing.is_empty(), "run scripts/subset-font.sh: the web font lacks {missing:?}");
+    }
+
     #[test]
     fn the_browser_language_picks_the_catalogue() {
         assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::ZhCn);
