@@ -849,7 +849,7 @@ fn bill_account<'c>(
         };
         let own = drafts.len();
         rate_late(&late, &mut packs, &mut drafts)?;
-        report.adjustment_lines += drafts.len() - own;
+        report.adjustment_lines += drafts[own..].iter().filter(|l| l.charge_type == ChargeType::Adjustment).count();
         let spendable_before = spendable(&funds);
         let bill = settle_day(&mut funds, &mut standing, day, drafts);
         let document = format!("DB-{}", day.strftime("%Y%m%d"));
