@@ -44,17 +44,23 @@ async fn story(dir: &std::path::Path) -> App {
     app
 }
 
+/// Checks that verify finds `app`'s store clean, runs `sql` on it behind the application's back
+/// (it must change something), and returns what verify finds then.
+async fn tampered(app: &App, dir: &std::path::Path, sql: &str) -> app::verify::VerifyReport {
+    let report = app.verify().await.unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    let url = format!("sqlite://{}", dir.join("b.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let changed = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap().rows_affected();
+    assert!(changed > 0, "{sql} changed nothing");
+    conn.close().await.unwrap();
+    app.verify().await.unwrap()
+}
+
 async fn corrupted(sql: &'static str, expected_check: &str) {
     let dir = tempfile::tempdir().unwrap();
     let app = story(dir.path()).await;
-    let report = app.verify().await.unwrap();
-    assert!(report.is_clean(), "{report:#?}");
-    let url = format!("sqlite://{}", dir.path().join("b.db").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let changed = sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected();
-    assert!(changed > 0, "{sql} changed nothing");
-    conn.close().await.unwrap();
-    let report = app.verify().await.unwrap();
+    let report = tampered(&app, dir.path(), sql).await;
     assert!(!report.is_clean());
     let failing: Vec<&str> = report.checks.iter().filter(|c| !c.problems.is_empty()).map(|c| c.name).collect();
     assert!(failing.contains(&expected_check), "{sql}: expected `{expected_check}` to fail, got {failing:?}");
@@ -183,14 +189,7 @@ async fn finds_pack_volumes_that_differ_from_their_draws() {
             .collect();
         assert_eq!(app.ingest("2026-11-07T20:00:00Z".parse().unwrap(), sms).await.unwrap().accepted, 3);
         app.run("2026-11-08T00:00:00Z".parse().unwrap(), RunOptions::default(), &mut |_, _| {}).await.unwrap();
-        let report = app.verify().await.unwrap();
-        assert!(report.is_clean(), "{report:#?}");
-        let url = format!("sqlite://{}", dir.path().join("b.db").display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let changed = sqlx::query(sql).execute(&mut conn).await.unwrap().rows_affected();
-        assert!(changed > 0, "{sql} changed nothing");
-        conn.close().await.unwrap();
-        let report = app.verify().await.unwrap();
+        let report = tampered(&app, dir.path(), sql).await;
         let check = report.checks.iter().find(|c| c.name.starts_with("every resource pack")).unwrap();
         assert!(check.problems.iter().any(|p| p.contains(expected)), "{sql}: {:?}", check.problems);
         app.close().await;
