@@ -2,16 +2,19 @@
 //! by the nightly run after an annual package's quota and before pay-as-you-go
 //! (`billing::pack`), listed with their volume left and days left.
 
+use std::collections::{HashMap, HashSet};
+
 use billing::money::from_scaled;
 use billing::{Amount, Charge, ChargeType, Quantity, Validity};
 use export::{Cell, Table};
 use jiff::Timestamp;
 use jiff::civil::Date;
-use store::{EventRow, PackRow, Tx};
+use store::{PackRow, Tx};
 
 use crate::context::{load_account, load_catalog, parse_date};
 use crate::funds::{pay_upfront, purchase_line};
 use crate::lists::EXPIRING_SOON_DAYS;
+use crate::tax_invoice::event;
 use crate::usage::QUANTITY_SCALE;
 use crate::{App, AppError, Result};
 
@@ -48,7 +51,8 @@ pub fn pack_status(p: &PackRow, today: Date) -> &'static str {
 
 pub const PACK_STATUSES: [&str; 4] = ["active", "not_yet_valid", "used_up", "expired"];
 
-fn quantity_text(v: i64) -> String {
+/// A stored quantity (scaled by 10^6) as the plain decimal it is, such as a pack's volume.
+pub fn quantity_text(v: i64) -> String {
     from_scaled(v, QUANTITY_SCALE).normalize().to_string()
 }
 
@@ -127,27 +131,10 @@ impl App {
             validity.from,
             validity.until
         );
-        let event = EventRow {
-            account_id: account_id.to_owned(),
-            event_no: store::take(&mut account.row.counters.next_event),
-            kind: kind.to_owned(),
-            happened_on: today,
-            created_at: now,
-            detail,
-        };
-        tx.insert_events(&[event]).await?;
+        tx.insert_events(&[event(&mut account, kind, now, detail)]).await?;
         tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(row)
-    }
-
-    /// An account's packs, oldest first.
-    pub async fn packs(&self, account_id: &str) -> Result<Vec<PackRow>> {
-        let mut tx = self.store.read().await?;
-        load_account(&mut tx, account_id).await?;
-        let packs = tx.packs(Some(account_id)).await?;
-        tx.commit().await?;
-        Ok(packs)
     }
 
     /// The packs list: volume, used and remaining, validity, days left, expiring soon; oldest
@@ -157,14 +144,11 @@ impl App {
         if let Some(s) = status.filter(|s| !PACK_STATUSES.contains(s)) {
             return Err(AppError::invalid("status", format!("`{s}` is not one of {}", PACK_STATUSES.join(", "))));
         }
-        let account = self.account(account_id).await?;
-        let packs = self.packs(account_id).await?;
-        let catalog = {
-            let mut tx = self.store.read().await?;
-            let c = load_catalog(&mut tx).await?;
-            tx.commit().await?;
-            c
-        };
+        let mut tx = self.store.read().await?;
+        let account = load_account(&mut tx, account_id).await?;
+        let packs = tx.packs(Some(account_id)).await?;
+        let catalog = load_catalog(&mut tx).await?;
+        tx.commit().await?;
         let today = account.today(now);
         let c = account.currency.code();
         let mut table = Table::new(&[
@@ -236,9 +220,16 @@ pub(crate) async fn pack_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
     let packs = tx.packs(None).await?;
     let draws = tx.pack_draws(None).await?;
     let lines = tx.pack_lines(None).await?;
+    // What the draws took, by (account, pack) and by (account, line).
+    let mut by_pack: HashMap<(&str, i64), i64> = HashMap::new();
+    let mut by_line: HashMap<(&str, i64), i64> = HashMap::new();
+    for d in &draws {
+        *by_pack.entry((d.account_id.as_str(), d.pack_no)).or_default() += d.quantity;
+        *by_line.entry((d.account_id.as_str(), d.line_no)).or_default() += d.quantity;
+    }
     let mut problems = Vec::new();
     for p in &packs {
-        let drawn: i64 = draws.iter().filter(|d| d.account_id == p.account_id && d.pack_no == p.pack_no).map(|d| d.quantity).sum();
+        let drawn = by_pack.get(&(p.account_id.as_str(), p.pack_no)).copied().unwrap_or(0);
         if p.volume - drawn != p.remaining {
             problems.push(format!(
                 "{} RP-{}: volume {} less draws {} is not its remaining {}",
@@ -251,7 +242,7 @@ pub(crate) async fn pack_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
         }
     }
     for (account_id, line_no, quantity) in &lines {
-        let drawn: i64 = draws.iter().filter(|d| d.account_id == *account_id && d.line_no == *line_no).map(|d| d.quantity).sum();
+        let drawn = by_line.get(&(account_id.as_str(), *line_no)).copied().unwrap_or(0);
         if drawn != *quantity {
             problems.push(format!(
                 "{account_id} line {line_no}: covered {} by resource packs, its draws give {}",
@@ -260,11 +251,13 @@ pub(crate) async fn pack_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
             ));
         }
     }
+    let lines: HashSet<(&str, i64)> = lines.iter().map(|(a, n, _)| (a.as_str(), *n)).collect();
+    let pack_nos: HashSet<(&str, i64)> = packs.iter().map(|p| (p.account_id.as_str(), p.pack_no)).collect();
     for d in &draws {
-        if !lines.iter().any(|(a, n, _)| *a == d.account_id && *n == d.line_no) {
+        if !lines.contains(&(d.account_id.as_str(), d.line_no)) {
             problems.push(format!("{} line {}: a draw on RP-{} without its resource_pack line", d.account_id, d.line_no, d.pack_no));
         }
-        if !packs.iter().any(|p| p.account_id == d.account_id && p.pack_no == d.pack_no) {
+        if !pack_nos.contains(&(d.account_id.as_str(), d.pack_no)) {
             problems.push(format!("{} line {}: a draw on RP-{}, which does not exist", d.account_id, d.line_no, d.pack_no));
         }
     }

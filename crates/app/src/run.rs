@@ -927,10 +927,11 @@ fn bill_account<'c>(
                 pending.events.push(event(row, "balance.low", day, now, account_currency.format(Amount(after))));
             }
         }
-        for (pack, before) in packs.packs.iter().zip(&packs_before) {
+        // The pool holds the account's packs in the order they were read (`pack_pool`).
+        for ((pack, before), stored) in packs.packs.iter().zip(&packs_before).zip(&work.packs) {
             for milestone in billing::pack::milestones(pack.volume, *before, pack.remaining) {
-                let stored = work.packs.iter().find(|p| p.pack_no == pack.no).expect("the pool is made of the account's packs");
-                let left = format!("{} of {} left", pack.remaining.to_decimal().normalize(), pack.volume.to_decimal().normalize());
+                let left =
+                    format!("{} of {} left", crate::packs::quantity_text(pack.remaining.0), crate::packs::quantity_text(pack.volume.0));
                 let detail = format!("RP-{} {} {}: {left}", pack.no, stored.offer, pack.item);
                 pending.events.push(event(row, milestone.event_kind(), day, now, detail));
             }

@@ -127,7 +127,8 @@ fn domain_error(account: &Account, e: TaxInvoiceError) -> AppError {
     }
 }
 
-fn event(account: &mut Account, kind: &str, now: Timestamp, detail: String) -> EventRow {
+/// An event of the account, numbered from its counter, dated today in its zone.
+pub(crate) fn event(account: &mut Account, kind: &str, now: Timestamp, detail: String) -> EventRow {
     EventRow {
         account_id: account.row.account_id.clone(),
         event_no: store::take(&mut account.row.counters.next_event),

@@ -689,6 +689,12 @@ fn read_file(cwd: &Path, file: &Path) -> Result<String> {
     std::fs::read_to_string(&path).map_err(|e| AppError::invalid("file", format!("cannot read {}: {e}", file.display())).into())
 }
 
+/// A package as `--json` prints it: plan, number, first and last day.
+fn package_json(p: &store::PackageRow) -> serde_json::Value {
+    let last = billing::period::previous_day(p.end_day);
+    serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()})
+}
+
 fn print_json(out: &mut dyn Write, value: serde_json::Value) -> Result<()> {
     writeln!(out, "{value}")?;
     Ok(())
@@ -906,11 +912,11 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 PackCommand::Grant(args) => (args, app::packs::PackOrigin::Granted),
             };
             let p = app.add_pack(now, &args.account, &args.pack, args.start.as_deref(), origin).await?;
-            let volume = billing::money::from_scaled(p.volume, app::usage::QUANTITY_SCALE).normalize();
+            let volume = app::packs::quantity_text(p.volume);
             if json {
                 print_json(
                     out,
-                    serde_json::json!({"pack": p.offer, "number": format!("RP-{}", p.pack_no), "item": p.item, "volume": volume.to_string(),
+                    serde_json::json!({"pack": p.offer, "number": format!("RP-{}", p.pack_no), "item": p.item, "volume": volume,
                         "valid_from": p.valid_from.to_string(), "valid_until": p.valid_until.to_string(), "origin": p.origin}),
                 )?;
             } else {
@@ -926,10 +932,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             let p = app.buy_package(now, account, package, start).await?;
             let last = billing::period::previous_day(p.end_day);
             if json {
-                print_json(
-                    out,
-                    serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()}),
-                )?;
+                print_json(out, package_json(&p))?;
             } else {
                 writeln!(out, "sold package {} (PKG-{}) to {}, valid {} to {}", p.plan, p.package_no, p.account_id, p.start_day, last)?;
             }
@@ -938,10 +941,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             let p = app.renew_package(now, account, package.as_deref()).await?;
             let last = billing::period::previous_day(p.end_day);
             if json {
-                print_json(
-                    out,
-                    serde_json::json!({"package": p.plan, "number": format!("PKG-{}", p.package_no), "start": p.start_day.to_string(), "until": last.to_string()}),
-                )?;
+                print_json(out, package_json(&p))?;
             } else {
                 writeln!(out, "renewed {}: package {} (PKG-{}), valid {} to {}", p.account_id, p.plan, p.package_no, p.start_day, last)?;
             }

@@ -625,10 +625,10 @@ async fn add_pack(st: &ApiState, auth: &Auth, headers: &HeaderMap, account: &str
     let app = &st.app;
     money_post(st, auth, headers, account, body, origin == PackOrigin::Granted, move |now, req: PackBody| async move {
         let p = app.add_pack(now, account, &req.pack, req.start.as_deref(), origin).await?;
-        let volume = billing::money::from_scaled(p.volume, app::usage::QUANTITY_SCALE).normalize();
+        let volume = app::packs::quantity_text(p.volume);
         Ok((
             StatusCode::CREATED,
-            j!({"number": format!("RP-{}", p.pack_no), "pack": p.offer, "item": p.item, "volume": volume.to_string(),
+            j!({"number": format!("RP-{}", p.pack_no), "pack": p.offer, "item": p.item, "volume": volume,
                 "valid_from": p.valid_from.to_string(), "valid_until": p.valid_until.to_string(), "origin": p.origin}),
         ))
     })

@@ -206,6 +206,22 @@ async fn account_page(
     }
 }
 
+/// `account_page` for a form posted to an account's page: refused unless it carries the
+/// session's CSRF token.
+async fn posted_to_account(
+    st: &ApiState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    account_id: &str,
+    csrf: &str,
+) -> Result<(Ctx, AccountBar), Response> {
+    let (ctx, bar) = account_page(st, headers, uri, None, account_id).await?;
+    if !app::users::same_token(&ctx.session.csrf_token, csrf) {
+        return Err(refused(&ctx));
+    }
+    Ok((ctx, bar))
+}
+
 // ---- the operator's account list ----------------------------------------------------------
 
 #[derive(Deserialize, Default)]
@@ -349,7 +365,7 @@ pub(crate) async fn overview(
         .iter()
         .map(|p| {
             let name = catalog.as_ref().and_then(|c| c.packs.get(&p.offer)).map(|o| o.name.clone()).unwrap_or_else(|| p.offer.clone());
-            let q = |v: i64| money_text(&billing::money::from_scaled(v, app::usage::QUANTITY_SCALE).normalize().to_string());
+            let q = |v: i64| money_text(&app::packs::quantity_text(v));
             let left = ctx.t.f("pack-left", &[("remaining", &q(p.remaining)), ("volume", &q(p.volume))]);
             (name, left, p.valid_until.to_string())
         })
@@ -412,13 +428,10 @@ pub(crate) async fn account_action(
     Path((account_id, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+    let (ctx, _) = match posted_to_account(&st, &headers, &uri, &account_id, &form.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !app::users::same_token(&ctx.session.csrf_token, &form.csrf) {
-        return refused(&ctx);
-    }
     if action != "buy-pack" && !ctx.session.user.is_operator() {
         return error_page(&ctx, ApiError::forbidden());
     }
@@ -882,13 +895,10 @@ pub(crate) async fn tax_decision(
     Path((account_id, request_no, decision)): Path<(String, String, String)>,
     Form(form): Form<TaxDecisionForm>,
 ) -> Response {
-    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+    let (ctx, _) = match posted_to_account(&st, &headers, &uri, &account_id, &form.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if !app::users::same_token(&ctx.session.csrf_token, &form.csrf) {
-        return refused(&ctx);
-    }
     if !ctx.session.user.is_operator() {
         return error_page(&ctx, ApiError::forbidden());
     }
