@@ -489,9 +489,8 @@ impl App {
 
     /// Coupons, or prepaid cards, of an account, optionally of one status.
     pub async fn list_instruments(&self, now: Timestamp, account_id: &str, cards: bool, status: Option<&str>) -> Result<Table> {
-        const STATUSES: [&str; 4] = ["active", "not_yet_valid", "used_up", "expired"];
-        if let Some(s) = status.filter(|s| !STATUSES.contains(s)) {
-            return Err(AppError::invalid("status", format!("`{s}` is not one of {}", STATUSES.join(", "))));
+        if let Some(s) = status.filter(|s| !INSTRUMENT_STATUSES.contains(s)) {
+            return Err(AppError::invalid("status", format!("`{s}` is not one of {}", INSTRUMENT_STATUSES.join(", "))));
         }
         let mut tx = self.store.read().await?;
         let account = load_account(&mut tx, account_id).await?;
@@ -600,6 +599,20 @@ impl App {
         ]);
         Ok(table)
     }
+}
+
+/// The statuses a coupon or a prepaid card can be in.
+pub const INSTRUMENT_STATUSES: [&str; 4] = ["active", "not_yet_valid", "used_up", "expired"];
+
+/// Every status a list can be filtered by (coupons and cards, resource packs, tax invoices),
+/// each once.
+pub fn statuses() -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = INSTRUMENT_STATUSES.to_vec();
+    all.extend(crate::packs::PACK_STATUSES);
+    all.extend(billing::TaxInvoiceStatus::ALL.iter().map(|s| s.as_str()));
+    let mut seen = std::collections::BTreeSet::new();
+    all.retain(|s| seen.insert(*s));
+    all
 }
 
 fn parse_fund(text: &str) -> Result<(String, Option<i64>)> {

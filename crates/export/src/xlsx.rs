@@ -128,6 +128,10 @@ impl XlsxSheet {
                     let format = if matches!(cell, Cell::Money(_)) { &self.money } else { &self.number };
                     self.sheet.write_with_format(row, c, value, format)?;
                 }
+                // A spreadsheet's calendar starts in 1900: an earlier day keeps its exact text.
+                Cell::Date(s) | Cell::Time(s) if s.get(..4).and_then(|y| y.parse::<u16>().ok()).is_some_and(|y| y < 1900) => {
+                    self.sheet.write_string_with_format(row, c, s, &self.text)?;
+                }
                 Cell::Date(s) | Cell::Time(s) => {
                     let at = ExcelDateTime::parse_from_str(s).map_err(|_| self.bad(col, s, "date"))?;
                     let format = if matches!(cell, Cell::Date(_)) { &self.date } else { &self.time };
@@ -252,6 +256,17 @@ mod tests {
         assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no cell is a formula");
         let about = book.worksheet_range("About").unwrap();
         assert_eq!(about.get_value((3, 1)), Some(&Data::String("CNY".into())));
+    }
+
+    #[test]
+    fn a_day_before_the_spreadsheet_calendar_keeps_its_text() {
+        let mut t = Table::new(&["valid from", "valid until"]);
+        t.push(vec![Cell::Date("0288-03-08".into()), Cell::Date("2026-12-31".into())]);
+        let mut out = Vec::new();
+        write_xlsx(&t, about(), &mut out).unwrap();
+        let range = read(out).worksheet_range("List").unwrap();
+        assert_eq!(range.get_value((1, 0)), Some(&Data::String("0288-03-08".into())));
+        assert!(matches!(range.get_value((1, 1)), Some(Data::DateTime(_))));
     }
 
     #[test]

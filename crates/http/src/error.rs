@@ -8,18 +8,24 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// The error codes the API answers with; stable across versions.
-pub const ERROR_CODES: [(&str, u16, &str); 11] = [
-    ("invalid_input", 422, "a field is malformed or out of range; `field` names it"),
-    ("malformed_json", 400, "the body is not the JSON the route expects"),
+/// The error codes the API answers with, each with its status; stable across versions. A code
+/// may come with two statuses: `invalid_input` is 400 when the request breaks the OpenAPI
+/// document (a pattern, a length, an enumeration, a type) and 422 when the document allows it
+/// but a rule of the account, the catalog or the calendar refuses it.
+pub const ERROR_CODES: [(&str, u16, &str); 14] = [
+    ("malformed_json", 400, "the body is not JSON"),
+    ("invalid_input", 400, "a field breaks the document's rule for it (type, pattern, length, range, enumeration); `field` names it"),
     ("unauthorized", 401, "no key, or a key that does not exist"),
     ("forbidden", 403, "the key may not perform this operation"),
     ("not_found", 404, "no such object, or one the key may not see"),
     ("method_not_allowed", 405, "the route exists but not with this method"),
+    ("request_timeout", 408, "the request took longer than the server allows"),
     ("already_exists", 409, "an object with this id exists"),
     ("insufficient_funds", 409, "the account's funds cannot pay for this"),
-    ("idempotency_conflict", 422, "the Idempotency-Key was used with another request, or is still in progress"),
+    ("idempotency_in_progress", 409, "a request with this Idempotency-Key is still in progress; send it again later"),
     ("payload_too_large", 413, "the body or the batch is over its limit"),
+    ("invalid_input", 422, "the field keeps the document's rule but the account, the catalog or the calendar refuses it; `field` names it"),
+    ("idempotency_conflict", 422, "the Idempotency-Key was used with another request"),
     ("internal", 500, "something failed on the server; it is logged"),
 ];
 
@@ -51,6 +57,10 @@ impl ApiError {
     }
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
         ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid_input", message: message.into(), field: Some(field.to_owned()) }
+    }
+    /// A field the OpenAPI document does not allow: 400, before any use case runs.
+    pub fn malformed(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_input", message: message.into(), field: Some(field.to_owned()) }
     }
     pub fn unauthorized() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")

@@ -2,6 +2,7 @@
 //! OpenAPI document it serves), the nightly scheduler and webhook delivery. This is the only
 //! crate that knows HTTP and JSON; handlers translate requests into use cases of `app`.
 
+mod contract;
 mod error;
 mod routes;
 pub mod scheduler;
@@ -92,6 +93,10 @@ impl Auth {
     /// Objects of one account: an account key sees only its own, and another account's
     /// objects do not exist for it.
     pub fn account(&self, account_id: &str) -> Result<(), ApiError> {
+        // An id the document does not allow names no account.
+        if !contract::ID.allows(account_id) {
+            return Err(ApiError::not_found("billing account"));
+        }
         match &self.0 {
             Caller::Operator { .. } => Ok(()),
             Caller::Account { account_id: own, .. } if own == account_id => Ok(()),
@@ -116,13 +121,23 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
-/// The router with every route of the API, and the OpenAPI document generated from it.
-pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
-    let (api_router, mut api) = routes::api().split_for_parts();
+/// The OpenAPI document of the API: generated from the routes' annotations and types, then
+/// finished by the contract (every error each operation answers, the links between them).
+pub fn document() -> serde_json::Value {
+    let (_, mut api) = routes::api().split_for_parts();
     utoipa::Modify::modify(&SecurityAddon, &mut api);
+    let mut doc = serde_json::to_value(&api).expect("the document serialises");
+    contract::finish(&mut doc);
+    doc
+}
+
+/// The router with every route of the API, and the OpenAPI document generated from it.
+pub fn router(state: ApiState) -> (Router, serde_json::Value) {
+    let api = document();
+    let (api_router, _) = routes::api().split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
     let router = api_router
-        .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", api.clone()))
+        .merge(SwaggerUi::new("/api/v1/docs").external_url_unchecked("/api/v1/openapi.json", api.clone()))
         .merge(web::router())
         .fallback(|uri: axum::http::Uri, headers: HeaderMap| async move {
             if uri.path().starts_with("/api/") { ApiError::not_found("route").into_response() } else { web::not_found(headers).await }
@@ -156,7 +171,13 @@ async fn error_shape(response: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route has no such method").into_response()
         }
-        status if status.is_client_error() => ApiError::new(status, "malformed_json", "the request could not be read").into_response(),
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request took longer than the server allows").into_response()
+        }
+        // The framework's own refusals of a path or query it cannot read.
+        status if status.is_client_error() => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "the request's path or query could not be read").into_response()
+        }
         _ => response,
     }
 }

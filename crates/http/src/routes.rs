@@ -9,17 +9,19 @@ use app::packs::PackOrigin;
 use app::run::RunOptions;
 use app::usage::UsageInput;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::json as j;
 use store::Idempotency;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::contract::{
+    self, AmountText, Channel, Code, CouponKind, CurrencyCode, Day, Email, Event, Id, Month, Name, TaxId, TaxKind, Text, Url, Zone,
+};
 use crate::error::{ApiResult, ErrorBody};
 use crate::{ApiError, ApiState, Auth, DEFAULT_PAGE, MAX_BODY_BYTES, MAX_JSON_RECORDS, MAX_NDJSON_RECORDS, St, json};
 
@@ -54,9 +56,9 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(list_deliveries))
 }
 
-/// Parses a JSON body into the route's request type, with a clear 400 when it is not.
+/// Parses a JSON body into the route's request type (see [`contract::parse`]).
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("request body: {e}")))
+    contract::parse(body)
 }
 
 /// Runs a money-moving operation under the request's `Idempotency-Key`, if it has one: the
@@ -65,7 +67,14 @@ async fn idempotent<F>(state: &ApiState, auth: &Auth, headers: &HeaderMap, body:
 where
     F: Future<Output = ApiResult<(StatusCode, serde_json::Value)>>,
 {
-    let Some(key) = headers.get("idempotency-key").map(|v| v.to_str().unwrap_or_default().to_owned()) else {
+    let key = match headers.get("idempotency-key").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()) {
+        Some(key) => match contract::IDEMPOTENCY_KEY.check("Idempotency-Key", &key) {
+            Ok(()) => Some(key),
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    let Some(key) = key else {
         return match op.await {
             Ok((status, value)) => json(status, value),
             Err(e) => e.into_response(),
@@ -88,9 +97,9 @@ where
         }
         Ok(Idempotency::InProgress) => {
             return ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_conflict",
-                "a request with this Idempotency-Key is in progress",
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is in progress; send it again when it has answered",
             )
             .into_response();
         }
@@ -112,7 +121,8 @@ where
 }
 
 /// A POST on one account that moves money: scope checks (`operator_only` for the operator's
-/// operations), the request clock, the body parsed as `T`, all under the Idempotency-Key.
+/// operations), the request clock, the body parsed as `T`, then the operation under the
+/// Idempotency-Key.
 async fn money_post<T, F, Fut>(
     st: &ApiState,
     auth: &Auth,
@@ -132,54 +142,143 @@ where
         auth.operator()?;
     }
     let now = st.now(headers)?;
-    Ok(idempotent(st, auth, headers, body, async move { op(now, parse::<T>(body)?).await }).await)
+    // A request the document refuses is answered before its key is looked at, and the key
+    // keeps no record of it.
+    let req = parse::<T>(body)?;
+    Ok(idempotent(st, auth, headers, body, async move { op(now, req).await }).await)
 }
 
 // ---- catalog -----------------------------------------------------------------------------
 
 #[derive(Serialize, ToSchema)]
 struct CatalogSummary {
+    #[schema(example = 6)]
     items: usize,
+    #[schema(example = 9)]
     price_versions: usize,
+    #[schema(example = 3)]
     packages: usize,
+    /// False when the file was the catalog in force already.
     changed: bool,
 }
 
 /// Import a catalog (the TOML format of docs/catalog.md).
 #[utoipa::path(post, path = "/api/v1/catalog", tag = "catalog", security(("api_key" = [])),
-    request_body(content = String, content_type = "application/toml"),
-    responses((status = 200, body = CatalogSummary), (status = 422, body = ErrorBody)))]
+    request_body(content = contract::TextBody, content_type = "application/toml",
+        example = "currency = \"CNY\"\n\n[items.sms]\nname = \"SMS\"\nunit = \"message\"\nprice = \"0.045\"\n"),
+    responses((status = 200, body = CatalogSummary), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn import_catalog(State(st): St, auth: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     auth.operator()?;
     let now = st.now(&headers)?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("catalog", "the body is not UTF-8"))?;
-    let s = st.app.import_catalog(now, text).await?;
-    Ok(json(StatusCode::OK, j!({"items": s.items, "price_versions": s.price_versions, "packages": s.packages, "changed": s.changed})))
+    let s = st.app.import_catalog(now, contract::text_body(&headers, &body)?).await?;
+    answer(StatusCode::OK, &CatalogSummary { items: s.items, price_versions: s.price_versions, packages: s.packages, changed: s.changed })
 }
 
-/// The catalog in force: billable items and packages.
+#[derive(Serialize, ToSchema)]
+struct CatalogView {
+    #[schema(example = "CNY")]
+    currency: String,
+    items: Vec<CatalogItem>,
+    packages: Vec<PackageOffer>,
+    packs: Vec<PackOffer>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CatalogItem {
+    #[schema(example = "log_events")]
+    code: String,
+    #[schema(example = "Log events")]
+    name: String,
+    #[schema(example = "event")]
+    unit: String,
+    /// Units per priced unit, a decimal string.
+    #[schema(example = "1000000")]
+    unit_size: String,
+    /// sum or max.
+    #[schema(example = "sum")]
+    aggregation: String,
+    /// The item's one pricing dimension, if it has one, with its values.
+    dimension: Option<CatalogDimension>,
+    /// Whether coupons may pay for it.
+    coupons: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CatalogDimension {
+    #[schema(example = "retention_days")]
+    key: String,
+    values: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PackageOffer {
+    #[schema(example = "starter")]
+    code: String,
+    #[schema(example = "Starter")]
+    name: String,
+    /// A decimal string in the catalog's currency.
+    #[schema(example = "12000.00")]
+    price: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PackOffer {
+    #[schema(example = "log_events_500m")]
+    code: String,
+    #[schema(example = "500 M log events")]
+    name: String,
+    #[schema(example = "log_events")]
+    item: String,
+    /// The quantity it covers, a decimal string.
+    #[schema(example = "500000000")]
+    volume: String,
+    #[schema(example = "900.00")]
+    price: String,
+    #[schema(example = 12)]
+    valid_months: i8,
+}
+
+/// The catalog in force: billable items, packages and resource packs.
 #[utoipa::path(get, path = "/api/v1/catalog", tag = "catalog", security(("api_key" = [])),
-    responses((status = 200, body = serde_json::Value), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = CatalogView)))]
 async fn get_catalog(State(st): St, _auth: Auth) -> ApiResult<Response> {
     let c = st.app.catalog().await?;
-    let items: Vec<_> = c
+    let items = c
         .items
         .values()
-        .map(|i| {
-            j!({"code": i.code, "name": i.name, "unit": i.unit, "unit_size": i.unit_size.to_string(), "aggregation": i.aggregation.as_str(),
-                "dimension": i.dimension.as_ref().map(|(k, v)| j!({"key": k, "values": v.keys().collect::<Vec<_>>()})), "coupons": i.coupon_eligible})
+        .map(|i| CatalogItem {
+            code: i.code.clone(),
+            name: i.name.clone(),
+            unit: i.unit.clone(),
+            unit_size: i.unit_size.to_string(),
+            aggregation: i.aggregation.as_str().to_owned(),
+            dimension: i.dimension.as_ref().map(|(k, v)| CatalogDimension { key: k.clone(), values: v.keys().cloned().collect() }),
+            coupons: i.coupon_eligible,
         })
         .collect();
-    let packages: Vec<_> = c.packages.values().map(|p| j!({"code": p.code, "name": p.name, "price": c.currency.format(p.price)})).collect();
-    let packs: Vec<_> = c
+    let packages = c
+        .packages
+        .values()
+        .map(|p| PackageOffer { code: p.code.clone(), name: p.name.clone(), price: c.currency.format(p.price) })
+        .collect();
+    let packs = c
         .packs
         .values()
-        .map(|p| {
-            j!({"code": p.code, "name": p.name, "item": p.item, "volume": p.volume.to_decimal().normalize().to_string(),
-                "price": c.currency.format(p.price), "valid_months": p.valid_months})
+        .map(|p| PackOffer {
+            code: p.code.clone(),
+            name: p.name.clone(),
+            item: p.item.clone(),
+            volume: p.volume.to_decimal().normalize().to_string(),
+            price: c.currency.format(p.price),
+            valid_months: p.valid_months,
         })
         .collect();
-    Ok(json(StatusCode::OK, j!({"currency": c.currency.code(), "items": items, "packages": packages, "packs": packs})))
+    answer(StatusCode::OK, &CatalogView { currency: c.currency.code().to_owned(), items, packages, packs })
+}
+
+/// Answers a typed body with a status.
+fn answer<T: Serialize>(status: StatusCode, body: &T) -> ApiResult<Response> {
+    Ok(json(status, serde_json::to_value(body).expect("answers serialise")))
 }
 
 // ---- accounts and workspaces -------------------------------------------------------------
@@ -187,34 +286,55 @@ async fn get_catalog(State(st): St, _auth: Auth) -> ApiResult<Response> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
-    id: String,
-    name: String,
+    id: Id,
+    name: Name,
     /// ISO 4217; default CNY.
-    currency: Option<String>,
+    currency: Option<CurrencyCode>,
     /// IANA time zone; default Asia/Shanghai.
-    time_zone: Option<String>,
+    time_zone: Option<Zone>,
 }
 
 #[derive(Serialize, ToSchema)]
 struct AccountView {
+    #[schema(example = "acme")]
     id: String,
+    #[schema(example = "Acme Ltd")]
     name: String,
+    #[schema(example = "CNY")]
     currency: String,
+    #[schema(example = "Asia/Shanghai")]
     time_zone: String,
+    /// The first billing day (YYYY-MM-DD).
+    #[schema(example = "2026-11-01")]
     first_day: String,
+    /// The last billing day billed, if any.
+    #[schema(example = "2026-11-30")]
     billed_through: Option<String>,
+    /// The cash balance, a decimal string.
+    #[schema(example = "1200.00")]
     cash: String,
+    /// normal, overdue or suspended.
+    #[schema(example = "normal")]
     state: String,
 }
 
-fn account_view(a: &app::Account) -> serde_json::Value {
-    j!({"id": a.id(), "name": a.row.name, "currency": a.row.currency, "time_zone": a.row.time_zone, "first_day": a.row.first_day.to_string(),
-        "billed_through": a.row.billed_through.map(|d| d.to_string()), "cash": a.currency.format(billing::Amount(a.row.cash)), "state": a.row.state})
+fn account_view(a: &app::Account) -> AccountView {
+    AccountView {
+        id: a.id().to_owned(),
+        name: a.row.name.clone(),
+        currency: a.row.currency.clone(),
+        time_zone: a.row.time_zone.clone(),
+        first_day: a.row.first_day.to_string(),
+        billed_through: a.row.billed_through.map(|d| d.to_string()),
+        cash: a.currency.format(billing::Amount(a.row.cash)),
+        state: a.row.state.clone(),
+    }
 }
 
 /// Create a billing account.
-#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", security(("api_key" = [])), request_body = CreateAccount,
-    responses((status = 201, body = AccountView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", security(("api_key" = [])),
+    request_body(content = CreateAccount, example = json!({"id": "acme", "name": "Acme Ltd", "currency": "CNY", "time_zone": "Asia/Shanghai"})),
+    responses((status = 201, body = AccountView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_account(State(st): St, auth: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     auth.operator()?;
     let now = st.now(&headers)?;
@@ -229,164 +349,263 @@ async fn create_account(State(st): St, auth: Auth, headers: HeaderMap, body: Byt
             req.time_zone.as_deref().unwrap_or("Asia/Shanghai"),
         )
         .await?;
-    Ok(json(StatusCode::CREATED, account_view(&a)))
+    answer(StatusCode::CREATED, &account_view(&a))
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize)]
 struct Page {
-    /// Rows per page, 1 to 1,000 (default 100).
     limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-fn page<T: Clone>(rows: &[T], p: &Page) -> ApiResult<(Vec<T>, Option<String>)> {
-    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit", "must be 1 to 1000"));
+impl IntoParams for Page {
+    fn into_params(_: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>) -> Vec<utoipa::openapi::path::Parameter> {
+        page_params()
     }
-    let start = match &p.cursor {
+}
+
+/// `limit` and `cursor`, as the document states them.
+fn page_params() -> Vec<utoipa::openapi::path::Parameter> {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    let (low, high) = contract::LIMIT;
+    let limit = utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(low as f64))
+        .maximum(Some(high as f64))
+        .examples([100]);
+    vec![
+        ParameterBuilder::new()
+            .name("limit")
+            .parameter_in(ParameterIn::Query)
+            .description(Some(format!("Rows per page, {low} to {high} (default {DEFAULT_PAGE}).")))
+            .schema(Some(limit))
+            .build(),
+        ParameterBuilder::new()
+            .name("cursor")
+            .parameter_in(ParameterIn::Query)
+            .description(Some("The `next_cursor` of the previous page."))
+            .schema(Some(contract::CURSOR.schema()))
+            .build(),
+    ]
+}
+
+/// One page of `rows`, after checking `limit` and `cursor` against the document.
+fn page<T: Clone>(rows: &[T], limit: Option<usize>, cursor: Option<&str>) -> ApiResult<(Vec<T>, Option<String>)> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    let (low, high) = contract::LIMIT;
+    if !(low..=high).contains(&limit) {
+        return Err(ApiError::malformed("limit", format!("must be {low} to {high}")));
+    }
+    let start = match cursor {
         None => 0,
-        Some(c) => c
-            .strip_prefix("o")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| ApiError::invalid("cursor", "not a cursor of this list"))?,
+        Some(c) => {
+            contract::CURSOR.check("cursor", c)?;
+            c[1..].parse::<usize>().map_err(|_| ApiError::malformed("cursor", "not a cursor of this list"))?
+        }
     };
-    let end = (start + limit).min(rows.len());
+    let start = start.min(rows.len());
+    let end = start.saturating_add(limit).min(rows.len());
     let next = (end < rows.len()).then(|| format!("o{end}"));
-    Ok((rows.get(start..end).unwrap_or_default().to_vec(), next))
+    Ok((rows[start..end].to_vec(), next))
+}
+
+#[derive(Serialize, ToSchema)]
+struct AccountPage {
+    items: Vec<AccountView>,
+    /// The cursor of the next page; null on the last.
+    next_cursor: Option<String>,
 }
 
 /// List billing accounts (operator).
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("api_key" = [])), params(Page),
-    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody)))]
-async fn list_accounts(State(st): St, auth: Auth, Query(p): Query<Page>) -> ApiResult<Response> {
+    responses((status = 200, body = AccountPage), (status = 403, body = ErrorBody)))]
+async fn list_accounts(State(st): St, auth: Auth, contract::ApiQuery(p): contract::ApiQuery<Page>) -> ApiResult<Response> {
     auth.operator()?;
     let accounts = st.app.accounts().await?;
-    let (rows, next) = page(&accounts, &p)?;
-    Ok(json(StatusCode::OK, j!({"items": rows.iter().map(account_view).collect::<Vec<_>>(), "next_cursor": next})))
+    let (rows, next) = page(&accounts, p.limit, p.cursor.as_deref())?;
+    answer(StatusCode::OK, &AccountPage { items: rows.iter().map(account_view).collect(), next_cursor: next })
 }
 
 /// One billing account with its balances and standing.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}", tag = "accounts", security(("api_key" = [])),
-    params(("account" = String, Path)), responses((status = 200, body = AccountView), (status = 404, body = ErrorBody)))]
+    params(("account" = Id, Path)), responses((status = 200, body = AccountView)))]
 async fn get_account(State(st): St, auth: Auth, Path(account): Path<String>) -> ApiResult<Response> {
     auth.account(&account)?;
-    Ok(json(StatusCode::OK, account_view(&st.app.account(&account).await?)))
+    answer(StatusCode::OK, &account_view(&st.app.account(&account).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWorkspace {
+    id: Id,
+    /// Default: the id.
+    name: Option<Name>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct WorkspaceView {
+    #[schema(example = "acme-prod")]
     id: String,
-    name: Option<String>,
+    #[schema(example = "acme")]
+    account: String,
+    #[schema(example = "Production")]
+    name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct WorkspaceList {
+    items: Vec<WorkspaceView>,
 }
 
 /// Create a workspace of an account.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/workspaces", tag = "accounts", security(("api_key" = [])),
-    params(("account" = String, Path)), request_body = CreateWorkspace,
-    responses((status = 201, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("account" = Id, Path)), request_body(content = CreateWorkspace, example = json!({"id": "acme-prod", "name": "Production"})),
+    responses((status = 201, body = WorkspaceView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_workspace(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     auth.account(&account)?;
     auth.operator()?;
     let now = st.now(&headers)?;
     let req: CreateWorkspace = parse(&body)?;
     let w = st.app.create_workspace(now, &account, &req.id, req.name.as_deref()).await?;
-    Ok(json(StatusCode::CREATED, j!({"id": w.workspace_id, "account": w.account_id, "name": w.name})))
+    answer(StatusCode::CREATED, &WorkspaceView { id: w.workspace_id, account: w.account_id, name: w.name })
 }
 
 /// The workspaces of an account.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/workspaces", tag = "accounts", security(("api_key" = [])),
-    params(("account" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody)))]
+    params(("account" = Id, Path)), responses((status = 200, body = WorkspaceList)))]
 async fn list_workspaces(State(st): St, auth: Auth, Path(account): Path<String>) -> ApiResult<Response> {
     auth.account(&account)?;
     let rows = st.app.workspaces(&account).await?;
-    let items: Vec<_> = rows.iter().map(|w| j!({"id": w.workspace_id, "name": w.name})).collect();
-    Ok(json(StatusCode::OK, j!({"items": items})))
+    let items = rows.into_iter().map(|w| WorkspaceView { id: w.workspace_id, account: w.account_id, name: w.name }).collect();
+    answer(StatusCode::OK, &WorkspaceList { items })
 }
 
 // ---- usage -------------------------------------------------------------------------------
 
-/// One usage record (fields as in the CLI's NDJSON format).
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// One usage record (the fields of the CLI's NDJSON format).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct UsageRecord {
-    record_id: String,
-    workspace: String,
-    item: String,
-    /// RFC 3339.
-    timestamp: String,
-    /// A decimal string (a JSON number is read by its digits).
-    quantity: String,
-    dimensions: Option<BTreeMap<String, String>>,
+    /// Unique per record: a record sent again with the same id and content is a duplicate,
+    /// with other content it is rejected.
+    record_id: contract::RecordId,
+    workspace: Id,
+    item: Code,
+    timestamp: contract::Timestamp,
+    quantity: contract::QuantityValue,
+    /// The item's dimension, e.g. `{"retention_days": "7"}`.
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
 }
 
+impl From<UsageRecord> for UsageInput {
+    fn from(r: UsageRecord) -> UsageInput {
+        UsageInput {
+            record_id: r.record_id.0,
+            workspace: r.workspace.0,
+            item: r.item.0,
+            timestamp: r.timestamp.0,
+            quantity: app::usage::QuantityText(r.quantity.0),
+            dimensions: r.dimensions,
+        }
+    }
+}
+
+/// Up to 10,000 usage records. A batch with a record the document does not allow is refused
+/// whole (`400`, `field` like `records[3].quantity`); records the document allows but the
+/// catalog or the calendar refuses are answered in `rejected` and the others stored.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UsageBatch {
-    #[schema(value_type = Vec<UsageRecord>)]
-    records: Vec<serde_json::Value>,
+    records: Vec<UsageRecord>,
 }
 
 #[derive(Serialize, ToSchema)]
 struct IngestReport {
+    /// Records stored now.
+    #[schema(example = 2)]
     accepted: usize,
+    /// Records stored before with the same content (not stored again).
+    #[schema(example = 0)]
     duplicate: usize,
+    /// Records refused, each with its reason; nothing of them is stored.
     rejected: Vec<RejectedRecord>,
 }
 
 #[derive(Serialize, ToSchema)]
 struct RejectedRecord {
-    /// Position in the batch, from 0.
+    /// Position in the batch (or NDJSON line), from 0.
+    #[schema(example = 1)]
     index: usize,
+    #[schema(example = "workspace")]
     field: String,
+    #[schema(example = "unknown workspace `acme-test`")]
     reason: String,
 }
 
-async fn ingest_inputs(
-    st: &ApiState,
-    now: jiff::Timestamp,
-    inputs: Vec<(usize, UsageInput)>,
-    rejected: Vec<app::usage::Rejected>,
-) -> ApiResult<Response> {
-    Ok(ingest_answer(st.app.ingest(now, inputs).await?, rejected))
-}
-
 /// The answer to an ingest: the store's report with the records that could not be read.
-fn ingest_answer(mut report: app::usage::IngestReport, mut unreadable: Vec<app::usage::Rejected>) -> Response {
+fn ingest_answer(mut report: app::usage::IngestReport, mut unreadable: Vec<app::usage::Rejected>) -> ApiResult<Response> {
     report.rejected.append(&mut unreadable);
     report.rejected.sort_by_key(|r| r.position);
-    let rejected: Vec<_> = report.rejected.iter().map(|r| j!({"index": r.position, "field": r.field, "reason": r.reason})).collect();
-    json(StatusCode::OK, j!({"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected}))
+    let rejected = report.rejected.into_iter().map(|r| RejectedRecord { index: r.position, field: r.field, reason: r.reason }).collect();
+    answer(StatusCode::OK, &IngestReport { accepted: report.accepted, duplicate: report.duplicate, rejected })
 }
 
 /// Ingest a batch of up to 10,000 usage records; idempotent by `record_id`. The batch is stored
 /// in one transaction: never half.
-#[utoipa::path(post, path = "/api/v1/usage", tag = "usage", security(("api_key" = [])), request_body = UsageBatch,
-    responses((status = 200, body = IngestReport), (status = 413, body = ErrorBody), (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/usage", tag = "usage", security(("api_key" = [])),
+    request_body(content = UsageBatch, example = json!({"records": [{"record_id": "r-1", "workspace": "acme-prod", "item": "log_events",
+        "timestamp": "2026-11-30T10:00:00+08:00", "quantity": "2000000", "dimensions": {"retention_days": "7"}}]})),
+    responses((status = 200, body = IngestReport), (status = 403, body = ErrorBody)))]
 async fn ingest_json(State(st): St, auth: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     auth.operator()?;
     let now = st.now(&headers)?;
-    let batch: UsageBatch = parse(&body)?;
-    if batch.records.len() > MAX_JSON_RECORDS {
+    // The count first, so an oversized batch is 413 whatever its records hold.
+    if serde_json::from_slice::<Counted>(&body).is_ok_and(|shape| shape.records.0 > MAX_JSON_RECORDS) {
         return Err(ApiError::too_large(format!("a batch holds at most {MAX_JSON_RECORDS} records; use /api/v1/usage/ndjson for more")));
     }
-    let mut inputs = Vec::with_capacity(batch.records.len());
-    let mut rejected = Vec::new();
-    for (index, value) in batch.records.into_iter().enumerate() {
-        match serde_json::from_value::<UsageInput>(value) {
-            Ok(input) => inputs.push((index, input)),
-            Err(e) => rejected.push(app::usage::Rejected { position: index, field: "record".into(), reason: e.to_string() }),
+    let batch: UsageBatch = parse(&body)?;
+    let inputs = batch.records.into_iter().map(UsageInput::from).enumerate().collect();
+    ingest_answer(st.app.ingest(now, inputs).await?, Vec::new())
+}
+
+/// A batch's record count, read without reading the records.
+#[derive(Deserialize)]
+struct Counted {
+    records: CountOf,
+}
+
+struct CountOf(usize);
+
+impl<'de> Deserialize<'de> for CountOf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl<'de> serde::de::Visitor<'de> for Count {
+            type Value = CountOf;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CountOf, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(CountOf(n))
+            }
         }
+        d.deserialize_seq(Count)
     }
-    ingest_inputs(&st, now, inputs, rejected).await
 }
 
 /// Ingest a streamed NDJSON body of up to 1,000,000 usage records, one JSON object per line.
-/// Records are stored in transactions of 10,000; the answer counts them all.
+/// Records are stored in transactions of 10,000 as they arrive, so each line is judged on its
+/// own: a line that is not a record the document allows, or that the catalog or the calendar
+/// refuses, is answered in `rejected` (its `index` is the line, from 0) and the others stored.
+/// A body without a record is refused.
 #[utoipa::path(post, path = "/api/v1/usage/ndjson", tag = "usage", security(("api_key" = [])),
-    request_body(content = String, content_type = "application/x-ndjson"),
-    responses((status = 200, body = IngestReport), (status = 413, body = ErrorBody)))]
+    request_body(content = contract::TextBody, content_type = "application/x-ndjson",
+        example = "{\"record_id\":\"r-1\",\"workspace\":\"acme-prod\",\"item\":\"sms\",\"timestamp\":\"2026-11-30T10:00:00+08:00\",\"quantity\":\"50\"}\n"),
+    responses((status = 200, body = IngestReport), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     auth.operator()?;
     let now = st.now(&headers)?;
@@ -455,7 +674,11 @@ async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body
     if let Some(last) = storing {
         stored.absorb(last.await.expect("an ingest task does not panic")?);
     }
-    Ok(ingest_answer(stored, rejected))
+    if total == 0 {
+        contract::require_body(&headers, true)?;
+        return Err(ApiError::invalid("body", "the body holds no record (one JSON object per line)"));
+    }
+    ingest_answer(stored, rejected)
 }
 
 // ---- funds -------------------------------------------------------------------------------
@@ -463,92 +686,152 @@ async fn ingest_ndjson(State(st): St, auth: Auth, headers: HeaderMap, body: Body
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TopUp {
-    /// Decimal string with at most the currency's decimals.
+    /// More than zero, with at most the currency's decimals.
+    amount: AmountText,
+    /// Default bank_transfer.
+    channel: Option<Channel>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct TopUpDone {
+    /// The ledger document of the top-up.
+    #[schema(example = "TU-3")]
+    document: String,
+    #[schema(example = "100.00")]
     amount: String,
-    /// bank_transfer (default), online or manual_adjustment.
-    channel: Option<String>,
+    /// The cash balance after it (arrears are repaid first).
+    #[schema(example = "1300.00")]
+    cash: String,
+    /// The account's standing after it.
+    #[schema(example = "normal")]
+    state: String,
 }
 
 /// Add cash to an account; arrears are repaid first.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/top-ups", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = TopUp,
-    responses((status = 201, body = serde_json::Value), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = TopUp, example = json!({"amount": "100.00", "channel": "bank_transfer"})),
+    responses((status = 201, body = TopUpDone), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn top_up(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, true, move |now, req: TopUp| async move {
         let r = app.top_up(now, id, &req.amount, req.channel.as_deref().unwrap_or("bank_transfer")).await?;
-        Ok((StatusCode::CREATED, j!({"document": r.document, "amount": r.amount, "cash": r.cash_after, "state": r.state})))
+        created(&TopUpDone { document: r.document, amount: r.amount, cash: r.cash_after, state: r.state })
     })
     .await
+}
+
+/// A typed answer of a money-moving operation, for [`money_post`].
+fn created<T: Serialize>(body: &T) -> ApiResult<(StatusCode, serde_json::Value)> {
+    Ok((StatusCode::CREATED, serde_json::to_value(body).expect("answers serialise")))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CouponBody {
-    amount: String,
-    /// regular or discount.
-    kind: String,
-    valid_from: String,
-    valid_until: String,
+    amount: AmountText,
+    kind: CouponKind,
+    valid_from: Day,
+    /// On or after `valid_from`.
+    valid_until: Day,
     /// Billable items it may pay; empty for all.
     #[serde(default)]
-    items: Vec<String>,
+    items: Vec<Code>,
     /// For activation codes: the code to create (default generated).
     #[serde(default)]
-    code: Option<String>,
+    code: Option<contract::CouponCode>,
 }
 
 impl CouponBody {
     fn request(&self) -> CouponRequest {
         CouponRequest {
-            amount: self.amount.clone(),
-            kind: self.kind.clone(),
-            valid_from: self.valid_from.clone(),
-            valid_until: self.valid_until.clone(),
-            items: self.items.clone(),
+            amount: self.amount.0.clone(),
+            kind: self.kind.0.clone(),
+            valid_from: self.valid_from.0.clone(),
+            valid_until: self.valid_until.0.clone(),
+            items: self.items.iter().map(|i| i.0.clone()).collect(),
         }
     }
 }
 
-fn instrument_view(i: &NewInstrument) -> serde_json::Value {
-    j!({"code": i.row.code, "kind": i.row.kind, "origin": i.row.origin, "face_value": i.face_value, "valid_from": i.row.valid_from.to_string(),
-        "valid_until": i.row.valid_until.to_string(), "scope": i.row.scope})
+#[derive(Serialize, ToSchema)]
+struct InstrumentView {
+    /// CPN-n for coupons, PC-n for prepaid cards.
+    #[schema(example = "CPN-4")]
+    code: String,
+    /// regular, discount or card.
+    #[schema(example = "regular")]
+    kind: String,
+    /// issued, activated, purchased or granted.
+    #[schema(example = "issued")]
+    origin: String,
+    #[schema(example = "30.00")]
+    face_value: String,
+    #[schema(example = "2026-12-01")]
+    valid_from: String,
+    #[schema(example = "2026-12-31")]
+    valid_until: String,
+    /// The billable items it may pay, comma-separated; null for all.
+    #[schema(example = "log_events")]
+    scope: Option<String>,
+}
+
+fn instrument_view(i: &NewInstrument) -> InstrumentView {
+    InstrumentView {
+        code: i.row.code.clone(),
+        kind: i.row.kind.clone(),
+        origin: i.row.origin.clone(),
+        face_value: i.face_value.clone(),
+        valid_from: i.row.valid_from.to_string(),
+        valid_until: i.row.valid_until.to_string(),
+        scope: i.row.scope.clone(),
+    }
 }
 
 /// Issue a coupon to an account.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/coupons", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CouponBody,
-    responses((status = 201, body = serde_json::Value), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = CouponBody, example = json!({"amount": "30.00", "kind": "regular", "valid_from": "2026-12-01", "valid_until": "2026-12-31", "items": ["log_events"]})),
+    responses((status = 201, body = InstrumentView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn issue_coupon(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, true, move |now, req: CouponBody| async move {
         let c = app.issue_coupon(now, id, req.request()).await?;
-        Ok((StatusCode::CREATED, instrument_view(&c)))
+        created(&instrument_view(&c))
     })
     .await
 }
 
+#[derive(Serialize, ToSchema)]
+struct CouponCodeView {
+    /// The activation code to hand to one customer.
+    #[schema(example = "WINTER-2026")]
+    code: String,
+}
+
 /// Create a coupon activation code that one customer may redeem.
-#[utoipa::path(post, path = "/api/v1/coupon-codes", tag = "funds", security(("api_key" = [])), request_body = CouponBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/coupon-codes", tag = "funds", security(("api_key" = [])),
+    request_body(content = CouponBody, example = json!({"amount": "30.00", "kind": "regular", "valid_from": "2026-12-01", "valid_until": "2026-12-31", "code": "WINTER-2026"})),
+    responses((status = 201, body = CouponCodeView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_coupon_code(State(st): St, auth: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     auth.operator()?;
     let now = st.now(&headers)?;
     let req: CouponBody = parse(&body)?;
     let code = st.app.create_coupon_code(now, req.code.as_deref(), &req.request()).await?;
-    Ok(json(StatusCode::CREATED, j!({"code": code})))
+    answer(StatusCode::CREATED, &CouponCodeView { code })
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Redeem {
-    code: String,
+    code: contract::CouponCode,
 }
 
 /// Redeem an activation code for the account (account keys may do this for their own account).
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/coupon-codes/redeem", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = Redeem,
-    responses((status = 201, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = Redeem, example = json!({"code": "WINTER-2026"})),
+    responses((status = 201, body = InstrumentView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn redeem_coupon_code(
     State(st): St,
     auth: Auth,
@@ -559,7 +842,7 @@ async fn redeem_coupon_code(
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, false, move |now, req: Redeem| async move {
         let c = app.redeem_coupon_code(now, id, &req.code).await?;
-        Ok((StatusCode::CREATED, instrument_view(&c)))
+        created(&instrument_view(&c))
     })
     .await
 }
@@ -568,23 +851,25 @@ async fn redeem_coupon_code(
 #[serde(deny_unknown_fields)]
 struct CardBody {
     /// A multiple of 100 of the currency.
-    amount: String,
-    valid_from: String,
-    valid_until: String,
+    amount: AmountText,
+    valid_from: Day,
+    /// On or after `valid_from`.
+    valid_until: Day,
     /// true: bought with cash; false: granted by the operator.
     purchase: bool,
 }
 
 /// Sell or grant a prepaid card.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/cards", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = CardBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = CardBody, example = json!({"amount": "500", "valid_from": "2026-12-01", "valid_until": "2027-11-30", "purchase": true})),
+    responses((status = 201, body = InstrumentView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_card(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, true, move |now, req: CardBody| async move {
-        let r = CardRequest { amount: req.amount, valid_from: req.valid_from, valid_until: req.valid_until, purchase: req.purchase };
+        let r = CardRequest { amount: req.amount.0, valid_from: req.valid_from.0, valid_until: req.valid_until.0, purchase: req.purchase };
         let c = app.add_card(now, id, r).await?;
-        Ok((StatusCode::CREATED, instrument_view(&c)))
+        created(&instrument_view(&c))
     })
     .await
 }
@@ -592,21 +877,40 @@ async fn add_card(State(st): St, auth: Auth, headers: HeaderMap, Path(account): 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PackageBody {
+    package: Code,
+    /// The first day it covers, today or later.
+    start: Day,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PackageView {
+    #[schema(example = "PKG-2")]
+    number: String,
+    #[schema(example = "starter")]
     package: String,
-    /// The first day it covers (YYYY-MM-DD), today or later.
+    #[schema(example = "2026-12-01")]
     start: String,
+    /// The last day it covers.
+    #[schema(example = "2027-11-30")]
+    until: String,
 }
 
 /// Sell an annual package: paid upfront, never into arrears.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/packages", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PackageBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = PackageBody, example = json!({"package": "starter", "start": "2026-12-01"})),
+    responses((status = 201, body = PackageView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn buy_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, true, move |now, req: PackageBody| async move {
         let p = app.buy_package(now, id, &req.package, &req.start).await?;
         let until = billing::period::previous_day(p.end_day);
-        Ok((StatusCode::CREATED, j!({"number": format!("PKG-{}", p.package_no), "package": p.plan, "start": p.start_day.to_string(), "until": until.to_string()})))
+        created(&PackageView {
+            number: format!("PKG-{}", p.package_no),
+            package: p.plan,
+            start: p.start_day.to_string(),
+            until: until.to_string(),
+        })
     })
     .await
 }
@@ -615,22 +919,43 @@ async fn buy_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account
 #[serde(deny_unknown_fields)]
 struct PackBody {
     /// The catalog's code of the resource pack.
+    pack: Code,
+    /// The first day it covers (in the account's zone), today or later; today when left out.
+    start: Option<Day>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct PackView {
+    #[schema(example = "RP-1")]
+    number: String,
+    #[schema(example = "log_events_500m")]
     pack: String,
-    /// The first day it covers (YYYY-MM-DD, in the account's zone), today or later; today when
-    /// left out.
-    start: Option<String>,
+    #[schema(example = "log_events")]
+    item: String,
+    #[schema(example = "500000000")]
+    volume: String,
+    #[schema(example = "2026-12-01")]
+    valid_from: String,
+    #[schema(example = "2027-11-30")]
+    valid_until: String,
+    /// bought or granted.
+    #[schema(example = "bought")]
+    origin: String,
 }
 
 async fn add_pack(st: &ApiState, auth: &Auth, headers: &HeaderMap, account: &str, body: &Bytes, origin: PackOrigin) -> ApiResult<Response> {
     let app = &st.app;
     money_post(st, auth, headers, account, body, origin == PackOrigin::Granted, move |now, req: PackBody| async move {
         let p = app.add_pack(now, account, &req.pack, req.start.as_deref(), origin).await?;
-        let volume = app::packs::quantity_text(p.volume);
-        Ok((
-            StatusCode::CREATED,
-            j!({"number": format!("RP-{}", p.pack_no), "pack": p.offer, "item": p.item, "volume": volume,
-                "valid_from": p.valid_from.to_string(), "valid_until": p.valid_until.to_string(), "origin": p.origin}),
-        ))
+        created(&PackView {
+            number: format!("RP-{}", p.pack_no),
+            volume: app::packs::quantity_text(p.volume),
+            pack: p.offer,
+            item: p.item,
+            valid_from: p.valid_from.to_string(),
+            valid_until: p.valid_until.to_string(),
+            origin: p.origin,
+        })
     })
     .await
 }
@@ -638,16 +963,18 @@ async fn add_pack(st: &ApiState, auth: &Auth, headers: &HeaderMap, account: &str
 /// Buy a resource pack: paid now by coupons, then cards, then cash, never into arrears. The
 /// account's own key may buy one.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/packs", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PackBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = PackBody, example = json!({"pack": "log_events_500m", "start": "2026-12-01"})),
+    responses((status = 201, body = PackView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn buy_pack(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     add_pack(&st, &auth, &headers, &account, &body, PackOrigin::Bought).await
 }
 
 /// Grant a resource pack (operators only): no money moves.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/packs/grant", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = PackBody,
-    responses((status = 201, body = serde_json::Value), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = PackBody, example = json!({"pack": "sms_10k"})),
+    responses((status = 201, body = PackView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn grant_pack(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     add_pack(&st, &auth, &headers, &account, &body, PackOrigin::Granted).await
 }
@@ -656,24 +983,49 @@ async fn grant_pack(State(st): St, auth: Auth, headers: HeaderMap, Path(account)
 #[serde(deny_unknown_fields)]
 struct UpgradeBody {
     /// The dearer plan to move to today.
+    package: Code,
+}
+
+#[derive(Serialize, ToSchema)]
+struct UpgradeView {
+    /// The package that ends today.
+    #[schema(example = "PKG-1")]
+    ended: String,
+    #[schema(example = "2026-12-04")]
+    ended_on: String,
+    /// Its unused days, credited to cash.
+    #[schema(example = "19101.36")]
+    credit: String,
+    #[schema(example = "PKG-2")]
+    number: String,
+    #[schema(example = "growth")]
     package: String,
+    #[schema(example = "2026-12-04")]
+    start: String,
+    #[schema(example = "2027-12-03")]
+    until: String,
 }
 
 /// Upgrade the annual package in force today: the old one ends today and its unused days are
 /// credited to cash pro rata by day; the new one starts today, paid like a purchase.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/packages/upgrade", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = UpgradeBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = UpgradeBody, example = json!({"package": "growth"})),
+    responses((status = 201, body = UpgradeView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn upgrade_package(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, true, move |now, req: UpgradeBody| async move {
         let u = app.upgrade_package(now, id, &req.package).await?;
         let until = billing::period::previous_day(u.new.end_day);
-        Ok((
-            StatusCode::CREATED,
-            j!({"ended": format!("PKG-{}", u.ended.package_no), "ended_on": u.ended.end_day.to_string(), "credit": u.credit,
-                "number": format!("PKG-{}", u.new.package_no), "package": u.new.plan, "start": u.new.start_day.to_string(), "until": until.to_string()}),
-        ))
+        created(&UpgradeView {
+            ended: format!("PKG-{}", u.ended.package_no),
+            ended_on: u.ended.end_day.to_string(),
+            credit: u.credit,
+            number: format!("PKG-{}", u.new.package_no),
+            package: u.new.plan,
+            start: u.new.start_day.to_string(),
+            until: until.to_string(),
+        })
     })
     .await
 }
@@ -682,16 +1034,17 @@ async fn upgrade_package(State(st): St, auth: Auth, headers: HeaderMap, Path(acc
 #[serde(deny_unknown_fields)]
 struct Alerts {
     /// `balance.low` fires when spendable funds fall below this amount.
-    low_balance: Option<String>,
-    /// `spend.high` fires when an item's daily amount reaches its threshold.
+    low_balance: Option<AmountText>,
+    /// `spend.high` fires when an item's daily amount reaches its threshold (item code to amount).
     #[serde(default)]
-    high_daily_spend: BTreeMap<String, String>,
+    high_daily_spend: BTreeMap<Code, AmountText>,
 }
 
 /// Set the account's alert thresholds.
 #[utoipa::path(put, path = "/api/v1/accounts/{account}/alerts", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path)), request_body = Alerts,
-    responses((status = 204), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path)),
+    request_body(content = Alerts, example = json!({"low_balance": "200.00", "high_daily_spend": {"log_events": "500.00"}})),
+    responses((status = 204, description = "The thresholds are set."), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_alerts(State(st): St, auth: Auth, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     auth.account(&account)?;
     auth.operator()?;
@@ -710,34 +1063,74 @@ async fn set_alerts(State(st): St, auth: Auth, Path(account): Path<String>, body
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TaxInvoiceBody {
-    /// Decimal string with at most the currency's decimals.
-    amount: String,
-    /// Months (`YYYY-MM`) with issued invoices to draw on, oldest first; all when absent.
+    /// More than zero, at most what the months give, with at most the currency's decimals.
+    amount: AmountText,
+    /// Months with issued invoices to draw on, oldest first; all when absent.
     #[serde(default)]
-    months: Vec<String>,
-    /// ordinary (default) or special_vat.
+    months: Vec<Month>,
+    /// Default ordinary.
     #[serde(default)]
-    kind: Option<String>,
+    kind: Option<TaxKind>,
     /// The buyer's name as printed.
-    title: String,
-    /// The buyer's taxpayer id (15 to 20 letters and digits).
-    tax_id: String,
-    /// Required for special_vat.
+    title: Name,
+    /// The buyer's taxpayer id.
+    tax_id: TaxId,
+    /// The buyer's address and bank details; required for special_vat.
     #[serde(default)]
-    address: Option<String>,
-    email: String,
+    address: Option<Text>,
+    email: Email,
 }
 
-fn tax_invoice_view(account: &app::Account, r: &store::TaxInvoiceRow) -> serde_json::Value {
-    j!({"account": r.account_id, "request": r.request_no, "amount": account.currency.format(billing::Amount(r.amount)), "status": r.status,
-        "kind": r.kind, "title": r.title, "tax_id": r.tax_id, "tax_invoice_no": r.invoice_no, "issued_on": r.issued_on, "reason": r.reason})
+#[derive(Serialize, ToSchema)]
+struct TaxInvoiceView {
+    #[schema(example = "acme")]
+    account: String,
+    /// The request's number.
+    #[schema(example = 1)]
+    request: i64,
+    #[schema(example = "120.00")]
+    amount: String,
+    /// requested, issued, rejected or reversed.
+    #[schema(example = "requested")]
+    status: String,
+    #[schema(example = "ordinary")]
+    kind: String,
+    #[schema(example = "Acme Ltd")]
+    title: String,
+    #[schema(example = "91330100MA2AAAAA1X")]
+    tax_id: String,
+    /// The tax invoice's number, once issued.
+    #[schema(example = "24332000000000000001")]
+    tax_invoice_no: Option<String>,
+    /// The day printed on it, once issued.
+    #[schema(example = "2026-12-05")]
+    issued_on: Option<String>,
+    /// Why it was rejected or reversed.
+    reason: Option<String>,
+}
+
+fn tax_invoice_view(account: &app::Account, r: store::TaxInvoiceRow) -> TaxInvoiceView {
+    TaxInvoiceView {
+        amount: account.currency.format(billing::Amount(r.amount)),
+        account: r.account_id,
+        request: r.request_no,
+        status: r.status,
+        kind: r.kind,
+        title: r.title,
+        tax_id: r.tax_id,
+        tax_invoice_no: r.invoice_no,
+        issued_on: r.issued_on,
+        reason: r.reason,
+    }
 }
 
 /// Request a tax invoice drawn on the invoiceable amount of issued months (account keys may, for
 /// their own account). The amount is held until an operator issues or rejects it.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/tax-invoices", tag = "tax invoices", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = TaxInvoiceBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = TaxInvoiceBody, example = json!({"amount": "120.00", "months": ["2026-10"], "kind": "ordinary", "title": "Acme Ltd",
+        "tax_id": "91330100MA2AAAAA1X", "email": "tax@acme.example"})),
+    responses((status = 201, body = TaxInvoiceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn request_tax_invoice(
     State(st): St,
     auth: Auth,
@@ -748,16 +1141,16 @@ async fn request_tax_invoice(
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, false, move |now, req: TaxInvoiceBody| async move {
         let r = app::tax_invoice::TaxInvoiceRequest {
-            amount: req.amount,
-            months: req.months,
-            kind: req.kind.unwrap_or_default(),
-            title: req.title,
-            tax_id: req.tax_id,
-            address: req.address.unwrap_or_default(),
-            email: req.email,
+            amount: req.amount.0,
+            months: req.months.into_iter().map(|m| m.0).collect(),
+            kind: req.kind.map(|k| k.0).unwrap_or_default(),
+            title: req.title.0,
+            tax_id: req.tax_id.0,
+            address: req.address.map(|a| a.0).unwrap_or_default(),
+            email: req.email.0,
         };
         let row = app.request_tax_invoice(now, id, &r).await?;
-        Ok((StatusCode::CREATED, tax_invoice_view(&app.account(id).await?, &row)))
+        created(&tax_invoice_view(&app.account(id).await?, row))
     })
     .await
 }
@@ -767,22 +1160,22 @@ async fn request_tax_invoice(
 struct TaxInvoiceDecision {
     /// The tax invoice's number (issue).
     #[serde(default)]
-    number: Option<String>,
-    /// The day printed on it, YYYY-MM-DD (issue; today in the account's zone when absent).
+    number: Option<contract::TaxInvoiceNo>,
+    /// The day printed on it (issue; today in the account's zone when absent).
     #[serde(default)]
-    date: Option<String>,
+    date: Option<Day>,
     /// Why (reject, reverse).
     #[serde(default)]
-    reason: Option<String>,
+    reason: Option<Text>,
 }
 
 /// An operator's decision on a request: `issue` it, `reject` it (its amount returns) or
 /// `reverse` an issued one (red-letter; its amount returns).
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/tax-invoices/{id}/{decision}", tag = "tax invoices", security(("api_key" = [])),
-    params(("account" = String, Path), ("id" = i64, Path, description = "the request number"),
-        ("decision" = String, Path, description = "issue | reject | reverse"), ("Idempotency-Key" = Option<String>, Header)),
-    request_body = TaxInvoiceDecision,
-    responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("id" = i64, Path, description = "the request number", minimum = 1),
+        ("decision" = contract::DecisionName, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = TaxInvoiceDecision, example = json!({"number": "24332000000000000001", "date": "2026-12-05"})),
+    responses((status = 200, body = TaxInvoiceView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn decide_tax_invoice(
     State(st): St,
     auth: Auth,
@@ -791,21 +1184,22 @@ async fn decide_tax_invoice(
     body: Bytes,
 ) -> ApiResult<Response> {
     let (app, account_id) = (&st.app, account.as_str());
-    let request_no: i64 = id.parse().map_err(|_| ApiError::not_found(&format!("tax invoice request `{id}`")))?;
+    let request_no: i64 = id.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found(&format!("tax invoice request `{id}`")))?;
     if !matches!(decision.as_str(), "issue" | "reject" | "reverse") {
         return Err(ApiError::not_found(&format!("decision `{decision}` (issue, reject or reverse)")));
     }
     money_post(&st, &auth, &headers, account_id, &body, true, move |now, req: TaxInvoiceDecision| async move {
-        let reason = req.reason.unwrap_or_default();
+        let reason = req.reason.map(|r| r.0).unwrap_or_default();
         let d = match decision.as_str() {
-            "issue" => {
-                app::tax_invoice::Decision::Issue { invoice_no: req.number.unwrap_or_default(), issued_on: req.date.unwrap_or_default() }
-            }
+            "issue" => app::tax_invoice::Decision::Issue {
+                invoice_no: req.number.map(|n| n.0).unwrap_or_default(),
+                issued_on: req.date.map(|d| d.0).unwrap_or_default(),
+            },
             "reject" => app::tax_invoice::Decision::Reject { reason },
             _ => app::tax_invoice::Decision::Reverse { reason },
         };
         let row = app.decide_tax_invoice(now, account_id, request_no, &d).await?;
-        Ok((StatusCode::OK, tax_invoice_view(&app.account(account_id).await?, &row)))
+        Ok((StatusCode::OK, serde_json::to_value(tax_invoice_view(&app.account(account_id).await?, row)).expect("answers serialise")))
     })
     .await
 }
@@ -813,24 +1207,42 @@ async fn decide_tax_invoice(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundBody {
-    /// Decimal string; at most the account's cash.
+    /// At most the account's cash.
+    amount: AmountText,
+    reason: Text,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RefundView {
+    /// The refund's number.
+    #[schema(example = 1)]
+    refund: i64,
+    #[schema(example = "50.00")]
     amount: String,
-    reason: String,
+    /// The cash balance after it.
+    #[schema(example = "1250.00")]
+    cash: String,
+    /// What it took off the invoiceable amount.
+    #[schema(example = "50.00")]
+    invoiceable_reduced: String,
 }
 
 /// Pay cash back to a customer. What is refunded is no longer invoiceable, as far as tax
 /// invoices do not already hold it.
 #[utoipa::path(post, path = "/api/v1/accounts/{account}/refunds", tag = "funds", security(("api_key" = [])),
-    params(("account" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = RefundBody,
-    responses((status = 201, body = serde_json::Value), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header)),
+    request_body(content = RefundBody, example = json!({"amount": "50.00", "reason": "Duplicate payment"})),
+    responses((status = 201, body = RefundView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn refund(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Path<String>, body: Bytes) -> ApiResult<Response> {
     let (app, id) = (&st.app, account.as_str());
     money_post(&st, &auth, &headers, id, &body, true, move |now, req: RefundBody| async move {
         let r = app.refund(now, id, &req.amount, &req.reason).await?;
-        Ok((
-            StatusCode::CREATED,
-            j!({"refund": r.refund.refund_no, "amount": r.amount, "cash": r.cash_after, "invoiceable_reduced": r.invoiceable_reduced}),
-        ))
+        created(&RefundView {
+            refund: r.refund.refund_no,
+            amount: r.amount,
+            cash: r.cash_after,
+            invoiceable_reduced: r.invoiceable_reduced,
+        })
     })
     .await
 }
@@ -840,7 +1252,66 @@ async fn refund(State(st): St, auth: Auth, headers: HeaderMap, Path(account): Pa
 /// The media type of an XLSX workbook.
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-#[derive(Deserialize, serde::Serialize, IntoParams, Default, Clone)]
+/// The filters of the lists, with the rule each keeps; the document's query parameters and
+/// the check of a request are both made from this table.
+const FILTERS: [(&str, &contract::Rule, &str); 9] = [
+    ("from", &contract::DAY, "The first day shown (invoices: the first month's day; transactions: in the account's zone)."),
+    ("to", &contract::DAY, "The last day shown."),
+    ("month", &contract::MONTH, "Detailed expenses: one month."),
+    ("workspace", &contract::ID, "Detailed expenses: one workspace."),
+    ("item", &contract::CODE, "Detailed expenses: one billable item."),
+    ("charge_type", &contract::CHARGE_TYPE, "Detailed expenses: one charge type."),
+    ("type", &contract::TX_TYPE, "Transactions: one type."),
+    ("fund", &contract::FUND, "Transactions: one fund (cash, coupon, card) or one instrument (CPN-n, PC-n)."),
+    ("status", &contract::STATUS, "Coupons, cards, resource packs and tax invoices: one status (each list has its own)."),
+];
+
+fn filter_params() -> Vec<utoipa::openapi::path::Parameter> {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    FILTERS
+        .iter()
+        .map(|(name, rule, what)| {
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .description(Some(*what))
+                .schema(Some(rule.schema()))
+                .build()
+        })
+        .collect()
+}
+
+/// The query parameters of a list page: the filters, `limit` and `cursor`.
+struct ListParams;
+
+impl IntoParams for ListParams {
+    fn into_params(_: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut p = filter_params();
+        p.extend(page_params());
+        p
+    }
+}
+
+/// The query parameters of an export: the filters and `format`.
+struct ExportParams;
+
+impl IntoParams for ExportParams {
+    fn into_params(_: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        let mut p = filter_params();
+        p.push(
+            ParameterBuilder::new()
+                .name("format")
+                .parameter_in(ParameterIn::Query)
+                .description(Some("Default csv."))
+                .schema(Some(contract::EXPORT_FORMAT.schema()))
+                .build(),
+        );
+        p
+    }
+}
+
+#[derive(Deserialize, serde::Serialize, Default, Clone)]
 pub(crate) struct ListQuery {
     pub(crate) from: Option<String>,
     pub(crate) to: Option<String>,
@@ -849,7 +1320,6 @@ pub(crate) struct ListQuery {
     pub(crate) item: Option<String>,
     pub(crate) charge_type: Option<String>,
     #[serde(rename = "type")]
-    #[param(rename = "type")]
     pub(crate) kind: Option<String>,
     pub(crate) fund: Option<String>,
     pub(crate) status: Option<String>,
@@ -860,6 +1330,18 @@ pub(crate) struct ListQuery {
 }
 
 impl ListQuery {
+    /// `400 invalid_input` for the first filter the document does not allow.
+    fn check(&self) -> ApiResult<()> {
+        let given =
+            [&self.from, &self.to, &self.month, &self.workspace, &self.item, &self.charge_type, &self.kind, &self.fund, &self.status];
+        for ((name, rule, _), value) in FILTERS.iter().zip(given) {
+            if let Some(v) = value {
+                rule.check(name, v)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The detailed expenses' part of the filter.
     pub(crate) fn expense_filter(&self) -> ExpenseFilter {
         ExpenseFilter {
@@ -924,46 +1406,114 @@ pub(crate) async fn tables(
     })
 }
 
+/// A row of a list: its columns' keys to their values, every value a string (amounts and
+/// quantities as decimal strings).
+#[derive(Serialize, Clone)]
+#[serde(transparent)]
+struct Row(BTreeMap<String, String>);
+
+impl utoipa::PartialSchema for Row {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        let text = ObjectBuilder::new().schema_type(Type::String);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::RefOr(utoipa::openapi::RefOr::T(text.into()))))
+            .description(Some("A row of a list: each column's key to its value, every value a string."))
+            .examples([serde_json::json!({"day": "2026-11-30", "type": "top_up", "amount": "100.00"})])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Row {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Row")
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct ListPage {
+    #[schema(example = "acme")]
+    account: String,
+    #[schema(example = "transactions")]
+    list: String,
+    #[schema(example = "CNY")]
+    currency: String,
+    #[schema(example = "Asia/Shanghai")]
+    time_zone: String,
+    /// The columns' titles, in order.
+    columns: Vec<String>,
+    /// The key of each column in `items`, in the same order.
+    keys: Vec<String>,
+    items: Vec<Row>,
+    /// The cursor of the next page; null on the last.
+    next_cursor: Option<String>,
+    /// Transactions: the totals of the range; tax invoices: the invoiceable amount by month.
+    summary: Option<Vec<Row>>,
+}
+
+fn rows_of(table: &export::Table) -> Vec<Row> {
+    let keys = table.keys();
+    table.rows.iter().map(|row| Row(keys.iter().cloned().zip(row.iter().map(|c| c.as_str().to_owned())).collect())).collect()
+}
+
 /// One of the Billing Center's lists (invoices, expenses, transactions, coupons, cards,
-/// balances, events) with its filters, a page at a time.
+/// packs, balances, events, tax invoices, invoiceable amount) with its filters, a page at a
+/// time.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/lists/{list}", tag = "lists", security(("api_key" = [])),
-    params(("account" = String, Path), ("list" = String, Path, description = "invoices | expenses | transactions | coupons | cards | packs | balances | events | tax-invoices | invoiceable"), ListQuery),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("account" = Id, Path), ("list" = contract::ListName, Path), ListParams),
+    responses((status = 200, body = ListPage), (status = 422, body = ErrorBody)))]
 async fn get_list(
     State(st): St,
     auth: Auth,
     headers: HeaderMap,
     Path((account, list)): Path<(String, String)>,
-    Query(q): Query<ListQuery>,
+    contract::ApiQuery(q): contract::ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     auth.account(&account)?;
+    q.check()?;
     let now = st.now(&headers)?;
     let (table, summary) = tables(&st, now, &account, &list, &q).await?;
     let a = st.app.account(&account).await?;
-    let rows = table.json_rows();
-    let (items, next) = page(&rows, &Page { limit: q.limit, cursor: q.cursor.clone() })?;
-    Ok(json(
+    let (items, next_cursor) = page(&rows_of(&table), q.limit, q.cursor.as_deref())?;
+    answer(
         StatusCode::OK,
-        j!({"account": account, "list": list, "currency": a.row.currency, "time_zone": a.row.time_zone, "columns": table.columns, "keys": table.keys(),
-            "items": items, "next_cursor": next, "summary": summary.map(|s| s.json_rows())}),
-    ))
+        &ListPage {
+            keys: table.keys(),
+            columns: table.columns,
+            account,
+            list,
+            currency: a.row.currency,
+            time_zone: a.row.time_zone,
+            items,
+            next_cursor,
+            summary: summary.as_ref().map(rows_of),
+        },
+    )
 }
 
 /// Export a list with the current filter, all pages: CSV (UTF-8 with BOM, formula injection
-/// neutralised), XLSX (typed cells, totals row, About sheet) or JSON.
+/// neutralised), XLSX (typed cells, totals row, About sheet) or JSON (an array of rows keyed by
+/// the columns' titles).
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/exports/{list}", tag = "lists", security(("api_key" = [])),
-    params(("account" = String, Path), ("list" = String, Path), ListQuery),
-    responses((status = 200, content_type = "text/csv", body = String),
-        (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
-        (status = 404, body = ErrorBody)))]
+    params(("account" = Id, Path), ("list" = contract::ListName, Path), ExportParams),
+    responses((status = 200, description = "The list as a file", content(
+        (String = "text/csv"),
+        (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (Vec<Row> = "application/json"))),
+        (status = 422, body = ErrorBody)))]
 async fn export_list(
     State(st): St,
     auth: Auth,
     headers: HeaderMap,
     Path((account, list)): Path<(String, String)>,
-    Query(q): Query<ListQuery>,
+    contract::ApiQuery(q): contract::ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     auth.account(&account)?;
+    q.check()?;
+    if let Some(f) = &q.format {
+        contract::EXPORT_FORMAT.check("format", f)?;
+    }
     let now = st.now(&headers)?;
     export_file(&st, now, &account, &list, &q).await
 }
@@ -972,35 +1522,50 @@ async fn export_list(
 /// the open month as a provisional statement (watermarked). The same invoice gives the same
 /// bytes every time.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/invoices/{month}/pdf", tag = "lists", security(("api_key" = [])),
-    params(("account" = String, Path), ("month" = String, Path, description = "YYYY-MM")),
-    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+    params(("account" = Id, Path), ("month" = Month, Path)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 422, body = ErrorBody)))]
 async fn invoice_pdf(State(st): St, auth: Auth, Path((account, month)): Path<(String, String)>) -> ApiResult<Response> {
     auth.account(&account)?;
+    contract::MONTH.check("month", &month)?;
     invoice_pdf_file(&st, &account, &month).await
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize)]
 struct FocusQuery {
-    /// `csv` (default) or `parquet`.
     format: Option<String>,
+}
+
+impl IntoParams for FocusQuery {
+    fn into_params(_: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        vec![
+            ParameterBuilder::new()
+                .name("format")
+                .parameter_in(ParameterIn::Query)
+                .description(Some("Default csv."))
+                .schema(Some(contract::FOCUS_FORMAT.schema()))
+                .build(),
+        ]
+    }
 }
 
 /// A month of one account as a FOCUS 1.2 cost and usage file: every expense line, the credits
 /// coupons and prepaid cards gave, and the cards bought; CSV or Parquet.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/focus/{month}", tag = "lists", security(("api_key" = [])),
-    params(("account" = String, Path), ("month" = String, Path, description = "YYYY-MM"), FocusQuery),
-    responses((status = 200, content_type = "text/csv", body = String),
-        (status = 200, content_type = "application/vnd.apache.parquet", body = Vec<u8>),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("account" = Id, Path), ("month" = Month, Path), FocusQuery),
+    responses((status = 200, description = "The month as a FOCUS file", content((String = "text/csv"), (Vec<u8> = "application/vnd.apache.parquet"))),
+        (status = 422, body = ErrorBody)))]
 async fn focus_file(
     State(st): St,
     auth: Auth,
     Path((account, month)): Path<(String, String)>,
-    Query(q): Query<FocusQuery>,
+    contract::ApiQuery(q): contract::ApiQuery<FocusQuery>,
 ) -> ApiResult<Response> {
     auth.account(&account)?;
-    focus_download(&st, &account, &month, q.format.as_deref().unwrap_or("csv")).await
+    contract::MONTH.check("month", &month)?;
+    let format = q.format.unwrap_or_else(|| "csv".to_owned());
+    contract::FOCUS_FORMAT.check("format", &format)?;
+    focus_download(&st, &account, &month, &format).await
 }
 
 /// A FOCUS file of one account's month as a download (the API's route and the expenses page's
@@ -1059,26 +1624,59 @@ pub(crate) async fn export_file(st: &ApiState, now: jiff::Timestamp, account: &s
 
 // ---- operations --------------------------------------------------------------------------
 
+#[derive(Serialize, ToSchema)]
+struct VerifyReport {
+    /// True when no check found a problem.
+    clean: bool,
+    checks: Vec<VerifyCheck>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct VerifyCheck {
+    #[schema(example = "every account's cash equals its ledger")]
+    check: String,
+    /// How many objects it checked.
+    #[schema(example = 6)]
+    checked: usize,
+    /// Each difference found; empty when clean.
+    problems: Vec<String>,
+}
+
 /// Recompute every balance and total; `clean` is false at any difference.
 #[utoipa::path(post, path = "/api/v1/verify", tag = "operations", security(("api_key" = [])),
-    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = VerifyReport), (status = 403, body = ErrorBody)))]
 async fn verify(State(st): St, auth: Auth) -> ApiResult<Response> {
     auth.operator()?;
     let r = st.app.verify().await?;
-    let checks: Vec<_> = r.checks.iter().map(|c| j!({"check": c.name, "checked": c.checked, "problems": c.problems})).collect();
-    Ok(json(StatusCode::OK, j!({"clean": r.is_clean(), "checks": checks})))
+    let clean = r.is_clean();
+    let checks = r.checks.into_iter().map(|c| VerifyCheck { check: c.name.to_owned(), checked: c.checked, problems: c.problems }).collect();
+    answer(StatusCode::OK, &VerifyReport { clean, checks })
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RunBody {
-    /// The moment to run as of (RFC 3339).
-    now: String,
+    /// The moment to run as of.
+    now: contract::Timestamp,
 }
 
-/// Run the nightly job as of an explicit moment. Only on a server started with `--test-clock`.
-#[utoipa::path(post, path = "/api/v1/run", tag = "operations", security(("api_key" = [])), request_body = RunBody,
-    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[derive(Serialize, ToSchema)]
+struct RunView {
+    /// Accounts that had days billed.
+    accounts: usize,
+    days: usize,
+    lines: usize,
+    adjustment_lines: usize,
+    invoices_issued: usize,
+    instruments_expired: usize,
+    state_changes: usize,
+}
+
+/// Run the nightly job as of an explicit moment. Only on a server started with `--test-clock`
+/// (404 otherwise).
+#[utoipa::path(post, path = "/api/v1/run", tag = "operations", security(("api_key" = [])),
+    request_body(content = RunBody, example = json!({"now": "2026-12-01T02:00:00+08:00"})),
+    responses((status = 200, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn run(State(st): St, auth: Auth, body: Bytes) -> ApiResult<Response> {
     auth.operator()?;
     if !st.test_clock {
@@ -1086,65 +1684,133 @@ async fn run(State(st): St, auth: Auth, body: Bytes) -> ApiResult<Response> {
     }
     let req: RunBody = parse(&body)?;
     let now: jiff::Timestamp =
-        req.now.parse().map_err(|_| ApiError::invalid("now", format!("`{}` is not an RFC 3339 timestamp", req.now)))?;
+        req.now.parse().map_err(|_| ApiError::malformed("now", format!("`{}` is not an RFC 3339 timestamp", req.now.0)))?;
     let options = RunOptions { invoice_day: st.invoice_day, ..RunOptions::default() };
     let r = st.app.run(now, options, &mut |_, _| {}).await?;
-    Ok(json(
+    answer(
         StatusCode::OK,
-        j!({"accounts": r.accounts_billed, "days": r.days_billed, "lines": r.lines, "adjustment_lines": r.adjustment_lines,
-            "invoices_issued": r.invoices_issued, "instruments_expired": r.instruments_expired, "state_changes": r.state_changes}),
-    ))
+        &RunView {
+            accounts: r.accounts_billed,
+            days: r.days_billed,
+            lines: r.lines,
+            adjustment_lines: r.adjustment_lines,
+            invoices_issued: r.invoices_issued,
+            instruments_expired: r.instruments_expired,
+            state_changes: r.state_changes,
+        },
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookBody {
+    url: Url,
+    /// The events it hears.
+    events: Vec<Event>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct WebhookView {
+    #[schema(example = 1)]
+    id: i64,
+    #[schema(example = "https://hooks.example.com/billing")]
     url: String,
-    /// Event names: account.overdue, account.suspended, account.reactivated, balance.low,
-    /// spend.high, invoice.issued, daily_bill.settled.
     events: Vec<String>,
+    /// The signing secret: only in the answer that registers the endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct WebhookList {
+    items: Vec<WebhookView>,
 }
 
 /// Register a webhook endpoint; the answer carries its signing secret (shown once).
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("api_key" = [])), request_body = WebhookBody,
-    responses((status = 201, body = serde_json::Value), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
+    request_body(content = WebhookBody, example = json!({"url": "https://hooks.example.com/billing", "events": ["invoice.issued", "balance.low"]})),
+    responses((status = 201, body = WebhookView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_webhook(State(st): St, auth: Auth, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     auth.operator()?;
     let now = st.now(&headers)?;
     let req: WebhookBody = parse(&body)?;
-    let e = st.app.create_endpoint(now, &req.url, &req.events).await?;
-    Ok(json(StatusCode::CREATED, j!({"id": e.endpoint_id, "url": e.url, "events": req.events, "secret": e.secret})))
+    let events: Vec<String> = req.events.into_iter().map(|e| e.0).collect();
+    let e = st.app.create_endpoint(now, &req.url, &events).await?;
+    answer(StatusCode::CREATED, &WebhookView { id: e.endpoint_id, url: e.url, events, secret: Some(e.secret) })
 }
 
 /// The registered webhook endpoints.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
-    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = WebhookList), (status = 403, body = ErrorBody)))]
 async fn list_webhooks(State(st): St, auth: Auth) -> ApiResult<Response> {
     auth.operator()?;
-    let items: Vec<_> = st
+    let items = st
         .app
         .endpoints()
         .await?
-        .iter()
-        .map(|e| j!({"id": e.endpoint_id, "url": e.url, "events": e.events.split(',').collect::<Vec<_>>()}))
+        .into_iter()
+        .map(|e| WebhookView {
+            id: e.endpoint_id,
+            url: e.url,
+            events: e.events.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            secret: None,
+        })
         .collect();
-    Ok(json(StatusCode::OK, j!({"items": items})))
+    answer(StatusCode::OK, &WebhookList { items })
+}
+
+#[derive(Serialize, ToSchema)]
+struct Delivery {
+    /// The id the receiver sees (`webhook-id`).
+    message_id: String,
+    account: String,
+    event_no: i64,
+    attempts: i64,
+    /// RFC 3339; null until delivered.
+    delivered_at: Option<String>,
+    /// RFC 3339.
+    next_attempt: String,
+    /// The receiver's last HTTP status.
+    last_status: Option<i64>,
+    last_error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DeliveryPage {
+    items: Vec<Delivery>,
+    /// The cursor of the next page; null on the last.
+    next_cursor: Option<String>,
 }
 
 /// The delivery log of one endpoint.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = i64, Path), Page), responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody)))]
-async fn list_deliveries(State(st): St, auth: Auth, Path(id): Path<i64>, Query(p): Query<Page>) -> ApiResult<Response> {
+    params(("id" = i64, Path, minimum = 1), Page), responses((status = 200, body = DeliveryPage), (status = 403, body = ErrorBody)))]
+async fn list_deliveries(
+    State(st): St,
+    auth: Auth,
+    Path(id): Path<String>,
+    contract::ApiQuery(p): contract::ApiQuery<Page>,
+) -> ApiResult<Response> {
     auth.operator()?;
+    let missing = || ApiError::not_found(&format!("webhook endpoint `{id}`"));
+    let id: i64 = id.parse().ok().filter(|n| *n >= 1).ok_or_else(missing)?;
+    if !st.app.endpoints().await?.iter().any(|e| e.endpoint_id == id) {
+        return Err(missing());
+    }
     let rows = st.app.deliveries(id, 100_000).await?;
-    let (rows, next) = page(&rows, &p)?;
-    let items: Vec<_> = rows
-        .iter()
-        .map(|d| {
-            j!({"message_id": d.message_id, "account": d.account_id, "event_no": d.event_no, "attempts": d.attempts,
-                "delivered_at": d.delivered_at.map(|t| t.to_string()), "next_attempt": d.next_attempt.to_string(),
-                "last_status": d.last_status, "last_error": d.last_error})
+    let (rows, next_cursor) = page(&rows, p.limit, p.cursor.as_deref())?;
+    let items = rows
+        .into_iter()
+        .map(|d| Delivery {
+            message_id: d.message_id,
+            account: d.account_id,
+            event_no: d.event_no,
+            attempts: d.attempts,
+            delivered_at: d.delivered_at.map(|t| t.to_string()),
+            next_attempt: d.next_attempt.to_string(),
+            last_status: d.last_status,
+            last_error: d.last_error,
         })
         .collect();
-    Ok(json(StatusCode::OK, j!({"items": items, "next_cursor": next})))
+    answer(StatusCode::OK, &DeliveryPage { items, next_cursor })
 }
