@@ -4,6 +4,7 @@
 
 mod bench;
 mod browser;
+mod contract;
 mod dates;
 mod focus;
 
@@ -113,15 +114,19 @@ fn main() -> Result<()> {
             cargo(&["fmt", "--all", "--check"])?;
             cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
             test()?;
-            browser::browser_tests()
+            browser::browser_tests()?;
+            contract::contract(&[])
         }
         Some("bench") => bench::bench(&args[1..]),
+        Some("contract") => contract::contract(&args[1..]),
         Some("test-dates") => {
             let url = start_postgres()?;
             let result = dates::test_dates(&url);
             stop_postgres();
             result
         }
-        _ => bail!("usage: cargo xtask ci | cargo xtask test-dates | cargo xtask bench [--accounts N] [--runs R]"),
+        _ => bail!(
+            "usage: cargo xtask ci | cargo xtask test-dates | cargo xtask contract [--max-time SECS] | cargo xtask bench [--accounts N] [--runs R]"
+        ),
     }
 }

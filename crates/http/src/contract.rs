@@ -289,20 +289,16 @@ impl utoipa::PartialSchema for TextBody {
 
 impl utoipa::ToSchema for TextBody {}
 
-/// The body as text: `400 invalid_input` when there is none (no bytes and no media type) or it
-/// is not UTF-8.
-pub fn text_body<'a>(headers: &axum::http::HeaderMap, body: &'a [u8]) -> Result<&'a str, ApiError> {
-    require_body(headers, body.is_empty())?;
+/// The body as text: `400 invalid_input` when it is empty (the document wants at least one
+/// character) or not UTF-8.
+pub fn text_body(body: &[u8]) -> Result<&str, ApiError> {
+    require_body(body.is_empty())?;
     std::str::from_utf8(body).map_err(|_| ApiError::malformed("body", "the body is not UTF-8"))
 }
 
-/// `400 invalid_input` for a request without a body (no bytes and no media type): the document
-/// requires one. An empty body sent as the media type is read, and judged, as such.
-pub fn require_body(headers: &axum::http::HeaderMap, empty: bool) -> Result<(), ApiError> {
-    if empty && !headers.contains_key(axum::http::header::CONTENT_TYPE) {
-        return Err(ApiError::malformed("body", "a body is required"));
-    }
-    Ok(())
+/// `400 invalid_input` for an empty text body.
+pub fn require_body(empty: bool) -> Result<(), ApiError> {
+    if empty { Err(ApiError::malformed("body", "the body is empty")) } else { Ok(()) }
 }
 
 /// Reads a JSON body as `T`: `400 malformed_json` when it is not JSON, `400 invalid_input`
@@ -390,15 +386,6 @@ pub fn finish(doc: &mut Value) {
                 });
                 if let Some(inner) = inner {
                     p["schema"] = inner;
-                }
-            }
-            // A text body (a catalog's TOML, NDJSON records) is described by its media type
-            // and example: a schema of "a string" would say nothing the bytes do not.
-            if let Some(content) = op.get_mut("requestBody").and_then(|b| b.get_mut("content")).and_then(Value::as_object_mut) {
-                for (media, body) in content.iter_mut() {
-                    if !media.starts_with("application/json") {
-                        body.as_object_mut().expect("a media type is an object").remove("schema");
-                    }
                 }
             }
             // Files are bytes, not arrays of numbers; every answer is described.
