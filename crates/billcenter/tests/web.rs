@@ -540,3 +540,126 @@ async fn packs_are_bought_and_granted_on_their_page() {
     let verify = run(&site.db, &["verify"], None);
     assert!(verify.contains("verify: clean"), "{verify}");
 }
+
+/// A value a browser could send in a form field: good ones, near misses and hostile text.
+fn field_value(rng: &mut fastrand::Rng) -> String {
+    const SAMPLES: [&str; 34] = [
+        "",
+        " ",
+        "0",
+        "-1",
+        "1e3",
+        "0.001",
+        "100.00",
+        "99999999999999999999999999",
+        "NaN",
+        "2026-11-01",
+        "2027-02-29",
+        "2026-13-01",
+        "2026-11",
+        "0000-00-00",
+        "9999-12-31",
+        "starter",
+        "growth",
+        "log_events_500m",
+        "sms_10k",
+        "special_vat",
+        "ordinary",
+        "91330100MA2AAAAA1X",
+        "tax@cedar.example",
+        "<script>alert(1)</script>",
+        "'; DROP TABLE account; --",
+        "../../etc/passwd",
+        "%00",
+        "\u{0}",
+        "\u{202e}evil",
+        "日志事件",
+        "=HYPERLINK(\"http://x\")",
+        "2026-10,2026-11",
+        "/accounts/acme/",
+        "https://evil.example/",
+    ];
+    match rng.u8(0..10) {
+        0 => (0..rng.usize(1..3000)).map(|_| rng.char(..)).collect(),
+        1 => "9".repeat(rng.usize(1..400)),
+        _ => SAMPLES[rng.usize(..SAMPLES.len())].to_owned(),
+    }
+}
+
+/// Every form the pages offer, posted with what a browser can send — missing fields, near
+/// misses, hostile text, a forged or missing token, unknown actions — answers a page, a
+/// redirect or a refusal, never a server error; and `verify` stays clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_form_answers_a_server_error() {
+    let site = site();
+    let mut rng = fastrand::Rng::with_seed(20261126);
+    let (mut ops, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    let (mut customer, _) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    let ops_csrf = hidden(&site.get(&mut ops, "/accounts/cedar/").await.body, "csrf");
+    let customer_csrf = hidden(&site.get(&mut customer, "/accounts/cedar/").await.body, "csrf");
+    let forms: [(&str, &[&str]); 13] = [
+        ("/accounts/cedar/tax-invoices", &["amount", "months", "kind", "title", "tax_id", "address", "email"]),
+        ("/accounts/cedar/tax-invoices/1/issue", &["number", "date"]),
+        ("/accounts/cedar/tax-invoices/1/reject", &["reason"]),
+        ("/accounts/cedar/tax-invoices/1/reverse", &["reason"]),
+        ("/accounts/cedar/tax-invoices/0/nonsense", &["reason"]),
+        ("/accounts/cedar/actions/buy-pack", &["pack"]),
+        ("/accounts/cedar/actions/grant-pack", &["pack"]),
+        ("/accounts/cedar/actions/refund", &["amount", "reason"]),
+        ("/accounts/cedar/actions/upgrade", &["package"]),
+        ("/accounts/cedar/actions/renew", &[]),
+        ("/accounts/cedar/actions/auto-renew-on", &[]),
+        ("/accounts/cedar/actions/nonsense", &["amount"]),
+        ("/accounts/cedar/coupons", &["amount"]),
+    ];
+    let mut sent = 0;
+    let mut statuses: std::collections::BTreeMap<(u16, bool), usize> = Default::default();
+    for round in 0..30 {
+        for (path, fields) in forms {
+            for (jar, csrf) in [(&mut ops, &ops_csrf), (&mut customer, &customer_csrf)] {
+                let mut form: Vec<(String, String)> = Vec::new();
+                // Mostly the page's own token, so the handler reads the fields.
+                let token = if rng.u8(0..10) == 0 { field_value(&mut rng) } else { csrf.clone() };
+                if rng.u8(0..20) != 0 {
+                    form.push(("csrf".into(), token));
+                }
+                for f in fields.iter() {
+                    if rng.u8(0..5) != 0 {
+                        form.push(((*f).into(), field_value(&mut rng)));
+                    }
+                }
+                if rng.u8(0..4) == 0 {
+                    form.push((field_value(&mut rng), field_value(&mut rng)));
+                }
+                let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let answer = site.post(jar, path, &pairs).await;
+                assert!(answer.status < 500, "round {round}: POST {path} {form:?} answered {}: {}", answer.status, answer.body);
+                *statuses.entry((answer.status, answer.location.contains("done="))).or_insert(0) += 1;
+                sent += 1;
+            }
+        }
+        // The pages and exports with hostile filters.
+        let mut query: Vec<(String, String)> = Vec::new();
+        for k in ["from", "to", "month", "workspace", "item", "charge_type", "type", "fund", "status", "cursor", "format", "lang"] {
+            if rng.bool() {
+                query.push((k.to_owned(), field_value(&mut rng)));
+            }
+        }
+        let query = serde_urlencoded::to_string(&query).unwrap();
+        for list in
+            ["", "expenses", "transactions", "invoices", "coupons", "cards", "packs", "tax-invoices", "expenses/export", "invoices/2026-13"]
+        {
+            let path = format!("/accounts/cedar/{list}?{query}");
+            let answer = site.get(&mut ops, &path).await;
+            assert!(answer.status < 500, "GET {path} answered {}: {}", answer.status, answer.body);
+            sent += 1;
+        }
+    }
+    assert!(sent > 1000, "{sent} requests");
+    // The forms were read, not only refused at the door: some acted, some were refused by
+    // their fields' rules (a page with the error) and some by the token (403).
+    let count = |f: &dyn Fn(&(u16, bool)) -> bool| statuses.iter().filter(|(k, _)| f(k)).map(|(_, n)| n).sum::<usize>();
+    assert!(count(&|k| k.1) > 0 && count(&|k| k.0 == 200 || k.0 == 422) > 0 && count(&|k| k.0 == 403) > 0, "{statuses:?}");
+    let verify = run(&site.db, &["verify"], None);
+    assert!(verify.contains("verify: clean"), "{verify}");
+}
