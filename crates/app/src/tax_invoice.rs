@@ -205,7 +205,7 @@ impl App {
         let next = status.decide(kind).map_err(|e| domain_error(&account, e))?;
         match decision {
             Decision::Issue { invoice_no, issued_on } => {
-                row.invoice_no = Some(text_field("invoice_no", invoice_no, 64, true)?);
+                row.invoice_no = Some(text_field("number", invoice_no, 64, true)?);
                 let day = if issued_on.trim().is_empty() { account.today(now) } else { parse_date("issued_on", issued_on)? };
                 row.issued_on = Some(day.to_string());
             }
