@@ -23,16 +23,28 @@ pub struct Server {
     pub operator: String,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
+    /// The store's arguments: `--db FILE` or `--database-url URL`.
+    pub store: Vec<String>,
 }
 
 impl Server {
+    /// A server on a fresh SQLite file.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_on(None, extra)
+    }
+
+    /// A server on the PostgreSQL database `database_url`, or on a fresh SQLite file.
+    pub fn start_on(database_url: Option<&str>, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("server.db");
-        let operator = cli(&db, &["key", "create", "--operator"]).lines().next().unwrap().to_owned();
+        let store: Vec<String> = match database_url {
+            Some(url) => vec!["--database-url".into(), url.into()],
+            None => vec!["--db".into(), dir.path().join("server.db").to_string_lossy().into_owned()],
+        };
+        let out = Command::new(BIN).args(&store).args(["key", "create", "--operator"]).output().expect("run billcenter");
+        assert!(out.status.success(), "billcenter key create: {}", String::from_utf8_lossy(&out.stderr));
+        let operator = String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_owned();
         let mut child = Command::new(BIN)
-            .arg("--db")
-            .arg(&db)
+            .args(&store)
             .args(["serve", "--listen", "127.0.0.1:0", "--test-clock"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -43,11 +55,18 @@ impl Server {
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
         let address =
             line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("no address in `{line}`"));
-        Server { child, base: format!("http://{address}"), operator, dir, http: reqwest::Client::new() }
+        Server { child, base: format!("http://{address}"), operator, dir, http: reqwest::Client::new(), store }
     }
 
     pub fn db(&self) -> std::path::PathBuf {
         self.dir.path().join("server.db")
+    }
+
+    /// Runs the CLI on the server's store.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN).args(&self.store).args(args).output().expect("run billcenter");
+        assert!(out.status.success(), "billcenter {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Sends a request; `now` sets the test clock. Returns the status and the JSON body
