@@ -23,6 +23,14 @@ impl VerifyReport {
 }
 
 impl App {
+    /// Whether the store answers a question now (a server's readiness).
+    pub async fn ready(&self) -> Result<()> {
+        let mut tx = self.store.read().await?;
+        tx.ping().await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn verify(&self) -> Result<VerifyReport> {
         let mut tx = self.store.read().await?;
         let mut report = VerifyReport::default();

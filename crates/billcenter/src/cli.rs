@@ -311,6 +311,9 @@ pub struct ServeArgs {
     /// Log format: text (default) or json.
     #[arg(long, env = "BILLCENTER_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Requests in flight at once; more are answered 503 with Retry-After; default 512.
+    #[arg(long, env = "BILLCENTER_MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
 }
 
 #[derive(serde::Deserialize, Default, Debug)]
@@ -322,6 +325,7 @@ struct ServeFile {
     run_delay_minutes: Option<i64>,
     scheduler_interval_secs: Option<u64>,
     log_format: Option<String>,
+    max_in_flight: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -1375,6 +1379,7 @@ async fn serve(app: App, args: &ServeArgs, cwd: &Path, clock: app::Clock, out: &
         invoice_day,
         run_delay: jiff::SignedDuration::from_mins(delay),
         scheduler_interval: (interval > 0).then(|| std::time::Duration::from_secs(interval)),
+        max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(billcenter_http::MAX_IN_FLIGHT),
     };
     let mut announce = |address: std::net::SocketAddr| {
         let _ =

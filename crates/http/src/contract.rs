@@ -431,7 +431,7 @@ fn reason(status: u16) -> &'static str {
 /// Every error status an operation can answer: the ones its annotation names (403, 409, 422,
 /// a 404 of its own) and the ones its shape implies — 401 everywhere (every operation needs a
 /// key), 400 for any input the document constrains, 404 for objects named in the path, 413 for
-/// a body, 500 and 408 everywhere.
+/// a body, 408, 500 and 503 (shed under load) everywhere.
 fn answered_errors(path: &str, op: &Value) -> Vec<u16> {
     let mut s: Vec<u16> = op["responses"]
         .as_object()
@@ -439,7 +439,7 @@ fn answered_errors(path: &str, op: &Value) -> Vec<u16> {
         .unwrap_or_default();
     let params = op["parameters"].as_array().cloned().unwrap_or_default();
     let has_body = op.get("requestBody").is_some();
-    s.extend([401, 408, 500]);
+    s.extend([401, 408, 500, 503]);
     if has_body || params.iter().any(|p| p["in"] != "path") || path.contains("{month}") {
         s.push(400);
     }
@@ -654,7 +654,7 @@ mod document_tests {
                 });
                 assert!(body_example || param_example || answer_example, "{name} has no example");
                 let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
-                for must in ["401", "500"] {
+                for must in ["401", "500", "503"] {
                     assert!(statuses.iter().any(|s| *s == must), "{name} does not list {must}");
                 }
                 for (status, r) in op["responses"].as_object().unwrap() {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 /// may come with two statuses: `invalid_input` is 400 when the request breaks the OpenAPI
 /// document (a pattern, a length, an enumeration, a type) and 422 when the document allows it
 /// but a rule of the account, the catalog or the calendar refuses it.
-pub const ERROR_CODES: [(&str, u16, &str); 14] = [
+pub const ERROR_CODES: [(&str, u16, &str); 15] = [
     ("malformed_json", 400, "the body is not JSON"),
     ("invalid_input", 400, "a field breaks the document's rule for it (type, pattern, length, range, enumeration); `field` names it"),
     ("unauthorized", 401, "no key, or a key that does not exist"),
@@ -27,6 +27,7 @@ pub const ERROR_CODES: [(&str, u16, &str); 14] = [
     ("invalid_input", 422, "the field keeps the document's rule but the account, the catalog or the calendar refuses it; `field` names it"),
     ("idempotency_conflict", 422, "the Idempotency-Key was used with another request"),
     ("internal", 500, "something failed on the server; it is logged"),
+    ("overloaded", 503, "the server has as many requests in flight as it takes; send it again after `Retry-After` seconds"),
 ];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

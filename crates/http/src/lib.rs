@@ -33,6 +33,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_JSON_RECORDS: usize = 10_000;
 /// Records in one NDJSON usage body.
 pub const MAX_NDJSON_RECORDS: usize = 1_000_000;
+/// The longest a request may take before it is answered `408 request_timeout`.
+pub const REQUEST_TIME: Duration = Duration::from_secs(300);
 /// Rows per page of a list unless `limit` says otherwise (at most 1,000).
 pub const DEFAULT_PAGE: usize = 100;
 
@@ -131,8 +133,45 @@ pub fn document() -> serde_json::Value {
     doc
 }
 
+/// Requests in flight at once unless `serve` is told otherwise; more are answered 503.
+pub const MAX_IN_FLIGHT: usize = 512;
+
 /// The router with every route of the API, and the OpenAPI document generated from it.
 pub fn router(state: ApiState) -> (Router, serde_json::Value) {
+    router_with(state, MAX_IN_FLIGHT)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> Response {
+    json(StatusCode::OK, serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers too.
+async fn readyz(axum::extract::State(st): axum::extract::State<ApiState>) -> Response {
+    match st.app.ready().await {
+        Ok(()) => json(StatusCode::OK, serde_json::json!({"status": "ready"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            let mut r = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database does not answer").into_response();
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            r
+        }
+    }
+}
+
+/// Too many requests in flight: refused at once rather than queued.
+async fn overloaded(_: tower::BoxError) -> Response {
+    let mut r =
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the server is at its limit of requests in flight; try again shortly")
+            .into_response();
+    r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    r
+}
+
+/// [`router`] with `max_in_flight` requests at once: the API and the pages shed what is over
+/// it with `503 overloaded` and `Retry-After`; `/healthz` and `/readyz` stay outside the limit,
+/// so a load balancer hears the server while it sheds.
+pub fn router_with(state: ApiState, max_in_flight: usize) -> (Router, serde_json::Value) {
     let api = document();
     let (api_router, _) = routes::api().split_for_parts();
     let request_id = HeaderName::from_static("x-request-id");
@@ -144,7 +183,15 @@ pub fn router(state: ApiState) -> (Router, serde_json::Value) {
         })
         .layer(axum::middleware::map_response(error_shape))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(300)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIME))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(overloaded))
+                .load_shed()
+                .concurrency_limit(max_in_flight.max(1)),
+        )
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -201,13 +248,15 @@ pub struct ServeConfig {
     pub run_delay: jiff::SignedDuration,
     /// Scheduler tick interval; `None` turns the scheduler off.
     pub scheduler_interval: Option<Duration>,
+    /// Requests in flight at once; more are answered `503` with `Retry-After`.
+    pub max_in_flight: usize,
 }
 
 /// Serves the API, the scheduler and webhook delivery until SIGINT or SIGTERM; then finishes
 /// the requests in flight and the scheduler's current tick. `announce` hears the bound address.
 pub async fn serve(app: App, config: ServeConfig, announce: &mut dyn FnMut(std::net::SocketAddr)) -> std::io::Result<()> {
     let state = ApiState { app: app.clone(), test_clock: config.test_clock, invoice_day: config.invoice_day, clock: config.clock };
-    let (router, _) = router(state);
+    let (router, _) = router_with(state, config.max_in_flight);
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let address = listener.local_addr()?;
     announce(address);

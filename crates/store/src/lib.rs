@@ -482,6 +482,14 @@ impl PreparedLines {
 }
 
 impl Tx {
+    /// Asks the database one trivial question: it answers when it can serve.
+    pub async fn ping(&mut self) -> Result<()> {
+        on!(self, conn => {
+            sqlx::query::<Db>("SELECT 1").execute(conn).await?;
+        });
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self.inner {
             TxInner::Sqlite(mut tx) => {
