@@ -101,6 +101,34 @@ pub(crate) async fn load_account(tx: &mut Tx, account_id: &str) -> Result<Accoun
     Account::from_row(row)
 }
 
+/// The hash of a ledger transaction in its account's chain: SHA-256 over the previous
+/// transaction's hash (empty for the first) and every stored field of the transaction and its
+/// entries, each field length-prefixed so no two ledgers hash alike; lowercase hex.
+pub(crate) fn chain_hash(previous: &str, tx: &LedgerTxRow, entries: &[LedgerEntryRow]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(previous.as_bytes());
+    field(tx.account_id.as_bytes());
+    field(&tx.tx_no.to_le_bytes());
+    field(tx.kind.as_bytes());
+    field(&tx.posted_at.as_microsecond().to_le_bytes());
+    field(tx.document.as_bytes());
+    field(tx.remark.as_bytes());
+    for e in entries {
+        field(&e.entry_no.to_le_bytes());
+        field(e.book.as_bytes());
+        field(&e.fund_id.to_le_bytes());
+        field(&e.amount.to_le_bytes());
+        field(&e.balance_after.map_or(i64::MIN, |b| b).to_le_bytes());
+        field(&[u8::from(e.balance_after.is_some())]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Turns domain transactions into ledger rows, numbering them from the account's counter and
 /// keeping every fund's running balance for `balance_after`.
 pub(crate) struct LedgerWriter {
@@ -116,16 +144,12 @@ impl LedgerWriter {
         LedgerWriter { account_id: account_id.to_owned(), balances: balances.into_iter().collect(), txs: Vec::new(), entries: Vec::new() }
     }
 
-    pub fn post(&mut self, next_tx: &mut i64, tx: &Transaction, at: Timestamp, document: &str, remark: &str) -> i64 {
-        let tx_no = store::take(next_tx);
-        self.txs.push(LedgerTxRow {
-            account_id: self.account_id.clone(),
-            tx_no,
-            kind: tx.kind().as_str().to_owned(),
-            posted_at: at,
-            document: document.to_owned(),
-            remark: remark.to_owned(),
-        });
+    /// Posts `tx` as the account's next ledger transaction, chained to the account's last one:
+    /// takes its number from the account's counter and moves the account's chain head to it.
+    pub fn post(&mut self, account: &mut AccountRow, tx: &Transaction, at: Timestamp, document: &str, remark: &str) -> i64 {
+        debug_assert_eq!(account.account_id, self.account_id, "a writer posts for its own account");
+        let tx_no = store::take(&mut account.counters.next_tx);
+        let first_entry = self.entries.len();
         for (i, p) in tx.postings().iter().enumerate() {
             let balance_after = p.book.is_fund().then(|| {
                 let b = self.balances.entry(p.book).or_insert(0);
@@ -142,6 +166,18 @@ impl LedgerWriter {
                 balance_after,
             });
         }
+        let mut row = LedgerTxRow {
+            account_id: self.account_id.clone(),
+            tx_no,
+            kind: tx.kind().as_str().to_owned(),
+            posted_at: at,
+            document: document.to_owned(),
+            remark: remark.to_owned(),
+            hash: String::new(),
+        };
+        row.hash = chain_hash(&account.ledger_head, &row, &self.entries[first_entry..]);
+        account.ledger_head = row.hash.clone();
+        self.txs.push(row);
         tx_no
     }
 

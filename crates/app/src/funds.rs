@@ -79,7 +79,7 @@ impl App {
         let row = &mut account.row;
         let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
         let document = format!("TOPUP-{}", row.counters.next_tx);
-        ledger.post(&mut row.counters.next_tx, &Transaction::top_up(amount), now, &document, &format!("channel: {channel}"));
+        ledger.post(row, &Transaction::top_up(amount), now, &document, &format!("channel: {channel}"));
         row.cash += amount.minor();
         let mut standing = standing_of(row)?;
         let mut events = Vec::new();
@@ -149,7 +149,7 @@ impl App {
         } else {
             (Transaction::card_granted(id, amount), "prepaid card granted")
         };
-        ledger.post(&mut row.counters.next_tx, &posting, now, &instrument.code, remark);
+        ledger.post(row, &posting, now, &instrument.code, remark);
         tx.insert_instrument(&instrument).await?;
         ledger.write(&mut tx).await?;
         tx.update_account(row).await?;
@@ -209,7 +209,7 @@ impl App {
             let row = &mut account.row;
             let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
             let remark = format!("unused days of annual package {} after {today}", old.plan);
-            ledger.post(&mut row.counters.next_tx, &Transaction::refund(credit), now, &document, &remark);
+            ledger.post(row, &Transaction::refund(credit), now, &document, &remark);
             row.cash += credit.minor();
             let line = ExpenseLineRow {
                 account_id: row.account_id.clone(),
@@ -361,7 +361,7 @@ pub(crate) async fn pay_upfront(
         &row.account_id,
         std::iter::once((Book::Cash, row.cash)).chain(instruments.iter().map(|i| (instrument_book(i), i.balance))),
     );
-    ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, document, remark);
+    ledger.post(row, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, document, remark);
     for i in &instruments {
         let after = funds.instruments.iter().find(|f| f.id == i.instrument_id).expect("same instruments").balance.minor();
         if after != i.balance {
@@ -475,13 +475,7 @@ pub(crate) async fn issue_coupon_in(
         created_at: now,
     };
     let mut ledger = LedgerWriter::new(&row.account_id, []);
-    ledger.post(
-        &mut row.counters.next_tx,
-        &Transaction::coupon_issued(id, amount),
-        now,
-        &instrument.code,
-        &format!("{kind} coupon ({origin})"),
-    );
+    ledger.post(row, &Transaction::coupon_issued(id, amount), now, &instrument.code, &format!("{kind} coupon ({origin})"));
     tx.insert_instrument(&instrument).await?;
     ledger.write(tx).await?;
     tx.update_account(row).await?;

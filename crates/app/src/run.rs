@@ -686,7 +686,7 @@ fn renewals(
         let package_no = store::take(&mut row.counters.next_package);
         let document = format!("PKG-{package_no}");
         let remark = format!("annual package {} renewed", plan.name);
-        ledger.post(&mut row.counters.next_tx, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, &document, &remark);
+        ledger.post(row, &Transaction::deduction(std::slice::from_ref(&deduction), &draws), now, &document, &remark);
         let line = crate::funds::package_line(row, day, plan, &deduction, &document, currency.exponent());
         pending.lines.push(line);
         let end_day = old.end_day.checked_add(jiff::Span::new().years(1)).expect("package terms are far from the end of time");
@@ -896,10 +896,10 @@ fn bill_account<'c>(
         }
         report.lines += bill.lines().len();
         if let Some(deduction) = &bill.deduction {
-            ledger.post(&mut row.counters.next_tx, deduction, now, &document, &format!("daily bill {day}"));
+            ledger.post(row, deduction, now, &document, &format!("daily bill {day}"));
         }
         if let Some(refund) = &bill.refund {
-            ledger.post(&mut row.counters.next_tx, refund, now, &document, &format!("late usage credit {day}"));
+            ledger.post(row, refund, now, &document, &format!("late usage credit {day}"));
         }
         pending.bills.push(DailyBillRow {
             account_id: row.account_id.clone(),
@@ -951,7 +951,7 @@ fn bill_account<'c>(
             } else {
                 Transaction::card_expired(expired.id, expired.rest, stored.origin == "granted")
             };
-            ledger.post(&mut row.counters.next_tx, &posting, now, &stored.code, &format!("expired after {}", stored.valid_until));
+            ledger.post(row, &posting, now, &stored.code, &format!("expired after {}", stored.valid_until));
         }
         renewals(catalog, account_currency, &mut work.packages, &mut funds, &mut ledger, row, day, now, pending);
         row.cash = funds.cash.minor();

@@ -119,6 +119,7 @@ fn new_account(
         state: billing::AccountState::Active.as_str().to_owned(),
         overdue_since: None,
         counters: Counters::START,
+        ledger_head: String::new(),
     })
 }
 

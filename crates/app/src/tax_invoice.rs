@@ -247,7 +247,7 @@ impl App {
         let refund_no = tx.next_refund_no(account_id).await?;
         let mut ledger = LedgerWriter::new(&row.account_id, [(Book::Cash, row.cash)]);
         let document = format!("REFUND-{refund_no}");
-        let tx_no = ledger.post(&mut row.counters.next_tx, &Transaction::cash_refund(amount), now, &document, &reason);
+        let tx_no = ledger.post(row, &Transaction::cash_refund(amount), now, &document, &reason);
         row.cash -= amount.minor();
         let refund = CashRefundRow { account_id: account_id.to_owned(), refund_no, amount: amount.minor(), reason, tx_no, created_at: now };
         ledger.write(&mut tx).await?;

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::AppError;
 use crate::{App, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,18 @@ impl App {
         let mut tx = self.store.read().await?;
         tx.ping().await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// A consistent copy of the SQLite store at `path`, made while it stays in use; refused
+    /// when `path` exists (nothing is overwritten) and on PostgreSQL (use `pg_dump`).
+    pub async fn backup(&self, path: &std::path::Path) -> Result<()> {
+        if path.exists() {
+            return Err(AppError::invalid("output", format!("{} exists; a backup never overwrites a file", path.display())));
+        }
+        if !self.store.backup(path).await? {
+            return Err(AppError::invalid("database", "a PostgreSQL store is copied with pg_dump (see README, Backups)"));
+        }
         Ok(())
     }
 
@@ -91,6 +104,13 @@ impl App {
             name: "no coupon or card below zero or above its face value",
             checked: instruments.len(),
             problems: instrument_problems,
+        });
+
+        let (checked, problems) = chain_problems(&mut tx).await?;
+        report.checks.push(Check {
+            name: "every account's ledger is an unbroken hash chain ending at the account's head",
+            checked,
+            problems,
         });
 
         let (count, unsettled) = tx.unsettled_lines().await?;
@@ -218,4 +238,63 @@ impl App {
         tx.commit().await?;
         Ok(paid.into_iter().collect())
     }
+}
+
+/// Recomputes each account's hash chain from its first ledger transaction and names, per
+/// account, the first transaction that is missing, was changed or was inserted out of order,
+/// and a head the ledger does not reach (its last transactions deleted).
+async fn chain_problems(tx: &mut store::Tx) -> Result<(usize, Vec<String>)> {
+    let rows = tx.ledger_entries(None, None, None, false).await?;
+    let mut heads: BTreeMap<String, String> = BTreeMap::new();
+    let mut after = String::new();
+    loop {
+        let batch = tx.accounts_after(&after, 10_000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.account_id.clone();
+        heads.extend(batch.into_iter().map(|a| (a.account_id, a.ledger_head)));
+    }
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let mut broken: std::collections::BTreeSet<String> = Default::default();
+    // Where each account's chain stands: the next transaction number and the last hash.
+    let mut at: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let (t, _) = &rows[i];
+        let end = rows[i..].iter().position(|(u, _)| u.account_id != t.account_id || u.tx_no != t.tx_no).map_or(rows.len(), |n| i + n);
+        let entries: Vec<store::LedgerEntryRow> = rows[i..end].iter().map(|(_, e)| e.clone()).collect();
+        i = end;
+        checked += 1;
+        if broken.contains(&t.account_id) {
+            continue;
+        }
+        let (next, previous) = at.entry(t.account_id.clone()).or_insert((1, String::new()));
+        let problem = if t.tx_no != *next {
+            Some(format!("{}: ledger transaction {} is missing (the next one is {})", t.account_id, next, t.tx_no))
+        } else if crate::context::chain_hash(previous, t, &entries) != t.hash {
+            Some(format!(
+                "{}: ledger transaction {} ({}) was changed or inserted out of order: its hash does not follow from it and its predecessor",
+                t.account_id, t.tx_no, t.document
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => {
+                problems.push(p);
+                broken.insert(t.account_id.clone());
+            }
+            None => *at.get_mut(&t.account_id).expect("entered above") = (t.tx_no + 1, t.hash.clone()),
+        }
+    }
+    for (account, head) in &heads {
+        if broken.contains(account) {
+            continue;
+        }
+        let reached = at.get(account).map_or("", |(_, h)| h.as_str());
+        if reached != head {
+            problems.push(format!("{account}: the ledger ends before the account's chain head (its last transactions are missing)"));
+        }
+    }
+    Ok((checked, problems))
 }

@@ -195,3 +195,45 @@ async fn finds_pack_volumes_that_differ_from_their_draws() {
         app.close().await;
     }
 }
+
+const CHAIN: &str = "every account's ledger is an unbroken hash chain ending at the account's head";
+
+/// What the chain check says of `sql`, and that no other check notices it.
+async fn chain_problem(sql: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let app = story(dir.path()).await;
+    let report = tampered(&app, dir.path(), sql).await;
+    let failing: Vec<&app::verify::Check> = report.checks.iter().filter(|c| !c.problems.is_empty()).collect();
+    let chain = failing.iter().find(|c| c.name == CHAIN).unwrap_or_else(|| panic!("{sql}: the chain holds: {report:#?}"));
+    assert_eq!(chain.problems.len(), 1, "one problem per account: {:?}", chain.problems);
+    app.close().await;
+    chain.problems[0].clone()
+}
+
+#[tokio::test]
+async fn the_hash_chain_names_the_first_ledger_transaction_changed_deleted_or_reordered() {
+    // A change no balance shows: another remark, another time.
+    let p = chain_problem("UPDATE ledger_tx SET remark = 'nothing to see' WHERE tx_no = 2").await;
+    assert!(p.starts_with("acme: ledger transaction 2 ") && p.contains("was changed"), "{p}");
+    let p = chain_problem("UPDATE ledger_tx SET posted_at = posted_at + 1 WHERE tx_no = 3").await;
+    assert!(p.starts_with("acme: ledger transaction 3 "), "{p}");
+    // An entry moved from one fund to another of the same kind.
+    let p = chain_problem("UPDATE ledger_entry SET fund_id = fund_id + 100 WHERE tx_no = 2 AND book = 'coupon'").await;
+    assert!(p.starts_with("acme: ledger transaction 2 "), "{p}");
+    // A transaction deleted from the middle, with its entries.
+    let p = chain_problem("DELETE FROM ledger_tx WHERE tx_no = 2; DELETE FROM ledger_entry WHERE tx_no = 2").await;
+    assert_eq!(p, "acme: ledger transaction 2 is missing (the next one is 3)");
+    // The last one deleted: the chain no longer reaches the account's head.
+    let p = chain_problem(
+        "DELETE FROM ledger_entry WHERE tx_no = (SELECT MAX(tx_no) FROM ledger_tx); DELETE FROM ledger_tx WHERE tx_no = (SELECT MAX(tx_no) FROM ledger_tx)",
+    )
+    .await;
+    assert!(p.contains("ends before the account's chain head"), "{p}");
+    // Two transactions swapped in order.
+    let p = chain_problem(
+        "UPDATE ledger_tx SET tx_no = -1 WHERE tx_no = 2; UPDATE ledger_tx SET tx_no = 2 WHERE tx_no = 3; UPDATE ledger_tx SET tx_no = 3 WHERE tx_no = -1; \
+         UPDATE ledger_entry SET tx_no = -1 WHERE tx_no = 2; UPDATE ledger_entry SET tx_no = 2 WHERE tx_no = 3; UPDATE ledger_entry SET tx_no = 3 WHERE tx_no = -1",
+    )
+    .await;
+    assert!(p.starts_with("acme: ledger transaction 2 ") && p.contains("out of order"), "{p}");
+}

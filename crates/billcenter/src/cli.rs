@@ -140,6 +140,13 @@ enum Command {
     },
     /// Recompute every balance and total from the ledger and the lines; fail on any difference.
     Verify,
+    /// Write a consistent copy of the SQLite store to a new file while it stays in use
+    /// (PostgreSQL: pg_dump).
+    Backup {
+        /// The copy; must not exist.
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// A billing worker: runs the nightly job in passes, sharing the accounts with any other
     /// workers on the same database (each batch of accounts is claimed in the database).
     Worker {
@@ -1059,6 +1066,15 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             }
             if let (Some(path), false) = (output, json) {
                 writeln!(out, "exported {} rows to {}", table.rows.len(), path.display())?;
+            }
+        }
+        Command::Backup { output } => {
+            let path = cwd.join(output);
+            app.backup(&path).await?;
+            if json {
+                print_json(out, serde_json::json!({"backup": path.display().to_string()}))?;
+            } else {
+                writeln!(out, "backed up to {}", path.display())?;
             }
         }
         Command::Verify => {

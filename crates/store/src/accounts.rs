@@ -50,7 +50,7 @@ impl Tx {
         })
     }
 
-    pub(crate) const ACCOUNT_COLUMNS: &'static str = "account_id, name, currency, time_zone, created_at, first_day, billed_through, cash, state, overdue_since, next_line, next_tx, next_instrument, next_invoice, next_event, next_package";
+    pub(crate) const ACCOUNT_COLUMNS: &'static str = "account_id, name, currency, time_zone, created_at, first_day, billed_through, cash, state, overdue_since, next_line, next_tx, next_instrument, next_invoice, next_event, next_package, ledger_head";
 
     pub(crate) fn account_row(r: &impl Cols) -> Result<AccountRow> {
         Ok(AccountRow {
@@ -72,6 +72,7 @@ impl Tx {
                 next_event: r.col(14),
                 next_package: r.col(15),
             },
+            ledger_head: r.col(16),
         })
     }
 
@@ -152,7 +153,7 @@ impl Tx {
             let c = &a.counters;
             sqlx::query::<Db>(
                 "UPDATE billing_account SET billed_through = $2, cash = $3, state = $4, overdue_since = $5, next_line = $6, next_tx = $7, \
-                 next_instrument = $8, next_invoice = $9, next_event = $10, next_package = $11 WHERE account_id = $1",
+                 next_instrument = $8, next_invoice = $9, next_event = $10, next_package = $11, ledger_head = $12 WHERE account_id = $1",
             )
             .bind(&a.account_id)
             .bind(a.billed_through.map(day_text))
@@ -165,6 +166,7 @@ impl Tx {
             .bind(c.next_invoice)
             .bind(c.next_event)
             .bind(c.next_package)
+            .bind(&a.ledger_head)
             .execute(&mut *conn)
             .await?;
             Ok(())
@@ -176,7 +178,8 @@ impl Tx {
         if let TxInner::Sqlite(tx) = &mut self.inner {
             // One prepared statement, executed per account on the transaction's connection.
             let sql = "UPDATE billing_account SET billed_through = ?2, cash = ?3, state = ?4, overdue_since = ?5, next_line = ?6, \
-                       next_tx = ?7, next_instrument = ?8, next_invoice = ?9, next_event = ?10, next_package = ?11 WHERE account_id = ?1";
+                       next_tx = ?7, next_instrument = ?8, next_invoice = ?9, next_event = ?10, next_package = ?11, ledger_head = ?12 \
+                       WHERE account_id = ?1";
             return bulk::sqlite_each(tx, sql, accounts, "account").await;
         }
         on!(self, conn => {
@@ -184,7 +187,7 @@ impl Tx {
                 let mut q = QueryBuilder::<Db>::new(
                     "UPDATE billing_account SET billed_through = v.column2, cash = v.column3, state = v.column4, overdue_since = v.column5, \
                      next_line = v.column6, next_tx = v.column7, next_instrument = v.column8, next_invoice = v.column9, next_event = v.column10, \
-                     next_package = v.column11 FROM (",
+                     next_package = v.column11, ledger_head = v.column12 FROM (",
                 );
                 q.push_values(chunk, |mut b, a| {
                     let c = &a.counters;
@@ -198,7 +201,8 @@ impl Tx {
                         .push_bind(c.next_instrument)
                         .push_bind(c.next_invoice)
                         .push_bind(c.next_event)
-                        .push_bind(c.next_package);
+                        .push_bind(c.next_package)
+                        .push_bind(a.ledger_head.clone());
                 });
                 q.push(") AS v WHERE billing_account.account_id = v.column1");
                 q.build().execute(&mut *conn).await?;

@@ -744,8 +744,8 @@ impl BulkRow for crate::InstrumentBalance {
 /// What the nightly run writes back of an account, as `update_accounts` binds it.
 impl BulkRow for crate::AccountRow {
     const INTO: &'static str = "billing_account (account_id, billed_through, cash, state, overdue_since, next_line, next_tx, \
-                                next_instrument, next_invoice, next_event, next_package)";
-    const COLUMNS: usize = 11;
+                                next_instrument, next_invoice, next_event, next_package, ledger_head)";
+    const COLUMNS: usize = 12;
     fn bind(&self, b: &mut impl Binder) {
         let c = &self.counters;
         b.text(&self.account_id);
@@ -756,6 +756,7 @@ impl BulkRow for crate::AccountRow {
         for counter in [c.next_line, c.next_tx, c.next_instrument, c.next_invoice, c.next_event, c.next_package] {
             b.int(counter);
         }
+        b.text(&self.ledger_head);
     }
     fn key(&self) -> String {
         self.account_id.clone()
@@ -778,8 +779,8 @@ impl BulkRow for crate::DailyBillRow {
 }
 
 impl BulkRow for crate::LedgerTxRow {
-    const INTO: &'static str = "ledger_tx (account_id, tx_no, kind, posted_at, document, remark)";
-    const COLUMNS: usize = 6;
+    const INTO: &'static str = "ledger_tx (account_id, tx_no, kind, posted_at, document, remark, hash)";
+    const COLUMNS: usize = 7;
     fn bind(&self, b: &mut impl Binder) {
         b.text(&self.account_id);
         b.int(self.tx_no);
@@ -787,6 +788,7 @@ impl BulkRow for crate::LedgerTxRow {
         b.instant(self.posted_at);
         b.text(&self.document);
         b.text(&self.remark);
+        b.text(&self.hash);
     }
     fn key(&self) -> String {
         format!("{}/{}", self.account_id, self.tx_no)

@@ -378,21 +378,24 @@ impl Tx {
         })
     }
 
-    /// Ledger entries of one account with their transaction, posted in `[from, to)`, oldest
-    /// first; `funds_only` keeps the customer's side (cash, coupons, cards).
+    /// Ledger entries of one account (or of every account, by account) with their
+    /// transaction, posted in `[from, to)`, oldest first; `funds_only` keeps the customer's side
+    /// (cash, coupons, cards).
     pub async fn ledger_entries(
         &mut self,
-        account_id: &str,
+        account_id: Option<&str>,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
         funds_only: bool,
     ) -> Result<Vec<(LedgerTxRow, LedgerEntryRow)>> {
         on!(self, conn => {
             let mut q = QueryBuilder::<Db>::new(
-                "SELECT t.account_id, t.tx_no, t.kind, t.posted_at, t.document, t.remark, e.entry_no, e.book, e.fund_id, e.amount, e.balance_after \
-                 FROM ledger_tx t JOIN ledger_entry e ON e.account_id = t.account_id AND e.tx_no = t.tx_no WHERE t.account_id = ",
+                "SELECT t.account_id, t.tx_no, t.kind, t.posted_at, t.document, t.remark, e.entry_no, e.book, e.fund_id, e.amount, e.balance_after, \
+                 t.hash FROM ledger_tx t JOIN ledger_entry e ON e.account_id = t.account_id AND e.tx_no = t.tx_no WHERE 1 = 1",
             );
-            q.push_bind(account_id.to_owned());
+            if let Some(account_id) = account_id {
+                q.push(" AND t.account_id = ").push_bind(account_id.to_owned());
+            }
             if let Some(from) = from {
                 q.push(" AND t.posted_at >= ").push_bind(micros(from));
             }
@@ -402,7 +405,7 @@ impl Tx {
             if funds_only {
                 q.push(" AND e.book IN ('cash', 'coupon', 'card')");
             }
-            q.push(" ORDER BY t.tx_no, e.entry_no");
+            q.push(" ORDER BY t.account_id, t.tx_no, e.entry_no");
             let rows = q.build().fetch_all(&mut *conn).await?;
             rows.iter()
                 .map(|r| {
@@ -413,6 +416,7 @@ impl Tx {
                         posted_at: from_micros(r.get(3))?,
                         document: r.get(4),
                         remark: r.get(5),
+                        hash: r.get(11),
                     };
                     let entry = LedgerEntryRow {
                         account_id: tx.account_id.clone(),

@@ -121,6 +121,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(12, "tax invoices and refunds", include_str!("../migrations/sqlite/0012_tax_invoices_and_refunds.sql")),
             migration(13, "package auto renew", include_str!("../migrations/sqlite/0013_package_auto_renew.sql")),
             migration(14, "resource packs", include_str!("../migrations/sqlite/0014_resource_packs.sql")),
+            migration(15, "ledger hash chain", include_str!("../migrations/sqlite/0015_ledger_hash_chain.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -137,6 +138,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(12, "tax invoices and refunds", include_str!("../migrations/postgres/0012_tax_invoices_and_refunds.sql")),
             migration(13, "package auto renew", include_str!("../migrations/postgres/0013_package_auto_renew.sql")),
             migration(14, "resource packs", include_str!("../migrations/postgres/0014_resource_packs.sql")),
+            migration(15, "ledger hash chain", include_str!("../migrations/postgres/0015_ledger_hash_chain.sql")),
         ],
     };
     Migrator::with_migrations(migrations)
@@ -221,6 +223,20 @@ impl Store {
             }
             Pool::Postgres(_) => self.read().await?,
         })
+    }
+
+    /// Writes a consistent copy of a SQLite store to `path` while it stays in use (a read
+    /// transaction's snapshot, written with `VACUUM INTO`); `Ok(false)` on PostgreSQL, whose
+    /// copies are made with its own tools (`pg_dump`).
+    pub async fn backup(&self, path: &std::path::Path) -> Result<bool> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                sqlx::query("VACUUM INTO ?").bind(path.to_string_lossy().into_owned()).execute(&mut *conn).await?;
+                Ok(true)
+            }
+            Pool::Postgres(_) => Ok(false),
+        }
     }
 
     pub async fn close(self) {

@@ -39,6 +39,8 @@ pub struct AccountRow {
     pub state: String,
     pub overdue_since: Option<Date>,
     pub counters: Counters,
+    /// The hash of the account's last ledger transaction (empty before the first).
+    pub ledger_head: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +144,8 @@ pub struct LedgerTxRow {
     pub posted_at: Timestamp,
     pub document: String,
     pub remark: String,
+    /// Covers this transaction, its entries and the previous transaction's hash.
+    pub hash: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

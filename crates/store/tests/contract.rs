@@ -31,6 +31,7 @@ fn account(id: &str) -> AccountRow {
         state: "active".into(),
         overdue_since: None,
         counters: Counters::START,
+        ledger_head: String::new(),
     }
 }
 
