@@ -483,9 +483,9 @@ pub(crate) async fn issue_coupon_in(
 }
 
 fn validity(from: &str, until: &str) -> Result<Validity> {
-    let from = parse_date("valid-from", from)?;
-    let until = parse_date("valid-until", until)?;
-    Validity::new(from, until).map_err(|e| AppError::invalid("valid-until", e.to_string()))
+    let from = parse_date("valid_from", from)?;
+    let until = parse_date("valid_until", until)?;
+    Validity::new(from, until).map_err(|e| AppError::invalid("valid_until", e.to_string()))
 }
 
 pub(crate) fn standing_of(row: &store::AccountRow) -> Result<Standing> {

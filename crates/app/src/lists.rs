@@ -426,6 +426,9 @@ impl App {
             Some(t) => instant_arg(&account, "from", t)?,
             None => now - SignedDuration::from_hours(24 * 30),
         };
+        if from >= to {
+            return Err(AppError::invalid("to", "the range ends before it starts"));
+        }
         if let Some(kind) = &filter.kind {
             TxKind::parse(kind).ok_or_else(|| AppError::invalid("type", format!("`{kind}` is not a transaction type")))?;
         }

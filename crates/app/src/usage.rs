@@ -213,8 +213,8 @@ fn validate<'a>(
 ) -> std::result::Result<Valid<'a>, Rejected> {
     let (position, input) = (prepared.position, &prepared.input);
     let reject = |field: &str, reason: String| Rejected { position, field: field.to_owned(), reason };
-    if input.record_id.is_empty() || input.record_id.len() > 128 {
-        return Err(reject("record_id", "must be 1 to 128 characters".into()));
+    if input.record_id.is_empty() || input.record_id.chars().count() > 128 || input.record_id.chars().any(char::is_control) {
+        return Err(reject("record_id", "must be 1 to 128 characters without control characters".into()));
     }
     let (account_id, account) = owner.ok_or_else(|| reject("workspace", format!("unknown workspace `{}`", input.workspace)))?;
     let item = catalog.item(&input.item).map_err(|e| reject("item", e.to_string()))?;
@@ -450,9 +450,12 @@ impl App {
                 Aggregation::Max => maxes.push(row),
             }
         }
-        tx.merge_usage_daily(&sums, false).await?;
-        tx.merge_usage_daily(&maxes, true).await?;
-        tx.commit().await?;
+        if report.accepted > 0 {
+            tx.merge_usage_daily(&sums, false).await?;
+            tx.merge_usage_daily(&maxes, true).await?;
+            tx.commit().await?;
+        }
+        // A chunk that accepted nothing wrote nothing: its transaction ends without a commit.
         report.rejected.sort_by_key(|r| r.position);
         Ok(report)
     }

@@ -137,7 +137,7 @@ impl Validity {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeriodError {
-    #[error("valid-until {until} is before valid-from {from}")]
+    #[error("the last day {until} is before the first day {from}")]
     UntilBeforeFrom { from: Date, until: Date },
 }
 

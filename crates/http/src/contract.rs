@@ -317,8 +317,16 @@ pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     }
     serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::malformed(&field, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        // A missing field is named as the field, under the object that lacks it.
+        let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()).map(str::to_owned);
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name,
+            (_, Some(name)) => format!("{path}.{name}"),
+            (".", None) => "body".to_owned(),
+            (_, None) => path,
+        };
+        ApiError::malformed(&field, message)
     })
 }
 
@@ -581,6 +589,8 @@ mod tests {
         }
         let e = parse::<B>(br#"{"records": [{"quantity": "1"}, {"quantity": 1.5}]}"#).unwrap_err();
         assert_eq!((e.status.as_u16(), e.code, e.field.as_deref()), (400, "invalid_input", Some("records[1].quantity")));
+        let e = parse::<B>(br#"{"records": [{}]}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("records[0].quantity"), "a missing field is named");
         let e = parse::<B>(b"{").unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (400, "malformed_json"));
         for array in [&br#"[[{"quantity": "1"}]]"#[..], br#"{"records": [["1"]]}"#] {

@@ -85,7 +85,13 @@ impl From<AppError> for ApiError {
         match &e {
             AppError::Invalid { field, reason } => ApiError::invalid(field, format!("{field}: {reason}")),
             AppError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            AppError::AlreadyExists { .. } => ApiError::new(StatusCode::CONFLICT, "already_exists", e.to_string()),
+            AppError::AlreadyExists { what, .. } => ApiError {
+                status: StatusCode::CONFLICT,
+                code: "already_exists",
+                message: e.to_string(),
+                // The request names what it creates by `id`, or an activation code by `code`.
+                field: Some(if what.contains("code") { "code" } else { "id" }.to_owned()),
+            },
             AppError::InsufficientFunds { field, .. } => ApiError {
                 status: StatusCode::CONFLICT,
                 code: "insufficient_funds",

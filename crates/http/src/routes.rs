@@ -1051,11 +1051,18 @@ async fn set_alerts(State(st): St, auth: Auth, Path(account): Path<String>, body
     auth.account(&account)?;
     auth.operator()?;
     let req: Alerts = parse(&body)?;
+    // A refusal names the field as the request does.
+    let named = |field: String| {
+        move |e: app::AppError| match e {
+            app::AppError::Invalid { reason, .. } => ApiError::invalid(&field, reason),
+            other => other.into(),
+        }
+    };
     if let Some(t) = &req.low_balance {
-        st.app.set_alert(&account, None, t).await?;
+        st.app.set_alert(&account, None, t).await.map_err(named("low_balance".into()))?;
     }
     for (item, t) in &req.high_daily_spend {
-        st.app.set_alert(&account, Some(item), t).await?;
+        st.app.set_alert(&account, Some(item), t).await.map_err(named(format!("high_daily_spend.{}", item.0)))?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
