@@ -100,6 +100,11 @@ enum QuantityProblem {
 }
 
 impl Prepared {
+    /// The quantity in the store's scaled integers, when the record's text is one.
+    pub fn quantity(&self) -> Option<i64> {
+        self.quantity.ok()
+    }
+
     pub fn new(position: usize, input: UsageInput) -> Prepared {
         let at = input.timestamp.trim().parse::<Timestamp>().ok();
         let quantity = match billing::money::plain_decimal(input.quantity.0.trim()).ok_or(()) {

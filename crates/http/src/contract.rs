@@ -674,3 +674,60 @@ mod document_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases() -> u32 {
+        std::env::var("BILLCENTER_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400)
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        amount: AmountText,
+        day: Option<Day>,
+        records: Option<Vec<Record>>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Record {
+        record_id: RecordId,
+        timestamp: Timestamp,
+        quantity: QuantityValue,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+        /// Every rule answers any text, and what it allows the use cases can read.
+        #[test]
+        fn rules_answer_any_text(text in any::<String>()) {
+            for rule in [&ID, &NAME, &AMOUNT, &QUANTITY, &DAY, &MONTH, &TIMESTAMP, &ZONE, &EMAIL, &URL, &IDEMPOTENCY_KEY, &CURSOR, &FUND, &STATUS] {
+                let _ = rule.allows(&text);
+            }
+            if AMOUNT.allows(&text) {
+                prop_assert!(billing::money::plain_decimal(&text).is_some());
+            }
+            if DAY.allows(&text) {
+                prop_assert!(text.parse::<jiff::civil::Date>().is_ok());
+            }
+        }
+
+        /// A body of any bytes is read or refused with a named field, never a panic.
+        #[test]
+        fn bodies_are_read_or_refused(bytes in prop::collection::vec(any::<u8>(), 0..300), amount in "[0-9.e-]{0,8}") {
+            for body in [bytes, format!("{{\"amount\": \"{amount}\", \"records\": [{{\"record_id\": \"{amount}\"}}]}}").into_bytes()] {
+                if let Err(e) = parse::<Body>(&body) {
+                    prop_assert!(e.status.as_u16() == 400);
+                    prop_assert!(e.code == "malformed_json" || e.field.is_some());
+                }
+            }
+        }
+    }
+}
