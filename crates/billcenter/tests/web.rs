@@ -57,8 +57,9 @@ fn site() -> Site {
         .arg("--db")
         .arg(&db)
         .args(["--now", NOW, "serve", "--listen", "127.0.0.1:0", "--scheduler-interval-secs", "0"])
+        .env("BILLCENTER_LOG", "debug,sqlx=warn,hyper=info,h2=info,reqwest=info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("server.log")).unwrap())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -662,4 +663,60 @@ async fn no_form_answers_a_server_error() {
     assert!(count(&|k| k.1) > 0 && count(&|k| k.0 == 200 || k.0 == 422) > 0 && count(&|k| k.0 == 403) > 0, "{statuses:?}");
     let verify = run(&site.db, &["verify"], None);
     assert!(verify.contains("verify: clean"), "{verify}");
+}
+
+/// Neither an error message nor a log line carries a key, a password, a session id, a CSRF
+/// token or a webhook secret: the server logs at debug level through sign-ins (right and
+/// wrong), pages, API calls with good, wrong and out-of-scope keys and a webhook's creation,
+/// and its log is searched for every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_line_or_error_carries_a_secret() {
+    let site = site();
+    let wrong_password = "Tr0ub4dor&3-wrong";
+    let (_, refused) = site.sign_in("finance@cedar.example", wrong_password).await;
+    assert_eq!(refused.status, 401, "the sign-in page again, with its error");
+    let (mut jar, _) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    let page = site.get(&mut jar, "/accounts/cedar/").await;
+    let csrf = hidden(&page.body, "csrf");
+    site.get(&mut jar, "/accounts/acme/").await;
+    let session: Vec<String> = jar.0.iter().map(|(_, v)| v.clone()).collect();
+    assert!(!session.is_empty());
+
+    let operator = run(&site.db, &["key", "create", "--operator"], None).lines().next().unwrap().to_owned();
+    let account = run(&site.db, &["key", "create", "--account", "bolt"], None).lines().next().unwrap().to_owned();
+    let wrong_key = format!("{}x", &operator[..operator.len() - 1]);
+    let call = |key: &str, method: &str, path: &str, body: serde_json::Value| {
+        site.http
+            .request(method.parse().unwrap(), format!("{}{path}", site.base))
+            .header("authorization", format!("Bearer {key}"))
+            .body(body.to_string())
+            .send()
+    };
+    let made: serde_json::Value =
+        call(&operator, "POST", "/api/v1/webhooks", serde_json::json!({"url": "https://hooks.example/x", "events": ["invoice.issued"]}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let secret = made["secret"].as_str().expect("the secret, once").to_owned();
+    let mut errors = String::new();
+    for (key, method, path) in [
+        (wrong_key.as_str(), "GET", "/api/v1/accounts"),
+        (account.as_str(), "GET", "/api/v1/accounts/cedar"),
+        (account.as_str(), "POST", "/api/v1/verify"),
+        (operator.as_str(), "POST", "/api/v1/accounts/bolt/top-ups"),
+    ] {
+        errors += &call(key, method, path, serde_json::json!({"amount": "1e3"})).await.unwrap().text().await.unwrap();
+    }
+    site.post(&mut jar, "/logout", &[("csrf", &csrf)]).await;
+    // The server writes its log as it goes; it is read once the last answer arrived.
+    let log = std::fs::read_to_string(site._dir.path().join("server.log")).unwrap();
+    assert!(log.contains("request"), "the log has the requests: {}", &log[..log.len().min(500)]);
+    let mut secrets = vec![PASSWORD.to_owned(), wrong_password.to_owned(), operator, account, wrong_key, secret, csrf];
+    secrets.extend(session);
+    for s in &secrets {
+        assert!(!log.contains(s.as_str()), "the log carries a secret ({} characters)", s.len());
+        assert!(!errors.contains(s.as_str()), "an error message carries a secret: {errors}");
+    }
 }
