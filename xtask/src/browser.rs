@@ -12,10 +12,10 @@ use anyhow::{Context, Result, bail};
 /// The demo's clock: its data are the 60 days before it.
 /// The operator named on the demo's invoices and FOCUS files during the browser tests.
 const ISSUER: &str = "Northwind Observability Cloud Co., Ltd.";
-const DEMO_NOW: &str = "2026-11-26T04:00:00Z";
+pub(crate) const DEMO_NOW: &str = "2026-11-26T04:00:00Z";
 
 /// Kills the served demo when the tests end, however they end.
-struct Served(std::process::Child);
+pub(crate) struct Served(pub(crate) std::process::Child);
 
 impl Drop for Served {
     fn drop(&mut self) {

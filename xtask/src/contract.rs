@@ -10,22 +10,11 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+use crate::browser::{DEMO_NOW, Served};
 use crate::root;
 
 const TOOLS: [&str; 2] = ["schemathesis==4.32.5", "openapi-python-client==0.29.1"];
-/// The demo's clock: every run sees the same demo.
-const DEMO_NOW: &str = "2026-11-26T04:00:00Z";
 const SEED: &str = "20261126";
-
-/// Stops the served demo however the test ends.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `--max-time SECS`: Schemathesis's budget for each key (default 60).
 pub fn contract(args: &[String]) -> Result<()> {
