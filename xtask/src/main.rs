@@ -5,6 +5,7 @@
 mod bench;
 mod browser;
 mod contract;
+mod crash;
 mod dates;
 mod focus;
 
@@ -119,6 +120,7 @@ fn main() -> Result<()> {
         }
         Some("bench") => bench::bench(&args[1..]),
         Some("contract") => contract::contract(&args[1..]),
+        Some("crash") => crash::crash(&args[1..]),
         Some("test-dates") => {
             let url = start_postgres()?;
             let result = dates::test_dates(&url);
