@@ -1481,6 +1481,8 @@ async fn get_list(
 ) -> ApiResult<Response> {
     auth.account(&account)?;
     q.check()?;
+    // The page too, before any rule of the lists is asked.
+    page::<()>(&[], q.limit, q.cursor.as_deref())?;
     let now = st.now(&headers)?;
     let (table, summary) = tables(&st, now, &account, &list, &q).await?;
     let a = st.app.account(&account).await?;
