@@ -136,11 +136,7 @@ struct Figures {
 
 pub fn bench(args: &[String]) -> Result<()> {
     let a = parse(args)?;
-    let status = Command::new(env!("CARGO")).args(["build", "--release", "--locked", "-p", "billcenter"]).status()?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    let bin = root().join("target/release/billcenter");
+    let bin = crate::build_billcenter(true)?;
     let dir = root().join("target/bench");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

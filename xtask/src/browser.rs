@@ -32,11 +32,7 @@ pub fn browser_tests() -> Result<()> {
     if !npm.success() {
         bail!("npm ci failed in tests/browser");
     }
-    let status = Command::new(env!("CARGO")).args(["build", "--locked", "-p", "billcenter"]).status()?;
-    if !status.success() {
-        bail!("building billcenter failed");
-    }
-    let bin = root().join("target/debug/billcenter");
+    let bin = crate::build_billcenter(false)?;
     let work = root().join("target/browser");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;

@@ -27,11 +27,7 @@ pub fn contract(args: &[String]) -> Result<()> {
         }
     }
     let venv = crate::focus::python_tools("contract-tools", &TOOLS)?;
-    let status = Command::new(env!("CARGO")).args(["build", "--locked", "-p", "billcenter"]).status()?;
-    if !status.success() {
-        bail!("building billcenter failed");
-    }
-    let bin = root().join("target/debug/billcenter");
+    let bin = crate::build_billcenter(false)?;
     let work = root().join("target/contract");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;

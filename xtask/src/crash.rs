@@ -32,11 +32,7 @@ pub fn crash(args: &[String]) -> Result<()> {
         }
     }
     // The release build, as the benchmark's: a night of 20,000 accounts takes seconds.
-    let status = Command::new(env!("CARGO")).args(["build", "--release", "--locked", "-p", "billcenter"]).status()?;
-    if !status.success() {
-        bail!("building billcenter failed");
-    }
-    let bin = root().join("target/release/billcenter");
+    let bin = crate::build_billcenter(true)?;
     let work = root().join("target/crash");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;

@@ -24,6 +24,17 @@ fn cargo(args: &[&str]) -> Result<()> {
 }
 
 /// The repository's root folder.
+/// Builds the `billcenter` binary (the release build, as the benchmark measures it, or the
+/// debug one) and answers its path.
+pub(crate) fn build_billcenter(release: bool) -> Result<std::path::PathBuf> {
+    let profile: &[&str] = if release { &["--release"] } else { &[] };
+    let status = Command::new(env!("CARGO")).arg("build").args(profile).args(["--locked", "-p", "billcenter"]).status()?;
+    if !status.success() {
+        bail!("building billcenter failed");
+    }
+    Ok(root().join(if release { "target/release/billcenter" } else { "target/debug/billcenter" }))
+}
+
 pub(crate) fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }

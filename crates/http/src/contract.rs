@@ -304,8 +304,17 @@ pub fn require_body(empty: bool) -> Result<(), ApiError> {
 /// Reads a JSON body as `T`: `400 malformed_json` when it is not JSON, `400 invalid_input`
 /// naming the field (`records[3].quantity`) when it is JSON the document does not allow.
 pub fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not JSON: {e}")))?;
+    from_value(json_body(body)?)
+}
+
+/// The body as JSON: `400 malformed_json` when it is not.
+pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not JSON: {e}")))
+}
+
+/// Reads a JSON body already parsed as `T` (see [`parse`]).
+pub fn from_value<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, ApiError> {
     // Every body of the API is an object, and so is every record in it: a derived reader
     // would also take an array of the fields' values in order, which the document does not
     // allow.

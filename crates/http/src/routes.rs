@@ -561,40 +561,13 @@ async fn ingest_json(State(st): St, auth: Auth, headers: HeaderMap, body: Bytes)
     auth.operator()?;
     let now = st.now(&headers)?;
     // The count first, so an oversized batch is 413 whatever its records hold.
-    if serde_json::from_slice::<Counted>(&body).is_ok_and(|shape| shape.records.0 > MAX_JSON_RECORDS) {
+    let value = contract::json_body(&body)?;
+    if value.get("records").and_then(serde_json::Value::as_array).is_some_and(|r| r.len() > MAX_JSON_RECORDS) {
         return Err(ApiError::too_large(format!("a batch holds at most {MAX_JSON_RECORDS} records; use /api/v1/usage/ndjson for more")));
     }
-    let batch: UsageBatch = parse(&body)?;
+    let batch: UsageBatch = contract::from_value(value)?;
     let inputs = batch.records.into_iter().map(UsageInput::from).enumerate().collect();
     ingest_answer(st.app.ingest(now, inputs).await?, Vec::new())
-}
-
-/// A batch's record count, read without reading the records.
-#[derive(Deserialize)]
-struct Counted {
-    records: CountOf,
-}
-
-struct CountOf(usize);
-
-impl<'de> Deserialize<'de> for CountOf {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Count;
-        impl<'de> serde::de::Visitor<'de> for Count {
-            type Value = CountOf;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CountOf, A::Error> {
-                let mut n = 0;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    n += 1;
-                }
-                Ok(CountOf(n))
-            }
-        }
-        d.deserialize_seq(Count)
-    }
 }
 
 /// Ingest a streamed NDJSON body of up to 1,000,000 usage records, one JSON object per line.
