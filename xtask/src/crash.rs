@@ -206,6 +206,7 @@ impl Harness {
     ) -> Result<Kills> {
         let window = window.as_millis().max(50) as u64;
         let mut k = Kills { landed: 0, finished_early: 0 };
+        let started = Instant::now();
         while k.landed < kills {
             let mut child = start(self)?;
             std::thread::sleep(Duration::from_millis(self.rng.u64(5..window)));
@@ -217,6 +218,7 @@ impl Harness {
             kill(&mut child)?;
             k.landed += 1;
             check(self, k.landed)?;
+            progress(k.landed, kills, started);
         }
         Ok(k)
     }
@@ -338,6 +340,7 @@ impl Harness {
         let window = took.as_millis().max(50) as u64;
         let (mut landed, mut finished_early, mut resent, mut acked_total) = (0, 0, 0, 0usize);
         let mut next = 0usize;
+        let started = Instant::now();
         while landed < kills {
             let server = Serve::start(&self.bin, &killed)?;
             let port = server.port;
@@ -381,6 +384,7 @@ impl Harness {
                 bail!("after kill {landed} of serve, {} of {} acknowledged records are stored", stored, acked.len());
             }
             self.verify(&Store::File(killed.clone()), &format!("after kill {landed} of serve"))?;
+            progress(landed, kills, started);
         }
         let mut server = Serve::start(&self.bin, &killed)?;
         for b in &batches[next..] {
@@ -452,6 +456,13 @@ impl Harness {
         );
         eprintln!("crash: {line}");
         Ok(line)
+    }
+}
+
+/// A line every tenth kill, for the long runs.
+fn progress(landed: usize, kills: usize, started: Instant) {
+    if landed.is_multiple_of(10) && landed < kills {
+        eprintln!("crash:   {landed} of {kills} kills in {:.0?}", started.elapsed());
     }
 }
 
