@@ -40,6 +40,20 @@ impl Server {
             Some(url) => vec!["--database-url".into(), url.into()],
             None => vec!["--db".into(), dir.path().join("server.db").to_string_lossy().into_owned()],
         };
+        Server::start_in(dir, store, extra)
+    }
+
+    /// A second server on this one's store.
+    pub fn another(&self, extra: &[&str]) -> Server {
+        Server::start_in(tempfile::tempdir().unwrap(), self.store.clone(), extra)
+    }
+
+    /// A server on a store prepared beforehand (`--db FILE` or `--database-url URL`).
+    pub fn start_on_store(store: &[&str], extra: &[&str]) -> Server {
+        Server::start_in(tempfile::tempdir().unwrap(), store.iter().map(|s| s.to_string()).collect(), extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, store: Vec<String>, extra: &[&str]) -> Server {
         let out = Command::new(BIN).args(&store).args(["key", "create", "--operator"]).output().expect("run billcenter");
         assert!(out.status.success(), "billcenter key create: {}", String::from_utf8_lossy(&out.stderr));
         let operator = String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_owned();
