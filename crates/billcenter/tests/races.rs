@@ -168,7 +168,7 @@ async fn money_paths_race_the_night(server: Server) {
         tasks.push(post(format!("/api/v1/accounts/{id}/coupons"), coupon, BILL_NIGHT));
         tasks.push(post(format!("/api/v1/accounts/{id}/coupon-codes/redeem"), json!({"code": format!("RACE-{a}")}), BILL_NIGHT));
     }
-    let mut cards_bought = vec![0usize; ACCOUNTS];
+    let mut cards_bought = [0usize; ACCOUNTS];
     let mut invoices_issued = 0;
     for t in tasks {
         let (path, status, text) = t.await.unwrap();
