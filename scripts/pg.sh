@@ -37,7 +37,7 @@ start)
     if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
         useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
     fi
-    if [ -f "$dir/url" ] && "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    if [ -f "$dir/url" ] && pg_ctl status >/dev/null 2>&1; then
         cat "$dir/url"
         exit 0
     fi
