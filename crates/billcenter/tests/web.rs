@@ -1,6 +1,7 @@
 //! The Billing Center's pages over real HTTP: sign-in with its CSRF token and lock, every page
-//! of an account in both languages, exports equal to the CLI's, another account's pages not
-//! found, sign-out, and the operator's account list.
+//! of an account in both languages, exports equal to the CLI's, every page, export and form of
+//! every other account not found for a customer (and operators' forms forbidden), sign-out,
+//! and the operator's account list.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -719,4 +720,77 @@ async fn no_log_line_or_error_carries_a_secret() {
         assert!(!log.contains(s.as_str()), "the log carries a secret ({} characters)", s.len());
         assert!(!errors.contains(s.as_str()), "an error message carries a secret: {errors}");
     }
+}
+
+/// Every page, export and form of the Billing Center, walked by one customer against every
+/// other account: each answers 404 and names nothing of that account, while an operator opens
+/// the same pages (so each path is real); on its own account the customer's operator-only forms
+/// answer 403 and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_reaches_no_page_or_form_of_another_account() {
+    let site = site();
+    let (mut customer, _) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    let (mut operator, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    let csrf = hidden(&site.get(&mut customer, "/accounts/cedar/").await.body, "csrf");
+    let lists = billcenter_http::web::PAGE_LISTS;
+    let actions = ["buy-pack", "grant-pack", "refund", "upgrade", "renew", "auto-renew-on", "auto-renew-off"];
+    let (mut pages, mut forms, mut name_seen) = (0, 0, Vec::new());
+    for other in ["acme", "bolt", "dune", "ember", "fjord"] {
+        let mut paths = vec![format!("/accounts/{other}/"), format!("/accounts/{other}/invoices/2026-10")];
+        paths.push(format!("/accounts/{other}/invoices/2026-10/export?format=pdf"));
+        paths.push(format!("/accounts/{other}/expenses/export?month=2026-10&format=focus"));
+        for list in lists {
+            paths.push(format!("/accounts/{other}/{list}"));
+            for format in ["csv", "xlsx"] {
+                paths.push(format!("/accounts/{other}/{list}/export?format={format}"));
+            }
+        }
+        let name = site.get(&mut operator, &format!("/accounts/{other}/")).await.body;
+        let name =
+            name.split("<h1").nth(1).and_then(|h| h.split('>').nth(1)).and_then(|t| t.split('<').next()).unwrap_or(other).trim().to_owned();
+        name_seen.push(name.clone());
+        assert!(name.len() > 3, "{other}'s page is headed by its name, not `{name}`");
+        for path in &paths {
+            assert_eq!(site.get(&mut operator, path).await.status, 200, "the operator opens {path}");
+            let answer = site.get(&mut customer, path).await;
+            assert_eq!(answer.status, 404, "{path}");
+            assert!(!answer.body.contains(&name), "{path} names {name}");
+            pages += 1;
+        }
+        let mut posts: Vec<String> = lists.iter().map(|list| format!("/accounts/{other}/{list}")).collect();
+        posts.extend(["issue", "reject", "reverse"].map(|d| format!("/accounts/{other}/tax-invoices/1/{d}")));
+        posts.extend(actions.map(|a| format!("/accounts/{other}/actions/{a}")));
+        for path in &posts {
+            let form = [("csrf", csrf.as_str()), ("amount", "1.00"), ("pack", "log_events_100m"), ("reason", "x"), ("package", "pro")];
+            let answer = site.post(&mut customer, path, &form).await;
+            assert_eq!(answer.status, 404, "POST {path}");
+            assert!(!answer.body.contains(&name), "POST {path} names {name}");
+            forms += 1;
+        }
+    }
+    let writes = || run(&site.db, &["verify"], None);
+    let before = (writes(), site.get(&mut operator, "/accounts/cedar/transactions").await.body);
+    for path in actions[1..]
+        .iter()
+        .map(|a| format!("/accounts/cedar/actions/{a}"))
+        .chain(["issue", "reject", "reverse"].map(|d| format!("/accounts/cedar/tax-invoices/1/{d}")))
+    {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("amount", "1.00"),
+            ("pack", "log_events_100m"),
+            ("reason", "x"),
+            ("package", "pro"),
+            ("number", "1"),
+            ("date", "2026-11-01"),
+        ];
+        assert_eq!(site.post(&mut customer, &path, &form).await.status, 403, "POST {path}");
+        forms += 1;
+    }
+    let after = (writes(), site.get(&mut operator, "/accounts/cedar/transactions").await.body);
+    assert_eq!(before, after, "a refused form changes nothing");
+    eprintln!(
+        "tenancy: {} accounts, {pages} pages and exports and {forms} forms of other accounts and operators walked by a customer",
+        name_seen.len()
+    );
 }

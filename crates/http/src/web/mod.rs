@@ -22,7 +22,7 @@ use serde::Deserialize;
 use crate::ApiState;
 use i18n::{LANGS, Lang, Tr};
 
-pub use pages::money_text;
+pub use pages::{PAGE_LISTS, money_text};
 
 const SESSION_COOKIE: &str = "bc_session";
 const LOGIN_COOKIE: &str = "bc_login";
