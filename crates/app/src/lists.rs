@@ -433,7 +433,7 @@ impl App {
             TxKind::parse(kind).ok_or_else(|| AppError::invalid("type", format!("`{kind}` is not a transaction type")))?;
         }
         let fund = filter.fund.as_deref().map(parse_fund).transpose()?;
-        let entries = tx.ledger_entries(Some(account_id), Some(from), Some(to), true).await?;
+        let entries = tx.ledger_entries((account_id, account_id), Some(from), Some(to), true).await?;
         tx.commit().await?;
         let c = account.currency.code();
         let mut table = Table::new(&[

@@ -55,62 +55,33 @@ impl App {
             problems: unbalanced.iter().map(|(a, t, s)| format!("{a} TX-{t:06} sums to {s} minor units")).collect(),
         });
 
-        // Every fund: each entry's balance-after is the running sum, and the final sum is the
-        // stored balance.
-        let mut sums: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
-        let mut running_problems = Vec::new();
-        for (account, book, fund, amount, after) in tx.fund_entries().await? {
-            let sum = sums.entry((account.clone(), book.clone(), fund)).or_insert(0);
-            *sum += amount;
-            if after != Some(*sum) {
-                running_problems.push(format!("{account} {book} {fund}: balance after {after:?} but running sum {sum}"));
-            }
-        }
-        let mut balance_problems = running_problems;
-        let cash = tx.all_cash().await?;
-        let instruments = tx.all_instruments().await?;
-        let mut funds_checked = 0;
-        for (account, stored) in &cash {
-            funds_checked += 1;
-            let ledger = sums.remove(&(account.clone(), "cash".into(), 0)).unwrap_or(0);
-            if ledger != *stored {
-                balance_problems.push(format!("{account} cash: stored {stored}, ledger {ledger}"));
-            }
-        }
-        let mut instrument_problems = Vec::new();
-        for i in &instruments {
-            funds_checked += 1;
-            let book = if i.kind == "card" { "card" } else { "coupon" };
-            let ledger = sums.remove(&(i.account_id.clone(), book.into(), i.instrument_id)).unwrap_or(0);
-            if ledger != i.balance {
-                balance_problems.push(format!("{} {}: stored {}, ledger {ledger}", i.account_id, i.code, i.balance));
-            }
-            if i.balance < 0 || i.balance > i.face_value {
-                instrument_problems.push(format!("{} {}: balance {} outside 0..={}", i.account_id, i.code, i.balance, i.face_value));
-            }
-            if !i.active && i.balance != 0 {
-                instrument_problems.push(format!("{} {}: expired with balance {}", i.account_id, i.code, i.balance));
-            }
-        }
-        for ((account, book, fund), sum) in sums {
-            balance_problems.push(format!("{account} {book} {fund}: ledger has {sum} for a fund that does not exist"));
+        // The ledger is read a slice of accounts at a time, so that memory stays bounded
+        // whatever the number of accounts.
+        let mut funds = FundCheck::default();
+        let mut chain = ChainCheck::default();
+        let mut after = String::new();
+        loop {
+            let accounts = tx.accounts_after(&after, VERIFY_SLICE).await?;
+            let (Some(first), Some(last)) = (accounts.first(), accounts.last()) else { break };
+            let (first, last) = (first.account_id.clone(), last.account_id.clone());
+            funds.slice(&mut tx, &accounts, &first, &last).await?;
+            chain.slice(&mut tx, &accounts, &first, &last).await?;
+            after = last;
         }
         report.checks.push(Check {
             name: "fund balances equal the sum of their ledger entries",
-            checked: funds_checked,
-            problems: balance_problems,
+            checked: funds.checked,
+            problems: funds.balance_problems,
         });
         report.checks.push(Check {
             name: "no coupon or card below zero or above its face value",
-            checked: instruments.len(),
-            problems: instrument_problems,
+            checked: funds.instruments,
+            problems: funds.instrument_problems,
         });
-
-        let (checked, problems) = chain_problems(&mut tx).await?;
         report.checks.push(Check {
             name: "every account's ledger is an unbroken hash chain ending at the account's head",
-            checked,
-            problems,
+            checked: chain.checked,
+            problems: chain.problems,
         });
 
         let (count, unsettled) = tx.unsettled_lines().await?;
@@ -240,61 +211,114 @@ impl App {
     }
 }
 
+/// Accounts whose ledger `verify` reads at once.
+const VERIFY_SLICE: i64 = 2_000;
+
+/// Every fund: each entry's balance-after is the running sum, and the final sum is the stored
+/// balance; no instrument outside its bounds.
+#[derive(Default)]
+struct FundCheck {
+    checked: usize,
+    instruments: usize,
+    balance_problems: Vec<String>,
+    instrument_problems: Vec<String>,
+}
+
+impl FundCheck {
+    async fn slice(&mut self, tx: &mut store::Tx, accounts: &[store::AccountRow], first: &str, last: &str) -> Result<()> {
+        let mut sums: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
+        for (account, book, fund, amount, after) in tx.fund_entries(first, last).await? {
+            let sum = sums.entry((account.clone(), book.clone(), fund)).or_insert(0);
+            *sum += amount;
+            if after != Some(*sum) {
+                self.balance_problems.push(format!("{account} {book} {fund}: balance after {after:?} but running sum {sum}"));
+            }
+        }
+        for account in accounts {
+            self.checked += 1;
+            let ledger = sums.remove(&(account.account_id.clone(), "cash".into(), 0)).unwrap_or(0);
+            if ledger != account.cash {
+                self.balance_problems.push(format!("{} cash: stored {}, ledger {ledger}", account.account_id, account.cash));
+            }
+        }
+        for i in tx.instruments_between(first, last).await? {
+            self.checked += 1;
+            self.instruments += 1;
+            let book = if i.kind == "card" { "card" } else { "coupon" };
+            let ledger = sums.remove(&(i.account_id.clone(), book.into(), i.instrument_id)).unwrap_or(0);
+            if ledger != i.balance {
+                self.balance_problems.push(format!("{} {}: stored {}, ledger {ledger}", i.account_id, i.code, i.balance));
+            }
+            if i.balance < 0 || i.balance > i.face_value {
+                self.instrument_problems.push(format!("{} {}: balance {} outside 0..={}", i.account_id, i.code, i.balance, i.face_value));
+            }
+            if !i.active && i.balance != 0 {
+                self.instrument_problems.push(format!("{} {}: expired with balance {}", i.account_id, i.code, i.balance));
+            }
+        }
+        for ((account, book, fund), sum) in sums {
+            self.balance_problems.push(format!("{account} {book} {fund}: ledger has {sum} for a fund that does not exist"));
+        }
+        Ok(())
+    }
+}
+
 /// Recomputes each account's hash chain from its first ledger transaction and names, per
 /// account, the first transaction that is missing, was changed or was inserted out of order,
 /// and a head the ledger does not reach (its last transactions deleted).
-async fn chain_problems(tx: &mut store::Tx) -> Result<(usize, Vec<String>)> {
-    let rows = tx.ledger_entries(None, None, None, false).await?;
-    let mut heads: BTreeMap<String, String> = BTreeMap::new();
-    let mut after = String::new();
-    loop {
-        let batch = tx.accounts_after(&after, 10_000).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.account_id.clone();
-        heads.extend(batch.into_iter().map(|a| (a.account_id, a.ledger_head)));
-    }
-    let mut problems = Vec::new();
-    let mut checked = 0;
-    let mut broken: std::collections::BTreeSet<String> = Default::default();
-    // Where each account's chain stands: the next transaction number and the last hash.
-    let mut at: BTreeMap<String, (i64, String)> = BTreeMap::new();
-    let mut i = 0;
-    while i < rows.len() {
-        let (t, _) = &rows[i];
-        let end = rows[i..].iter().position(|(u, _)| u.account_id != t.account_id || u.tx_no != t.tx_no).map_or(rows.len(), |n| i + n);
-        let entries: Vec<store::LedgerEntryRow> = rows[i..end].iter().map(|(_, e)| e.clone()).collect();
-        i = end;
-        checked += 1;
-        if broken.contains(&t.account_id) {
-            continue;
-        }
-        let (next, previous) = at.entry(t.account_id.clone()).or_insert((1, String::new()));
-        let problem = if t.tx_no != *next {
-            Some(format!("{}: ledger transaction {} is missing (the next one is {})", t.account_id, next, t.tx_no))
-        } else if crate::context::chain_hash(previous, t, &entries) != t.hash {
-            Some(format!(
-                "{}: ledger transaction {} ({}) was changed or inserted out of order: its hash does not follow from it and its predecessor",
-                t.account_id, t.tx_no, t.document
-            ))
-        } else {
-            None
-        };
-        match problem {
-            Some(p) => {
-                problems.push(p);
-                broken.insert(t.account_id.clone());
+#[derive(Default)]
+struct ChainCheck {
+    checked: usize,
+    problems: Vec<String>,
+}
+
+impl ChainCheck {
+    async fn slice(&mut self, tx: &mut store::Tx, accounts: &[store::AccountRow], first: &str, last: &str) -> Result<()> {
+        let rows = tx.ledger_entries((first, last), None, None, false).await?;
+        let mut broken: std::collections::BTreeSet<String> = Default::default();
+        // Where each account's chain stands: the next transaction number and the last hash.
+        let mut at: BTreeMap<String, (i64, String)> = BTreeMap::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let (t, _) = &rows[i];
+            let end = rows[i..].iter().position(|(u, _)| u.account_id != t.account_id || u.tx_no != t.tx_no).map_or(rows.len(), |n| i + n);
+            let entries: Vec<store::LedgerEntryRow> = rows[i..end].iter().map(|(_, e)| e.clone()).collect();
+            i = end;
+            self.checked += 1;
+            if broken.contains(&t.account_id) {
+                continue;
             }
-            None => *at.get_mut(&t.account_id).expect("entered above") = (t.tx_no + 1, t.hash.clone()),
+            let (next, previous) = at.entry(t.account_id.clone()).or_insert((1, String::new()));
+            let problem = if t.tx_no != *next {
+                Some(format!("{}: ledger transaction {} is missing (the next one is {})", t.account_id, next, t.tx_no))
+            } else if crate::context::chain_hash(previous, t, &entries) != t.hash {
+                Some(format!(
+                    "{}: ledger transaction {} ({}) was changed or inserted out of order: its hash does not follow from it and its predecessor",
+                    t.account_id, t.tx_no, t.document
+                ))
+            } else {
+                None
+            };
+            match problem {
+                Some(p) => {
+                    self.problems.push(p);
+                    broken.insert(t.account_id.clone());
+                }
+                None => *at.get_mut(&t.account_id).expect("entered above") = (t.tx_no + 1, t.hash.clone()),
+            }
         }
+        for account in accounts {
+            if broken.contains(&account.account_id) {
+                continue;
+            }
+            let reached = at.get(&account.account_id).map_or("", |(_, h)| h.as_str());
+            if reached != account.ledger_head {
+                self.problems.push(format!(
+                    "{}: the ledger ends before the account's chain head (its last transactions are missing)",
+                    account.account_id
+                ));
+            }
+        }
+        Ok(())
     }
-    for (account, head) in &heads {
-        if broken.contains(account) {
-            continue;
-        }
-        let reached = at.get(account).map_or("", |(_, h)| h.as_str());
-        if reached != head {
-            problems.push(format!("{account}: the ledger ends before the account's chain head (its last transactions are missing)"));
-        }
-    }
-    Ok((checked, problems))
 }

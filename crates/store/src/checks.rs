@@ -15,32 +15,31 @@ impl Tx {
         })
     }
 
-    /// Every fund entry in posting order per fund: (account, book, fund id, amount, balance after).
-    pub async fn fund_entries(&mut self) -> Result<Vec<(String, String, i64, i64, Option<i64>)>> {
+    /// Every fund entry of the accounts from `first` to `last` (inclusive) in posting order per
+    /// fund: (account, book, fund id, amount, balance after).
+    pub async fn fund_entries(&mut self, first: &str, last: &str) -> Result<Vec<(String, String, i64, i64, Option<i64>)>> {
         on!(self, conn => {
             let rows = sqlx::query::<Db>(
-                "SELECT account_id, book, fund_id, amount, balance_after FROM ledger_entry WHERE book IN ('cash', 'coupon', 'card') \
+                "SELECT account_id, book, fund_id, amount, balance_after FROM ledger_entry \
+                 WHERE account_id BETWEEN $1 AND $2 AND book IN ('cash', 'coupon', 'card') \
                  ORDER BY account_id, book, fund_id, tx_no, entry_no",
             )
+            .bind(first)
+            .bind(last)
             .fetch_all(&mut *conn)
             .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect())
         })
     }
 
-    /// Every account's stored cash.
-    pub async fn all_cash(&mut self) -> Result<Vec<(String, i64)>> {
+    /// Every instrument of the accounts from `first` to `last` (inclusive).
+    pub async fn instruments_between(&mut self, first: &str, last: &str) -> Result<Vec<InstrumentRow>> {
         on!(self, conn => {
-            let rows = sqlx::query::<Db>("SELECT account_id, cash FROM billing_account ORDER BY account_id").fetch_all(&mut *conn).await?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-        })
-    }
-
-    /// Every instrument of every account.
-    pub async fn all_instruments(&mut self) -> Result<Vec<InstrumentRow>> {
-        on!(self, conn => {
-            let sql = format!("SELECT {} FROM instrument ORDER BY account_id, instrument_id", Self::INSTRUMENT_COLUMNS);
-            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+            let sql = format!(
+                "SELECT {} FROM instrument WHERE account_id BETWEEN $1 AND $2 ORDER BY account_id, instrument_id",
+                Self::INSTRUMENT_COLUMNS
+            );
+            let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(first).bind(last).fetch_all(&mut *conn).await?;
             rows.iter().map(Self::instrument_row).collect()
         })
     }

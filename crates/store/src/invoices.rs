@@ -378,12 +378,12 @@ impl Tx {
         })
     }
 
-    /// Ledger entries of one account (or of every account, by account) with their
-    /// transaction, posted in `[from, to)`, oldest first; `funds_only` keeps the customer's side
-    /// (cash, coupons, cards).
+    /// Ledger entries of the accounts from `first` to `last` (inclusive; one account when they
+    /// are the same), by account, with their transaction, posted in `[from, to)`, oldest
+    /// first; `funds_only` keeps the customer's side (cash, coupons, cards).
     pub async fn ledger_entries(
         &mut self,
-        account_id: Option<&str>,
+        (first, last): (&str, &str),
         from: Option<Timestamp>,
         to: Option<Timestamp>,
         funds_only: bool,
@@ -393,9 +393,7 @@ impl Tx {
                 "SELECT t.account_id, t.tx_no, t.kind, t.posted_at, t.document, t.remark, e.entry_no, e.book, e.fund_id, e.amount, e.balance_after, \
                  t.hash FROM ledger_tx t JOIN ledger_entry e ON e.account_id = t.account_id AND e.tx_no = t.tx_no WHERE 1 = 1",
             );
-            if let Some(account_id) = account_id {
-                q.push(" AND t.account_id = ").push_bind(account_id.to_owned());
-            }
+            q.push(" AND t.account_id BETWEEN ").push_bind(first.to_owned()).push(" AND ").push_bind(last.to_owned());
             if let Some(from) = from {
                 q.push(" AND t.posted_at >= ").push_bind(micros(from));
             }

@@ -437,8 +437,13 @@ async fn instruments_update_in_bulk(store: Store) {
     tx.update_instruments(&[]).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.read().await.unwrap();
-    let all: Vec<(String, i64, i64, bool)> =
-        tx.all_instruments().await.unwrap().into_iter().map(|i| (i.account_id, i.instrument_id, i.balance, i.active)).collect();
+    let all: Vec<(String, i64, i64, bool)> = tx
+        .instruments_between("", "\u{10ffff}")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.account_id, i.instrument_id, i.balance, i.active))
+        .collect();
     assert_eq!(all, [("a1".into(), 1, 5000, true), ("a1".into(), 2, 1234, true), ("a2".into(), 1, 0, false)]);
     tx.commit().await.unwrap();
 }
