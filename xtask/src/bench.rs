@@ -56,6 +56,11 @@ fn parse(args: &[String]) -> Result<Args> {
 }
 
 /// Runs billcenter with arguments; returns its stdout and the wall time in seconds.
+/// Runs the benchmark's own commands: `billcenter-bench`, built beside `billcenter`.
+fn workload(bin: &Path, args: &[&str]) -> Result<(String, f64)> {
+    billcenter(&bin.with_file_name("billcenter-bench"), args)
+}
+
 fn billcenter(bin: &Path, args: &[&str]) -> Result<(String, f64)> {
     let start = Instant::now();
     let out = Command::new(bin).args(args).stderr(Stdio::inherit()).output().with_context(|| format!("cannot run {}", bin.display()))?;
@@ -66,7 +71,7 @@ fn billcenter(bin: &Path, args: &[&str]) -> Result<(String, f64)> {
     Ok((String::from_utf8(out.stdout)?, secs))
 }
 
-/// The pages `billcenter bench pages` renders, as it names them.
+/// The pages `billcenter-bench pages` renders, as it names them.
 const PAGES: [&str; 7] = ["overview", "expenses", "expenses_month", "expenses_workspace", "invoices", "invoice", "transactions"];
 
 const RUN_AT: &str = "2026-11-02T00:30:00+08:00";
@@ -137,6 +142,7 @@ struct Figures {
 pub fn bench(args: &[String]) -> Result<()> {
     let a = parse(args)?;
     let bin = crate::build_billcenter(true)?;
+    crate::cargo(&["build", "--release", "--locked", "-p", "billcenter-bench"])?;
     let dir = root().join("target/bench");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -179,12 +185,12 @@ pub fn bench(args: &[String]) -> Result<()> {
     for run in 0..a.runs {
         eprintln!("bench run {} of {} ({} accounts)", run + 1, a.runs, a.accounts);
         let db = dir.join(format!("run{run}.db")).display().to_string();
-        let (setup, _) = billcenter(&bin, &["--db", &db, "bench", "setup", "--accounts", &a.accounts.to_string(), "--usage", &usage_arg])?;
+        let (setup, _) = workload(&bin, &["--db", &db, "setup", "--accounts", &a.accounts.to_string(), "--usage", &usage_arg])?;
         f.records = json_field(&setup, "records").context("setup reports records")?.parse()?;
         let (_, ingest) = billcenter(&bin, &["--db", &db, "--now", "2026-11-02T00:10:00+08:00", "usage", "import", &usage_arg])?;
-        let (job, _) = billcenter(&bin, &["--db", &db, "bench", "job", "--usage", &usage_arg])?;
+        let (job, _) = workload(&bin, &["--db", &db, "job", "--usage", &usage_arg])?;
         let (_, nightly) = billcenter(&bin, &["--db", &db, "--now", "2026-11-02T00:30:00+08:00", "run"])?;
-        let (check, _) = billcenter(&bin, &["--db", &db, "bench", "check", "--usage", &usage_arg])?;
+        let (check, _) = workload(&bin, &["--db", &db, "check", "--usage", &usage_arg])?;
         f.ingest_s.push(ingest);
         f.run_s.push(nightly);
         f.floor_s.push(json_field(&job, "floor_s").context("floor_s")?.parse()?);
@@ -205,10 +211,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         f.ingest_http_s.push(http_ingest(&bin, &dir, run, a.accounts, &usage)?);
         if let Some(url) = &pg {
             let database = create_database(url, &format!("bench_{}_{run}", std::process::id()))?;
-            billcenter(
-                &bin,
-                &["--database-url", &database, "bench", "setup", "--accounts", &a.accounts.to_string(), "--usage", &usage_arg],
-            )?;
+            workload(&bin, &["--database-url", &database, "setup", "--accounts", &a.accounts.to_string(), "--usage", &usage_arg])?;
             billcenter(&bin, &["--database-url", &database, "--now", "2026-11-02T00:10:00+08:00", "usage", "import", &usage_arg])?;
             let (_, nightly_pg) = billcenter(&bin, &["--database-url", &database, "--now", "2026-11-02T00:30:00+08:00", "run"])?;
             f.run_pg_s.push(nightly_pg);
@@ -221,9 +224,9 @@ pub fn bench(args: &[String]) -> Result<()> {
         eprintln!("bench: night of {} accounts from pre-aggregated usage, run {} of {}", a.night_accounts, run + 1, a.runs);
         let db = dir.join("night.db").display().to_string();
         remove_db(&db);
-        let (setup, _) = billcenter(&bin, &["--db", &db, "bench", "setup-aggregated", "--accounts", &a.night_accounts.to_string()])?;
+        let (setup, _) = workload(&bin, &["--db", &db, "setup-aggregated", "--accounts", &a.night_accounts.to_string()])?;
         f.aggregates_1m = json_field(&setup, "aggregates").context("aggregates")?.parse()?;
-        let (night, _) = billcenter(&bin, &["--db", &db, "--now", RUN_AT, "bench", "night"])?;
+        let (night, _) = workload(&bin, &["--db", &db, "--now", RUN_AT, "night"])?;
         f.run_1m_s.push(json_field(&night, "seconds").context("seconds")?.parse()?);
         let rss: Option<f64> = json_field(&night, "peak_rss_mib").and_then(|v| v.parse().ok());
         f.peak_rss_1m_mib = match (rss, f.peak_rss_1m_mib) {
@@ -236,11 +239,11 @@ pub fn bench(args: &[String]) -> Result<()> {
         eprintln!("bench: a month's invoices for {} accounts, run {} of {}", a.month_accounts, run + 1, a.runs);
         let db = dir.join("month.db").display().to_string();
         remove_db(&db);
-        billcenter(&bin, &["--db", &db, "bench", "setup-month", "--accounts", &a.month_accounts.to_string()])?;
+        workload(&bin, &["--db", &db, "setup-month", "--accounts", &a.month_accounts.to_string()])?;
         // Bill November day by day through Dec 2; the timed run on Dec 4 bills Dec 3 (no
         // usage) and issues every account's November invoice.
         billcenter(&bin, &["--db", &db, "--now", "2026-12-03T00:30:00+08:00", "run"])?;
-        let (night, _) = billcenter(&bin, &["--db", &db, "--now", "2026-12-04T00:30:00+08:00", "bench", "night"])?;
+        let (night, _) = workload(&bin, &["--db", &db, "--now", "2026-12-04T00:30:00+08:00", "night"])?;
         let issued: usize = json_field(&night, "invoices_issued").context("invoices_issued")?.parse()?;
         if issued != a.month_accounts {
             bail!("the invoice run issued {issued} invoices for {} accounts", a.month_accounts);
@@ -251,7 +254,7 @@ pub fn bench(args: &[String]) -> Result<()> {
     eprintln!("bench: exports of one account's month of about {} expense lines", a.export_lines);
     let db = dir.join("export.db").display().to_string();
     remove_db(&db);
-    billcenter(&bin, &["--db", &db, "bench", "setup-export", "--lines", &a.export_lines.to_string()])?;
+    workload(&bin, &["--db", &db, "setup-export", "--lines", &a.export_lines.to_string()])?;
     billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
     for run in 0..a.runs {
         let (mut lines, mut focus_rows) = (0, 0);
@@ -264,12 +267,11 @@ pub fn bench(args: &[String]) -> Result<()> {
             let what = if focus { "FOCUS " } else { "" };
             eprintln!("bench: {what}{format} export, run {} of {}", run + 1, a.runs);
             let file = dir.join(format!("export.{format}")).display().to_string();
-            let mut args =
-                vec!["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "export", "--format", format, "--output", &file];
+            let mut args = vec!["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "export", "--format", format, "--output", &file];
             if focus {
                 args.push("--focus");
             }
-            let (out, _) = billcenter(&bin, &args)?;
+            let (out, _) = workload(&bin, &args)?;
             *(if focus { &mut focus_rows } else { &mut lines }) = json_field(&out, "rows").context("rows")?.parse()?;
             secs.push(json_field(&out, "seconds").context("seconds")?.parse()?);
             let peak: Option<f64> = json_field(&out, "peak_rss_mib").and_then(|v| v.parse().ok());
@@ -285,12 +287,11 @@ pub fn bench(args: &[String]) -> Result<()> {
     eprintln!("bench: the Billing Center's pages of an account of about {} expense lines in the month", a.page_lines);
     let db = dir.join("pages.db").display().to_string();
     remove_db(&db);
-    let (setup, _) = billcenter(&bin, &["--db", &db, "bench", "setup-export", "--lines", &a.page_lines.to_string()])?;
+    let (setup, _) = workload(&bin, &["--db", &db, "setup-export", "--lines", &a.page_lines.to_string()])?;
     billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
     f.page_lines = json_field(&setup, "aggregates").context("aggregates")?.parse()?;
     let runs = a.runs.max(3).to_string();
-    let (out, _) =
-        billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "bench", "pages", "--account", "b0000000", "--runs", &runs])?;
+    let (out, _) = workload(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "pages", "--account", "b0000000", "--runs", &runs])?;
     for name in PAGES {
         f.pages_ms.push((name, json_field(&out, &format!("{name}_ms")).and_then(|v| v.parse().ok())));
     }
@@ -307,7 +308,7 @@ pub fn bench(args: &[String]) -> Result<()> {
 fn http_ingest(bin: &Path, dir: &Path, run: usize, accounts: usize, usage: &Path) -> Result<f64> {
     let db = dir.join(format!("http{run}.db")).display().to_string();
     let usage_arg = usage.display().to_string();
-    billcenter(bin, &["--db", &db, "bench", "setup", "--accounts", &accounts.to_string(), "--usage", &usage_arg])?;
+    workload(bin, &["--db", &db, "setup", "--accounts", &accounts.to_string(), "--usage", &usage_arg])?;
     let (key, _) = billcenter(bin, &["--db", &db, "key", "create", "--operator"])?;
     let key = key.lines().next().context("a key")?.to_owned();
     let text = std::fs::read_to_string(usage)?;

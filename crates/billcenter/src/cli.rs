@@ -177,12 +177,6 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
-    /// Benchmark workload and jobs (used by `cargo xtask bench`).
-    #[command(hide = true)]
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
     /// Fill the database with a realistic demo, create a sign-in for each demo account and an
     /// operator, and serve the Billing Center.
     Demo {
@@ -197,70 +191,6 @@ enum Command {
         days: u16,
         #[arg(long, default_value_t = 20261126)]
         seed: u64,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum BenchCommand {
-    /// Create the accounts and their funds, and write one day of usage as NDJSON.
-    Setup {
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[arg(long)]
-        usage: PathBuf,
-    },
-    /// Time the floor and the engine over the day's records, before the nightly run.
-    Job {
-        #[arg(long)]
-        usage: PathBuf,
-    },
-    /// Create the accounts and funds and load the day as 20 daily aggregates per account.
-    SetupAggregated {
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-    /// Create the accounts and funds and load every day of November 2026 as daily aggregates.
-    SetupMonth {
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-    /// One account whose November holds about `lines` expense lines, as daily aggregates.
-    SetupExport {
-        #[arg(long, default_value_t = 1_000_000)]
-        lines: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-    /// Export the export account's November, timed in this process, with its peak RSS.
-    Export {
-        #[arg(long, value_enum)]
-        format: ExportFormat,
-        #[arg(long)]
-        output: PathBuf,
-        /// The month's FOCUS file (csv or parquet) instead of its detailed expenses.
-        #[arg(long)]
-        focus: bool,
-    },
-    /// Render the Billing Center's pages of an account through the router in this process,
-    /// timed (median milliseconds of `runs` requests each).
-    Pages {
-        #[arg(long)]
-        account: String,
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-    },
-    /// The nightly run at `--now`, timed in this process, with its peak RSS.
-    Night,
-    /// After the nightly run: compare what it stored with the engine job's answer.
-    Check {
-        #[arg(long)]
-        usage: PathBuf,
     },
 }
 
@@ -1110,73 +1040,6 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
             }
         }
         Command::Serve(args) => serve(app.clone(), args, cwd, clock, out).await?,
-        Command::Bench { command: BenchCommand::Setup { accounts, seed, usage } } => {
-            let n = crate::bench::setup(app, *accounts, *seed, &cwd.join(usage)).await?;
-            print_json(out, serde_json::json!({"accounts": accounts, "records": n}))?;
-        }
-        Command::Bench { command: BenchCommand::Job { usage } } => {
-            let r = crate::bench::job(app, &cwd.join(usage)).await?;
-            print_json(
-                out,
-                serde_json::json!({"records": r.records, "floor_s": r.floor_s, "engine_s": r.engine_s, "engine_cores_s": r.engine_cores_s, "engine_fold_s": r.engine_fold_s, "lines": r.lines, "cores": r.cores, "engine_total_minor": r.engine_total_minor,
-                    "floor_checksum": r.floor_checksum, "peak_rss_mib": crate::bench::peak_rss_mib()}),
-            )?;
-        }
-        Command::Bench { command: BenchCommand::SetupAggregated { accounts, seed } } => {
-            let n = crate::bench::setup_aggregated(app, *accounts, *seed).await?;
-            print_json(out, serde_json::json!({"accounts": accounts, "aggregates": n}))?;
-        }
-        Command::Bench { command: BenchCommand::SetupMonth { accounts, seed } } => {
-            let n = crate::bench::setup_month(app, *accounts, *seed).await?;
-            print_json(out, serde_json::json!({"accounts": accounts, "aggregates": n}))?;
-        }
-        Command::Bench { command: BenchCommand::SetupExport { lines, seed } } => {
-            let n = crate::bench::setup_export(app, *lines, *seed).await?;
-            print_json(out, serde_json::json!({"account": crate::bench::account_id(0), "aggregates": n}))?;
-        }
-        Command::Bench { command: BenchCommand::Export { format, output, focus } } => {
-            let args = ListArgs {
-                list: if *focus { ListKind::Focus } else { ListKind::Expenses },
-                account: Some(crate::bench::account_id(0)),
-                from: None,
-                to: None,
-                month: Some("2026-11".into()),
-                workspace: None,
-                item: None,
-                charge_type: None,
-                kind: None,
-                fund: None,
-                status: None,
-            };
-            let start = std::time::Instant::now();
-            let rows = if *focus {
-                export_document(app, &args, *format, Some(&cwd.join(output)), out).await?
-            } else {
-                export_expenses(app, now, &args, *format, Some(&cwd.join(output)), out).await?
-            };
-            print_json(
-                out,
-                serde_json::json!({"rows": rows, "seconds": start.elapsed().as_secs_f64(), "peak_rss_mib": crate::bench::peak_rss_mib()}),
-            )?;
-        }
-        Command::Bench { command: BenchCommand::Pages { account, runs } } => {
-            let medians = crate::bench::pages(app, now, account, (*runs).max(1)).await?;
-            let map: serde_json::Map<String, serde_json::Value> =
-                medians.into_iter().map(|(name, ms)| (format!("{name}_ms"), serde_json::json!(ms))).collect();
-            print_json(out, serde_json::Value::Object(map))?;
-        }
-        Command::Bench { command: BenchCommand::Night } => {
-            let (seconds, r, rss) = crate::bench::night(app, now).await?;
-            print_json(
-                out,
-                serde_json::json!({"seconds": seconds, "accounts": r.accounts_billed, "lines": r.lines,
-                    "invoices_issued": r.invoices_issued, "peak_rss_mib": rss}),
-            )?;
-        }
-        Command::Bench { command: BenchCommand::Check { usage } } => {
-            let compared = crate::bench::check(app, &cwd.join(usage)).await?;
-            print_json(out, serde_json::json!({"accounts_compared": compared, "matches_nightly_run": true}))?;
-        }
         Command::Demo { no_serve, listen, days, seed } => {
             // The demo's documents go beside its database file (or into the working folder on
             // PostgreSQL).

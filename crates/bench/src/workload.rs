@@ -1,12 +1,12 @@
 //! The benchmark workload and the in-process jobs that `cargo xtask bench` times
-//! (see `bench/README.md`). Hidden from the CLI's help: it is for measuring, not for operating.
+//! (see `bench/README.md`).
 //!
-//! `bench setup` fills a database with N accounts (1 to 3 workspaces each; a third with a
+//! `setup` fills a database with N accounts (1 to 3 workspaces each; a third with a
 //! coupon and a prepaid card; some with cash; 1 in 100 on a Starter package) and writes one
 //! day of hourly usage for every workspace × billable item as NDJSON, all from a fixed seed.
-//! `bench job` reads that day into memory once and times two passes over the same records:
+//! `job` reads that day into memory once and times two passes over the same records:
 //! the floor (one pass summing quantities per account) and billcenter's engine (aggregate per
-//! key, rate with the catalog prices, deduct in waterfall order); `bench check`, after the
+//! key, rate with the catalog prices, deduct in waterfall order); `check`, after the
 //! nightly run, compares the engine's per-account totals and deductions with what it stored.
 
 use std::collections::HashMap;
@@ -24,11 +24,10 @@ use jiff::Timestamp;
 use rust_decimal::Decimal;
 
 pub const CATALOG: &str = include_str!("../../../catalog/demo.toml");
-/// The benchmark's billing day, and the moments around it (Asia/Shanghai).
+/// The benchmark's billing day, and the moment it is set up (Asia/Shanghai); `cargo xtask
+/// bench` ingests and runs it after it ends.
 pub const DAY: &str = "2026-11-01";
 pub const SETUP_AT: &str = "2026-11-01T00:00:00+08:00";
-pub const INGEST_AT: &str = "2026-11-02T00:10:00+08:00";
-pub const RUN_AT: &str = "2026-11-02T00:30:00+08:00";
 
 /// Per item: the retention values a stream may use and a typical daily quantity.
 const ITEMS: [(&str, &[&str], i64); 12] = [
@@ -421,7 +420,7 @@ pub async fn job(app: &App, usage_path: &Path) -> Result<JobReport> {
 pub async fn check(app: &App, usage_path: &Path) -> Result<usize> {
     let dir = usage_path.parent().unwrap_or(Path::new("."));
     let stored = app.day_paid(DAY.parse()?).await?;
-    let text = std::fs::read_to_string(dir.join("engine.csv")).context("run `bench job` before the nightly run")?;
+    let text = std::fs::read_to_string(dir.join("engine.csv")).context("run `billcenter-bench job` before the nightly run")?;
     let mut compared = 0;
     for line in text.lines().skip(1) {
         let (account, rest) = line.split_once(',').context("an engine.csv row")?;
