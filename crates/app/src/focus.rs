@@ -172,7 +172,7 @@ impl<'a> MonthRows<'a> {
         let unit_bought = if pack.is_some() { "pack" } else { "package" };
         // A package's line of negative gross is the credit for the unused days of an upgraded
         // one: a Credit that lowers both costs, not a purchase.
-        let package_credit = package_line && l.gross < 0;
+        let package_credit = package_line && l.money.gross < 0;
         let purchase = package_line && !package_credit;
         // A line that bills usage of an earlier, already invoiced period corrects that period.
         let correction = l.usage_day != l.billing_day;
@@ -192,7 +192,7 @@ impl<'a> MonthRows<'a> {
             ),
             None => (Some(Decimal::ONE), Some(unit_bought.to_owned()), None, None),
         };
-        let gross = self.money(l.gross);
+        let gross = self.money(l.money.gross);
         let dims = (!l.dims.is_empty()).then(|| l.dims.clone());
         let sub_account = Some(l.workspace_id.clone());
         let charge = FocusRow {
@@ -226,7 +226,7 @@ impl<'a> MonthRows<'a> {
             x_line_no: Some(l.line_no),
             x_usage_day: Some(l.usage_day.to_string()),
             x_dimensions: dims,
-            x_rounding_discount: Some(from_scaled(l.rounding_discount, billing::money::EXACT_SCALE)),
+            x_rounding_discount: Some(from_scaled(l.money.rounding_discount, billing::money::EXACT_SCALE)),
             ..self.base.clone()
         };
         let charge = if package_credit {
@@ -282,11 +282,11 @@ impl<'a> MonthRows<'a> {
                 ..charge.clone()
             });
         }
-        if l.coupon != 0 {
-            rows.push(credit(l.coupon, "Coupons", true));
+        if l.money.coupon != 0 {
+            rows.push(credit(l.money.coupon, "Coupons", true));
         }
-        if l.card != 0 {
-            rows.push(credit(l.card, "Prepaid cards", false));
+        if l.money.card != 0 {
+            rows.push(credit(l.money.card, "Prepaid cards", false));
         }
         rows.insert(0, charge);
         rows

@@ -225,12 +225,14 @@ impl App {
                 chargeable: 0,
                 priced_dims: String::new(),
                 unit_price: None,
-                gross: -credit.minor(),
-                rounding_discount: 0,
-                coupon: 0,
-                card: 0,
-                cash: -credit.minor(),
-                arrears: 0,
+                money: store::TotalsRow {
+                    gross: -credit.minor(),
+                    rounding_discount: 0,
+                    coupon: 0,
+                    card: 0,
+                    cash: -credit.minor(),
+                    arrears: 0,
+                },
                 document,
             };
             tx.insert_lines(&[line]).await?;
@@ -414,12 +416,14 @@ pub(crate) fn purchase_line<S: for<'a> From<&'a str>>(
         chargeable: 1_000_000,
         priced_dims: "".into(),
         unit_price: Some(price.minor() * 10i64.pow(6 - currency_exponent)),
-        gross: price.minor(),
-        rounding_discount: 0,
-        coupon: deduction.coupon.minor(),
-        card: deduction.card.minor(),
-        cash: deduction.cash.minor(),
-        arrears: deduction.arrears.minor(),
+        money: store::TotalsRow {
+            gross: price.minor(),
+            rounding_discount: 0,
+            coupon: deduction.coupon.minor(),
+            card: deduction.card.minor(),
+            cash: deduction.cash.minor(),
+            arrears: deduction.arrears.minor(),
+        },
         document: document.into(),
     }
 }

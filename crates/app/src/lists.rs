@@ -382,7 +382,7 @@ impl App {
             }
         } else {
             for l in tx.expense_lines(account_id, &lf).await? {
-                sum += l.totals();
+                sum += l.money;
             }
         }
         tx.commit().await?;
@@ -682,12 +682,12 @@ fn expense_row(account: &Account, catalog: &Catalog, l: &store::ExpenseLineRow) 
         q(l.chargeable),
         Cell::text(priced_at),
         Cell::number(l.unit_price.map(|p| decimal(from_scaled(p, QUANTITY_SCALE))).unwrap_or_default()),
-        money(account, l.gross),
-        discount(l.rounding_discount),
-        money(account, l.coupon),
-        money(account, l.card),
-        money(account, l.cash),
-        money(account, l.arrears),
+        money(account, l.money.gross),
+        discount(l.money.rounding_discount),
+        money(account, l.money.coupon),
+        money(account, l.money.card),
+        money(account, l.money.cash),
+        money(account, l.money.arrears),
         Cell::text(l.charge_type.clone()),
         if l.usage_day == l.billing_day { Cell::text("") } else { Cell::date(l.usage_day) },
         Cell::number(l.line_no.to_string()),

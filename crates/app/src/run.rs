@@ -885,12 +885,7 @@ fn bill_account<'c>(
                 chargeable: rated.chargeable.0,
                 priced_dims: rated.priced_dims().shared_text().clone(),
                 unit_price: rated.unit_price.map(|p| to_scaled(p, QUANTITY_SCALE).expect("unit prices keep six decimals")),
-                gross: t.gross.minor(),
-                rounding_discount: t.rounding_discount.0,
-                coupon: t.coupon.minor(),
-                card: t.card.minor(),
-                cash: t.cash.minor(),
-                arrears: t.arrears.minor(),
+                money: TotalsRow::from(&t),
                 document: shared_document.clone(),
             });
         }
@@ -997,28 +992,6 @@ fn bill_account<'c>(
     Ok(())
 }
 
-fn totals_row(t: &LineTotals) -> TotalsRow {
-    TotalsRow {
-        gross: t.gross.minor(),
-        rounding_discount: t.rounding_discount.0,
-        coupon: t.coupon.minor(),
-        card: t.card.minor(),
-        cash: t.cash.minor(),
-        arrears: t.arrears.minor(),
-    }
-}
-
-fn line_totals(t: &TotalsRow) -> LineTotals {
-    LineTotals {
-        gross: Amount(t.gross),
-        rounding_discount: billing::RoundingDiscount(t.rounding_discount),
-        coupon: Amount(t.coupon),
-        card: Amount(t.card),
-        cash: Amount(t.cash),
-        arrears: Amount(t.arrears),
-    }
-}
-
 /// Issues the invoice of `month` when it had activity and is not issued yet.
 fn issue_invoice(
     account: &mut Account,
@@ -1036,8 +1009,8 @@ fn issue_invoice(
     let days = month.days();
     // The month's lines: those stored by earlier runs (summed), and this account's lines of
     // this run that are still waiting in the batch's buffer.
-    let stored = invoicing.lines.remove(&month).map(|t| line_totals(&t));
-    let unwritten = pending.lines[first_line..].iter().filter(|l| days.contains(l.billing_day)).map(|l| line_totals(&l.totals()));
+    let stored = invoicing.lines.remove(&month).map(LineTotals::from);
+    let unwritten = pending.lines[first_line..].iter().filter(|l| days.contains(l.billing_day)).map(|l| LineTotals::from(l.money));
     let cards: Vec<billing::invoice::CardBought> = invoicing
         .cards
         .iter()
@@ -1052,7 +1025,7 @@ fn issue_invoice(
         month: month_text.clone(),
         invoice_no: invoice_no.clone(),
         issued_at: now,
-        totals: totals_row(&invoice.totals),
+        totals: TotalsRow::from(&invoice.totals),
         cards_total: invoice.cards_total.minor(),
         invoiceable: invoice.invoiceable.minor(),
     };

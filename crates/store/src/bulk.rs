@@ -537,12 +537,7 @@ impl GroupOfLines<'_> {
                 chargeable,
                 priced_dims,
                 unit_price,
-                gross: l.10,
-                rounding_discount: l.11,
-                coupon: l.12,
-                card: l.13,
-                cash: l.14,
-                arrears: l.15,
+                money: crate::TotalsRow { gross: l.10, rounding_discount: l.11, coupon: l.12, card: l.13, cash: l.14, arrears: l.15 },
                 document: self.document.to_owned(),
             });
         }
@@ -577,7 +572,7 @@ fn lines_json<S: AsRef<str>>(run: &[crate::ExpenseLineRow<S>]) -> String {
             }
             None => out.push_str(",null"),
         }
-        for n in [l.gross, l.rounding_discount, l.coupon, l.card, l.cash, l.arrears] {
+        for n in [l.money.gross, l.money.rounding_discount, l.money.coupon, l.money.card, l.money.cash, l.money.arrears] {
             out.push(',');
             json_int(&mut out, n);
         }
@@ -591,7 +586,7 @@ fn lines_json<S: AsRef<str>>(run: &[crate::ExpenseLineRow<S>]) -> String {
 fn item_gross_json<S: AsRef<str>>(run: &[crate::ExpenseLineRow<S>]) -> String {
     let mut sums: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
     for l in run {
-        *sums.entry(l.item.as_ref()).or_insert(0) += l.gross;
+        *sums.entry(l.item.as_ref()).or_insert(0) += l.money.gross;
     }
     let mut out = String::with_capacity(sums.len() * 24 + 2);
     out.push('[');

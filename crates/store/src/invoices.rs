@@ -365,12 +365,7 @@ impl Tx {
                         chargeable: r.get(10),
                         priced_dims: r.get(11),
                         unit_price: r.get(12),
-                        gross: r.get(13),
-                        rounding_discount: r.get(14),
-                        coupon: r.get(15),
-                        card: r.get(16),
-                        cash: r.get(17),
-                        arrears: r.get(18),
+                        money: r.totals_at(13),
                         document: r.get(19),
                     })
                 })

@@ -479,10 +479,10 @@ impl PreparedLines {
                         _ => index.get(&key).copied(),
                     };
                     match at {
-                        Some(i) => month_sums[i].1 += l.totals(),
+                        Some(i) => month_sums[i].1 += l.money,
                         None => {
                             index.insert(key, month_sums.len());
-                            month_sums.push((key, l.totals()));
+                            month_sums.push((key, l.money));
                         }
                     }
                 }

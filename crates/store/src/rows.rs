@@ -113,27 +113,9 @@ pub struct ExpenseLineRow<S = String> {
     pub chargeable: i64,
     pub priced_dims: S,
     pub unit_price: Option<i64>,
-    pub gross: i64,
-    /// Scaled by 10^8 of the major unit.
-    pub rounding_discount: i64,
-    pub coupon: i64,
-    pub card: i64,
-    pub cash: i64,
-    pub arrears: i64,
+    /// The line's money: the same columns an invoice and a month's running totals keep.
+    pub money: TotalsRow,
     pub document: S,
-}
-
-impl<S> ExpenseLineRow<S> {
-    pub fn totals(&self) -> TotalsRow {
-        TotalsRow {
-            gross: self.gross,
-            rounding_discount: self.rounding_discount,
-            coupon: self.coupon,
-            card: self.card,
-            cash: self.cash,
-            arrears: self.arrears,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,7 +184,9 @@ pub struct PackageRow {
     pub auto_renew: bool,
 }
 
-/// The money columns of an invoice or invoice line, in storage encoding.
+/// The money columns of an expense line, an invoice or invoice line and a month's running
+/// totals, in storage encoding (minor units; the rounding discount scaled by 10^8 of the major
+/// unit).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TotalsRow {
     pub gross: i64,
@@ -211,6 +195,34 @@ pub struct TotalsRow {
     pub card: i64,
     pub cash: i64,
     pub arrears: i64,
+}
+
+/// The domain's money columns as stored, and back: the same six columns.
+impl From<&billing::LineTotals> for TotalsRow {
+    fn from(t: &billing::LineTotals) -> TotalsRow {
+        TotalsRow {
+            gross: t.gross.minor(),
+            rounding_discount: t.rounding_discount.0,
+            coupon: t.coupon.minor(),
+            card: t.card.minor(),
+            cash: t.cash.minor(),
+            arrears: t.arrears.minor(),
+        }
+    }
+}
+
+impl From<TotalsRow> for billing::LineTotals {
+    fn from(t: TotalsRow) -> billing::LineTotals {
+        use billing::Amount;
+        billing::LineTotals {
+            gross: Amount(t.gross),
+            rounding_discount: billing::RoundingDiscount(t.rounding_discount),
+            coupon: Amount(t.coupon),
+            card: Amount(t.card),
+            cash: Amount(t.cash),
+            arrears: Amount(t.arrears),
+        }
+    }
 }
 
 impl std::ops::AddAssign for TotalsRow {

@@ -287,12 +287,7 @@ fn expense_line(account: &str, no: i64, day: Date, charge_type: &str, gross: i64
         chargeable: 1,
         priced_dims: String::new(),
         unit_price: Some(1_000_000),
-        gross,
-        rounding_discount: 0,
-        coupon: 0,
-        card: 0,
-        cash: gross,
-        arrears: 0,
+        money: store::TotalsRow { gross, rounding_discount: 0, coupon: 0, card: 0, cash: gross, arrears: 0 },
         document: "DB".into(),
     }
 }
@@ -302,9 +297,7 @@ fn expense_line(account: &str, no: i64, day: Date, charge_type: &str, gross: i64
 async fn batch_reads_keep_to_their_range(store: Store) {
     let mut tx = store.begin().await.unwrap();
     let line = |account: &str, no: i64, day: Date, charge_type: &str, gross: i64| store::ExpenseLineRow {
-        coupon: 1,
-        card: 2,
-        cash: gross - 3,
+        money: store::TotalsRow { gross, coupon: 1, card: 2, cash: gross - 3, ..Default::default() },
         ..expense_line(account, no, day, charge_type, gross)
     };
     let at = t("2026-10-01T00:00:00Z");
@@ -360,7 +353,7 @@ async fn sums_are_integers(store: Store) {
     let mut tx = store.begin().await.unwrap();
     tx.insert_account(&account("a1")).await.unwrap();
     let line = |no: i64, gross: i64| store::ExpenseLineRow {
-        rounding_discount: 12_345_678,
+        money: store::TotalsRow { gross, cash: gross, rounding_discount: 12_345_678, ..Default::default() },
         ..expense_line("a1", no, date(2026, 10, 2), "pay_as_you_go", gross)
     };
     tx.insert_lines(&[line(1, 4_000_000_000_000), line(2, 5_000_000_000_000)]).await.unwrap();
@@ -474,7 +467,7 @@ async fn lines_round_trip_through_their_groups(store: Store) {
         },
         store::ExpenseLineRow { document: "DB-2".into(), ..expense_line("a1", 5, oct3, "pay_as_you_go", 7) },
     ];
-    lines[2].rounding_discount = -99_999_999;
+    lines[2].money.rounding_discount = -99_999_999;
     tx.insert_lines(&lines).await.unwrap();
     let all = tx.expense_lines("a1", &store::LineFilter::default()).await.unwrap();
     assert_eq!(all, lines);
