@@ -84,7 +84,7 @@ async fn one_key_one_effect_and_racing_top_ups_on_postgres() {
     races(Server::start_on(Some(&url), &["--scheduler-interval-secs", "0"])).await;
 }
 
-const ACCOUNTS: usize = 10;
+const ACCOUNTS: usize = 40;
 const BILL_NIGHT: &str = "2026-12-04T01:00:00Z";
 
 /// One account's usage records (sms and log events) of November's days `days`, ids tagged.
@@ -151,6 +151,28 @@ async fn money_paths_race_the_night(server: Server) {
     for _ in 0..2 {
         tasks.push(post("/api/v1/run".into(), json!({"now": BILL_NIGHT}), BILL_NIGHT));
     }
+    // A stream of NDJSON bodies, one after another as fast as they are answered, until both
+    // runs have ended: every account's month again under new ids each time.
+    let runs_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = {
+        let (server, runs_done) = (server.clone(), runs_done.clone());
+        tokio::spawn(async move {
+            let mut sent: Vec<Vec<serde_json::Value>> = vec![Vec::new(); ACCOUNTS];
+            let mut bodies = 0;
+            while bodies < 3 || !runs_done.load(std::sync::atomic::Ordering::SeqCst) {
+                let batch: Vec<Vec<serde_json::Value>> = (0..ACCOUNTS).map(|a| november(a, 1..=30, &format!("fast{bodies}-"))).collect();
+                let body: String = batch.iter().flatten().map(|r| r.to_string() + "\n").collect();
+                let (status, report) =
+                    server.call("POST", "/api/v1/usage/ndjson", Some(&server.operator), Some(BILL_NIGHT), Some(body)).await;
+                assert_eq!((status, report["accepted"].as_u64()), (200, Some(ACCOUNTS as u64 * 60)), "{report}");
+                for (a, records) in batch.into_iter().enumerate() {
+                    sent[a].extend(records);
+                }
+                bodies += 1;
+            }
+            (bodies, sent)
+        })
+    };
     for (a, records) in ingested.iter_mut().enumerate() {
         let id = format!("a{a}");
         let late = november(a, 1..=30, "late-");
@@ -170,8 +192,21 @@ async fn money_paths_race_the_night(server: Server) {
     }
     let mut cards_bought = [0usize; ACCOUNTS];
     let mut invoices_issued = 0;
-    for t in tasks {
-        let (path, status, text) = t.await.unwrap();
+    let (runs, others): (Vec<_>, Vec<_>) = tasks.into_iter().enumerate().partition(|(i, _)| *i < 2);
+    let mut answers = Vec::new();
+    for (_, t) in runs {
+        answers.push(t.await.unwrap());
+    }
+    runs_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    for (_, t) in others {
+        answers.push(t.await.unwrap());
+    }
+    let (bodies, streamed) = stream.await.unwrap();
+    eprintln!("{bodies} NDJSON bodies of {} records streamed while the runs ran", ACCOUNTS * 60);
+    for (records, more) in ingested.iter_mut().zip(streamed) {
+        records.extend(more);
+    }
+    for (path, status, text) in answers {
         match (path.as_str(), status) {
             ("/api/v1/run", 200) => {
                 invoices_issued += serde_json::from_str::<serde_json::Value>(&text).unwrap()["invoices_issued"].as_u64().unwrap()
