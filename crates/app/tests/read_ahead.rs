@@ -1,6 +1,7 @@
 //! The nightly run reads its next batch beside the current one's writes (SQLite). A top-up and
 //! late-arriving usage that commit between two batches must still be billed as if they had
 //! come before the night began: the read-ahead is thrown away when anything else committed.
+//! And an account another transaction holds when its batch comes by is billed by the same run.
 
 use app::App;
 use app::lists::ExpenseFilter;
@@ -90,4 +91,34 @@ async fn what_commits_between_two_batches_is_billed_as_if_it_came_before_the_nig
     assert_eq!(got[1].1.len(), 1, "one line for a2's one key");
     assert!(app.verify().await.unwrap().is_clean());
     app.close().await;
+}
+
+/// On PostgreSQL a batch skips the accounts another transaction holds (`SKIP LOCKED`): the run
+/// goes round again while any account is due, so an account locked when its batch came by is
+/// still billed by the same run once the lock is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_locked_when_its_batch_comes_is_billed_by_the_same_run() {
+    let url = store::testing::fresh_pg_database().await;
+    let app = App::connect(&url, &store::PgSettings::default()).await.unwrap();
+    let t0: Timestamp = "2026-09-30T02:00:00Z".parse().unwrap();
+    app.import_catalog(t0, include_str!("../../../catalog/demo.toml")).await.unwrap();
+    for id in ACCOUNTS {
+        app.create_account(t0, id, id, "CNY", "Asia/Shanghai").await.unwrap();
+        app.create_workspace(t0, id, &format!("{id}-w"), None).await.unwrap();
+    }
+    // Another writer holds a2's row (a write transaction reads it FOR UPDATE) while the run starts.
+    let other = store::Store::connect(&url, &store::PgSettings::default()).await.unwrap();
+    let mut held = other.begin().await.unwrap();
+    let locked = held.accounts_after("a1", 1).await.unwrap();
+    assert_eq!(locked[0].account_id, "a2");
+    let night: Timestamp = "2026-10-02T01:00:00Z".parse().unwrap();
+    let run = {
+        let app = app.clone();
+        tokio::spawn(async move { app.run(night, RunOptions::default(), &mut |_, _| {}).await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    held.commit().await.unwrap();
+    let report = run.await.unwrap();
+    assert_eq!(report.accounts_billed, ACCOUNTS.len(), "{report:?}");
+    assert_eq!(app.pending_accounts(night, jiff::SignedDuration::ZERO).await.unwrap(), 0);
 }
