@@ -21,6 +21,9 @@ struct Args {
     runs: usize,
     /// Where results go (default bench/results).
     out: Option<PathBuf>,
+    /// Where prepared databases are kept for later commands (`--setups DIR`); by default
+    /// they are kept for the runs of this command only.
+    setups: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
@@ -32,6 +35,7 @@ fn parse(args: &[String]) -> Result<Args> {
         page_lines: 500_000,
         runs: 3,
         out: None,
+        setups: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -44,8 +48,9 @@ fn parse(args: &[String]) -> Result<Args> {
             "--page-lines" => a.page_lines = value.parse()?,
             "--runs" => a.runs = value.parse()?,
             "--out" => a.out = Some(PathBuf::from(value)),
+            "--setups" => a.setups = Some(PathBuf::from(value)),
             other => bail!(
-                "unknown option {other} (--accounts N, --night-accounts N, --month-accounts N, --export-lines N, --page-lines N, --runs R, --out DIR)"
+                "unknown option {other} (--accounts N, --night-accounts N, --month-accounts N, --export-lines N, --page-lines N, --runs R, --out DIR, --setups DIR)"
             ),
         }
     }
@@ -77,6 +82,32 @@ const PAGES: [&str; 7] = ["overview", "expenses", "expenses_month", "expenses_wo
 const RUN_AT: &str = "2026-11-02T00:30:00+08:00";
 
 /// Removes a SQLite database and its WAL files, so every figure starts from a fresh file.
+/// A prepared database: copied from `--setups DIR` when it was kept there (same workload, size
+/// and seed), else made by `prepare` (which answers its setup's report) and, with
+/// `--setups`, kept there for the next time. Every run times its job on a fresh copy.
+fn prepared(setups: &Option<PathBuf>, name: &str, db: &str, prepare: impl FnOnce() -> Result<String>) -> Result<String> {
+    remove_db(db);
+    let Some(dir) = setups else { return prepare() };
+    let (kept, report) = (dir.join(format!("{name}.db")), dir.join(format!("{name}.json")));
+    if kept.exists() && report.exists() {
+        eprintln!("bench: {name} copied from {}", dir.display());
+        std::fs::copy(&kept, db)?;
+        return Ok(std::fs::read_to_string(report)?);
+    }
+    let out = prepare()?;
+    std::fs::create_dir_all(dir)?;
+    // The database whole in its file (no write-ahead log left beside it), then kept.
+    let status = Command::new("python3")
+        .args(["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.close()", db])
+        .status()?;
+    if !status.success() {
+        bail!("cannot checkpoint {db}");
+    }
+    std::fs::copy(db, &kept)?;
+    std::fs::write(report, &out)?;
+    Ok(out)
+}
+
 fn remove_db(db: &str) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{db}{suffix}"));
@@ -140,12 +171,15 @@ struct Figures {
 }
 
 pub fn bench(args: &[String]) -> Result<()> {
-    let a = parse(args)?;
+    let mut a = parse(args)?;
     let bin = crate::build_billcenter(true)?;
     crate::cargo(&["build", "--release", "--locked", "-p", "billcenter-bench"])?;
     let dir = root().join("target/bench");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
+    // Each workload is prepared once and copied for every run; `--setups DIR` keeps the
+    // prepared databases for the next command too.
+    a.setups = Some(a.setups.take().unwrap_or_else(|| dir.join("setups")));
     let usage = dir.join("day.ndjson");
     let usage_arg = usage.display().to_string();
     let pg = crate::start_postgres().ok();
@@ -223,8 +257,9 @@ pub fn bench(args: &[String]) -> Result<()> {
     for run in 0..a.runs {
         eprintln!("bench: night of {} accounts from pre-aggregated usage, run {} of {}", a.night_accounts, run + 1, a.runs);
         let db = dir.join("night.db").display().to_string();
-        remove_db(&db);
-        let (setup, _) = workload(&bin, &["--db", &db, "setup-aggregated", "--accounts", &a.night_accounts.to_string()])?;
+        let setup = prepared(&a.setups, &format!("night-{}", a.night_accounts), &db, || {
+            Ok(workload(&bin, &["--db", &db, "setup-aggregated", "--accounts", &a.night_accounts.to_string()])?.0)
+        })?;
         f.aggregates_1m = json_field(&setup, "aggregates").context("aggregates")?.parse()?;
         let (night, _) = workload(&bin, &["--db", &db, "--now", RUN_AT, "night"])?;
         f.run_1m_s.push(json_field(&night, "seconds").context("seconds")?.parse()?);
@@ -238,11 +273,12 @@ pub fn bench(args: &[String]) -> Result<()> {
     for run in 0..a.runs {
         eprintln!("bench: a month's invoices for {} accounts, run {} of {}", a.month_accounts, run + 1, a.runs);
         let db = dir.join("month.db").display().to_string();
-        remove_db(&db);
-        workload(&bin, &["--db", &db, "setup-month", "--accounts", &a.month_accounts.to_string()])?;
-        // Bill November day by day through Dec 2; the timed run on Dec 4 bills Dec 3 (no
+        // November billed day by day through Dec 2; the timed run on Dec 4 bills Dec 3 (no
         // usage) and issues every account's November invoice.
-        billcenter(&bin, &["--db", &db, "--now", "2026-12-03T00:30:00+08:00", "run"])?;
+        prepared(&a.setups, &format!("month-{}", a.month_accounts), &db, || {
+            workload(&bin, &["--db", &db, "setup-month", "--accounts", &a.month_accounts.to_string()])?;
+            Ok(billcenter(&bin, &["--db", &db, "--now", "2026-12-03T00:30:00+08:00", "run"])?.0)
+        })?;
         let (night, _) = workload(&bin, &["--db", &db, "--now", "2026-12-04T00:30:00+08:00", "night"])?;
         let issued: usize = json_field(&night, "invoices_issued").context("invoices_issued")?.parse()?;
         if issued != a.month_accounts {
@@ -253,9 +289,10 @@ pub fn bench(args: &[String]) -> Result<()> {
     }
     eprintln!("bench: exports of one account's month of about {} expense lines", a.export_lines);
     let db = dir.join("export.db").display().to_string();
-    remove_db(&db);
-    workload(&bin, &["--db", &db, "setup-export", "--lines", &a.export_lines.to_string()])?;
-    billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
+    prepared(&a.setups, &format!("export-{}", a.export_lines), &db, || {
+        workload(&bin, &["--db", &db, "setup-export", "--lines", &a.export_lines.to_string()])?;
+        Ok(billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?.0)
+    })?;
     for run in 0..a.runs {
         let (mut lines, mut focus_rows) = (0, 0);
         for (format, focus, secs, rss) in [
@@ -286,9 +323,11 @@ pub fn bench(args: &[String]) -> Result<()> {
     remove_db(&db);
     eprintln!("bench: the Billing Center's pages of an account of about {} expense lines in the month", a.page_lines);
     let db = dir.join("pages.db").display().to_string();
-    remove_db(&db);
-    let (setup, _) = workload(&bin, &["--db", &db, "setup-export", "--lines", &a.page_lines.to_string()])?;
-    billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
+    let setup = prepared(&a.setups, &format!("pages-{}", a.page_lines), &db, || {
+        let (setup, _) = workload(&bin, &["--db", &db, "setup-export", "--lines", &a.page_lines.to_string()])?;
+        billcenter(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "run"])?;
+        Ok(setup)
+    })?;
     f.page_lines = json_field(&setup, "aggregates").context("aggregates")?.parse()?;
     let runs = a.runs.max(3).to_string();
     let (out, _) = workload(&bin, &["--db", &db, "--now", "2026-12-02T00:30:00+08:00", "pages", "--account", "b0000000", "--runs", &runs])?;
