@@ -27,6 +27,8 @@ use crate::root;
 const OPENED: &str = "2026-10-31T16:00:00Z";
 const IMPORTED: &str = "2026-12-01T00:30:00Z";
 const RUN_AT: &str = "2026-12-04T01:00:00Z";
+/// December 2 has ended in Shanghai, the invoice day (December 3) not yet.
+const BEFORE_INVOICE_DAY: &str = "2026-12-02T17:00:00Z";
 /// Usage records per HTTP batch in the ingestion phase.
 const BATCH: usize = 2_000;
 
@@ -312,13 +314,18 @@ impl Harness {
         Ok(line)
     }
 
-    /// The days billed first (the invoice day not reached yet), then the run that issues the
-    /// month's invoices is the one killed.
+    /// November billed through December 2 first; the run that bills December 3, the invoice
+    /// day, and issues every account's November invoice is the one killed.
     fn invoices(&mut self, base: &Path, kills: usize) -> Result<String> {
         let billed = self.work.join("billed.db");
         std::fs::copy(base, &billed)?;
-        self.cli(&Store::File(billed.clone()), RUN_AT, &["run", "--invoice-day", "28"])?;
+        self.cli(&Store::File(billed.clone()), BEFORE_INVOICE_DAY, &["run"])?;
+        if sql(&billed, "SELECT count(*) FROM invoice")? != "0" {
+            bail!("invoices were issued before the invoice day");
+        }
         let line = self.killed_command("invoice issuing", &billed, RUN_AT, &["run"], kills, |_| Ok(()))?;
+        let issued = sql(&self.work.join("invoice issuing-killed.db"), "SELECT count(*) FROM invoice")?;
+        let line = format!("{line}; {issued} invoices issued");
         eprintln!("crash: {line}");
         Ok(line)
     }
