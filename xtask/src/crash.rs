@@ -133,6 +133,8 @@ impl Store {
 
 /// How a writer's kills went.
 struct Kills {
+    /// The span the moments were drawn from, after each start.
+    span: (Duration, Duration),
     landed: usize,
     /// Starts that finished before their kill; the store was set back to the input and the
     /// writer started again.
@@ -226,21 +228,29 @@ impl Harness {
     /// Starts a writer again and again and kills each start at a moment drawn within `window`,
     /// until `kills` kills landed; `check` runs after each. A start that finished before its
     /// kill is counted, `reset` sets the store back to the input, and the next one starts.
+    ///
+    /// The moments are drawn between `earliest` (the binary started and opened the store:
+    /// see `startup`) and `window` (the uninterrupted run's time), so that short writers are
+    /// killed inside their work rather than before it began or after it ended.
+    #[allow(clippy::too_many_arguments)]
     fn kill_loop(
         &mut self,
         kills: usize,
+        earliest: Duration,
         window: Duration,
         mut start: impl FnMut(&Self) -> Result<Child>,
         mut kill: impl FnMut(&mut Child) -> Result<()>,
         mut reset: impl FnMut() -> Result<()>,
         mut check: impl FnMut(&Self, usize) -> Result<()>,
     ) -> Result<Kills> {
-        let window = window.as_millis().max(50) as u64;
-        let mut k = Kills { landed: 0, finished_early: 0 };
+        let hi = window.as_micros() as u64;
+        let lo = (earliest.as_micros() as u64).min(hi * 3 / 4);
+        let hi = hi.max(lo + 1_000);
+        let mut k = Kills { span: (Duration::from_micros(lo), Duration::from_micros(hi)), landed: 0, finished_early: 0 };
         let started = Instant::now();
         while k.landed < kills {
             let mut child = start(self)?;
-            std::thread::sleep(Duration::from_millis(self.rng.u64(5..window)));
+            std::thread::sleep(Duration::from_micros(self.rng.u64(lo..hi)));
             if child.try_wait()?.is_some() {
                 k.finished_early += 1;
                 reset()?;
@@ -252,6 +262,18 @@ impl Harness {
             progress(k.landed, kills, started);
         }
         Ok(k)
+    }
+
+    /// How long the binary takes to start and open the store: the fastest of three one-row
+    /// reads.
+    fn startup(&self, store: &Store) -> Result<Duration> {
+        let mut fastest = Duration::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            self.cli(store, RUN_AT, &["list", "balances", "--account", "c00000"])?;
+            fastest = fastest.min(started.elapsed());
+        }
+        Ok(fastest)
     }
 
     fn sigkill(child: &mut Child) -> Result<()> {
@@ -288,8 +310,10 @@ impl Harness {
         let killed = self.work.join(format!("{name}-killed.db"));
         std::fs::copy(input, &killed)?;
         let store = Store::File(killed.clone());
+        let earliest = self.startup(&store)?;
         let k = self.kill_loop(
             kills,
+            earliest,
             took,
             |h| Ok(h.command(&store, now, args).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?),
             Self::sigkill,
@@ -303,8 +327,8 @@ impl Harness {
         self.verify(&store, &format!("after the last {name}"))?;
         let (tables, rows) = same_rows(&whole, &killed)?;
         Ok(format!(
-            "{name} ({took:.1?} uninterrupted): {} kills, {} starts finished before their kill, verify clean after each; equal to the uninterrupted store in {tables} tables, {rows} rows",
-            k.landed, k.finished_early
+            "{name} ({took:.1?} uninterrupted): {} kills at {:.1?}–{:.1?} after the start, {} starts finished before their kill, verify clean after each; equal to the uninterrupted store in {tables} tables, {rows} rows",
+            k.landed, k.span.0, k.span.1, k.finished_early
         ))
     }
 
@@ -459,8 +483,10 @@ impl Harness {
 
         psql(admin, "CREATE DATABASE crash_killed TEMPLATE crash_base")?;
         let killed = Store::Pg(database("crash_killed"));
+        let earliest = self.startup(&killed)?;
         let k = self.kill_loop(
             kills,
+            earliest,
             took,
             |h| Ok(h.command(&killed, RUN_AT, &["run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?),
             |child| {
@@ -486,9 +512,9 @@ impl Harness {
         self.verify(&killed, "after the last run on PostgreSQL")?;
         let (tables, rows) = same_rows_pg(&database("crash_whole"), &database("crash_killed"))?;
         let line = format!(
-            "nightly run on PostgreSQL ({took:.1?} uninterrupted): {} immediate-mode crashes of the server, {} starts finished before their crash, verify clean after each; \
-             equal to the uninterrupted database in {tables} tables, {rows} rows",
-            k.landed, k.finished_early
+            "nightly run on PostgreSQL ({took:.1?} uninterrupted): {} immediate-mode crashes of the server at {:.1?}–{:.1?} after the run's start, {} starts finished before their crash, \
+             verify clean after each; equal to the uninterrupted database in {tables} tables, {rows} rows",
+            k.landed, k.span.0, k.span.1, k.finished_early
         );
         eprintln!("crash: {line}");
         Ok(line)
