@@ -336,12 +336,7 @@ async fn two_schedulers_bill_like_one_run(store: &[&str]) {
     let verify = two.verify().await.unwrap();
     assert!(verify.is_clean(), "{verify:#?}");
     let (left, right) = (one.dump().await.unwrap(), two.dump().await.unwrap());
-    for ((table, a), (_, b)) in left.iter().zip(&right) {
-        assert_eq!(a.len(), b.len(), "{table}: row counts differ");
-        if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
-            panic!("{table} differs:\n  one run:        {x}\n  two schedulers: {y}");
-        }
-    }
+    support::assert_same_dumps(&left, &right, ("one run", "two schedulers"));
     let invoices = &left.iter().find(|(t, _)| t == "invoice").expect("an invoice table").1;
     assert_eq!(invoices.len(), ACCOUNTS - ACCOUNTS / 3, "one November invoice per account whose December 3 has ended");
 }

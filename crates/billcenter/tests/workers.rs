@@ -166,12 +166,7 @@ async fn three_workers_and_a_killed_one_bill_like_one_process() {
     let verify = postgres.verify().await.unwrap();
     assert!(verify.is_clean(), "{verify:#?}");
     let (left, right) = (reference.dump().await.unwrap(), postgres.dump().await.unwrap());
-    for ((table, a), (_, b)) in left.iter().zip(&right) {
-        assert_eq!(a.len(), b.len(), "{table}: row counts differ");
-        if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
-            panic!("{table} differs:\n  SQLite:     {x}\n  PostgreSQL: {y}");
-        }
-    }
+    support::assert_same_dumps(&left, &right, ("SQLite", "PostgreSQL"));
     let bills = &left.iter().find(|(t, _)| t == "daily_bill").unwrap().1;
     let new_york = ACCOUNTS / 3;
     assert_eq!(bills.len(), 3 * ACCOUNTS + new_york, "each account-day once (New York's first day is 09-30)");

@@ -145,3 +145,14 @@ impl Drop for Server {
 }
 
 pub const CATALOG: &str = include_str!("../../../../catalog/demo.toml");
+
+/// Two stores' dumps (`App::dump`) must hold the same rows, table by table; a difference is
+/// named with the two stores' names.
+pub fn assert_same_dumps(left: &[(String, Vec<String>)], right: &[(String, Vec<String>)], names: (&str, &str)) {
+    for ((table, a), (_, b)) in left.iter().zip(right) {
+        assert_eq!(a.len(), b.len(), "{table}: row counts differ");
+        if let Some((x, y)) = a.iter().zip(b).find(|(x, y)| x != y) {
+            panic!("{table} differs:\n  {}: {x}\n  {}: {y}", names.0, names.1);
+        }
+    }
+}
