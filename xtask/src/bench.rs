@@ -274,11 +274,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         f.night_aggregates = json_field(&setup, "aggregates").context("aggregates")?.parse()?;
         let (night, _) = workload(&bin, &["--db", &db, "--now", RUN_AT, "night"])?;
         f.night_s.push(json_field(&night, "seconds").context("seconds")?.parse()?);
-        let rss: Option<f64> = json_field(&night, "peak_rss_mib").and_then(|v| v.parse().ok());
-        f.night_peak_rss_mib = match (rss, f.night_peak_rss_mib) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        f.night_peak_rss_mib = highest_rss(&night, f.night_peak_rss_mib);
         remove_db(&db);
     }
     for run in 0..a.runs {
@@ -322,11 +318,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             let (out, _) = workload(&bin, &args)?;
             *(if focus { &mut focus_rows } else { &mut lines }) = json_field(&out, "rows").context("rows")?.parse()?;
             secs.push(json_field(&out, "seconds").context("seconds")?.parse()?);
-            let peak: Option<f64> = json_field(&out, "peak_rss_mib").and_then(|v| v.parse().ok());
-            *rss = match (peak, *rss) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
+            *rss = highest_rss(&out, *rss);
             let _ = std::fs::remove_file(&file);
         }
         (f.export_rows, f.export_focus_rows) = (lines, focus_rows);
@@ -496,6 +488,16 @@ fn drop_database(admin: &str, url: &str) -> Result<()> {
         bail!("cannot drop database {name}");
     }
     Ok(())
+}
+
+/// The higher of a workload's reported `peak_rss_mib` and the peak so far (either may be
+/// missing: not every platform reports it).
+fn highest_rss(report: &str, so_far: Option<f64>) -> Option<f64> {
+    let peak: Option<f64> = json_field(report, "peak_rss_mib").and_then(|v| v.parse().ok());
+    match (peak, so_far) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A figure's median, or `null` in JSON when it was not measured.
