@@ -6,8 +6,9 @@
 // It signs in as a customer and as an operator, visits every page in English and Chinese,
 // applies each filter, pages through a list, exports CSV and XLSX, audits every page with
 // axe-core (vendored), checks that no request leaves the server's origin, that another
-// account's pages are not found, that a form without its CSRF token is refused, and that
-// repeated wrong passwords lock the sign-in. Screenshots of every page go to SCREENSHOTS.
+// account's pages are not found, that a form without its CSRF token is refused, that every
+// Chinese character on a page is drawn from the embedded font (no boxes), and that repeated
+// wrong passwords lock the sign-in. Screenshots of every page go to SCREENSHOTS.
 
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -85,6 +86,43 @@ async function shot(page, name) {
     await document.fonts.ready;
   });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  await chineseDrawn(page, name);
+}
+
+/// Every Chinese character on the page is drawn from the embedded font: a browser that lays a
+/// character out with a system font lacking it draws a box, which only the glyphs it used show.
+async function chineseDrawn(page, name) {
+  const wanted = await page.evaluate(() => {
+    const cjk = /[\u2E80-\u9FFF\uFF00-\uFFEF]/g;
+    const found = [];
+    for (const el of document.body.querySelectorAll('*')) {
+      const own = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join('');
+      const n = (own.match(cjk) || []).length;
+      if (n > 0 && el.checkVisibility()) {
+        el.setAttribute('data-cjk-probe', String(found.length));
+        found.push({ n, text: own.trim().slice(0, 20) });
+      }
+    }
+    return found;
+  });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('DOM.enable');
+  await cdp.send('CSS.enable');
+  const { root } = await cdp.send('DOM.getDocument', { depth: 0 });
+  const { nodeIds } = await cdp.send('DOM.querySelectorAll', { nodeId: root.nodeId, selector: '[data-cjk-probe]' });
+  const boxed = [];
+  for (const nodeId of nodeIds) {
+    const { attributes } = await cdp.send('DOM.getAttributes', { nodeId });
+    const probe = Number(attributes[attributes.indexOf('data-cjk-probe') + 1]);
+    const { fonts } = await cdp.send('CSS.getPlatformFontsForNode', { nodeId });
+    const embedded = fonts.filter((f) => f.isCustomFont).reduce((sum, f) => sum + f.glyphCount, 0);
+    const { n, text } = wanted[probe];
+    if (embedded < n) boxed.push(`"${text}": ${n - embedded} of ${n} from ${fonts.map((f) => f.familyName).join(', ') || 'no font'}`);
+  }
+  await cdp.detach();
+  await page.evaluate(() => document.querySelectorAll('[data-cjk-probe]').forEach((el) => el.removeAttribute('data-cjk-probe')));
+  check(wanted.length > 0 && nodeIds.length === wanted.length && boxed.length === 0,
+    `${name}: every Chinese character is drawn from the embedded font (${wanted.length} elements; not: ${boxed.join('; ') || 'none'})`);
 }
 
 /// The rows of the page's main list: each row's cell texts.
