@@ -6,7 +6,7 @@ use billing::{
 };
 use export::{Cell, Table};
 use jiff::Timestamp;
-use store::{CashRefundRow, EventRow, TaxInvoiceRow, Tx};
+use store::{CashRefundRow, EventRow, TaxInvoicePdfRow, TaxInvoiceRow, Tx};
 
 use crate::context::{Account, LedgerWriter, load_account, parse_date};
 use crate::lists::month_arg;
@@ -30,10 +30,12 @@ pub struct TaxInvoiceRequest {
 /// What an operator decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Issued with the tax authority's number, on a day (`YYYY-MM-DD`; today when empty).
+    /// Issued with the tax authority's number, on a day (`YYYY-MM-DD`; today when empty), with
+    /// the tax invoice's PDF when the operator has it at hand (see `attach_tax_invoice_pdf`).
     Issue {
         invoice_no: String,
         issued_on: String,
+        pdf: Option<Vec<u8>>,
     },
     Reject {
         reason: String,
@@ -88,6 +90,27 @@ fn email(text: &str) -> Result<String> {
         return Err(AppError::invalid("email", format!("`{t}` is not an email address")));
     }
     Ok(t.to_owned())
+}
+
+/// The largest tax invoice PDF taken: an electronic tax invoice is some tens of kilobytes.
+pub const MAX_PDF_BYTES: usize = 4 * 1024 * 1024;
+
+/// Checks that a file is a PDF before it is stored: the PDF header at its start, the end-of-file
+/// marker in its last kilobyte, and at most `MAX_PDF_BYTES`.
+pub fn check_pdf(content: &[u8]) -> Result<()> {
+    if content.len() > MAX_PDF_BYTES {
+        return Err(AppError::invalid("pdf", format!("is {} bytes, over the {MAX_PDF_BYTES}-byte limit", content.len())));
+    }
+    let tail = &content[content.len().saturating_sub(1024)..];
+    if !content.starts_with(b"%PDF-") || !tail.windows(5).any(|w| w == b"%%EOF") {
+        return Err(AppError::invalid("pdf", "is not a PDF file (no %PDF- header or no %%EOF at its end)"));
+    }
+    Ok(())
+}
+
+fn pdf_row(account_id: &str, request_no: i64, content: Vec<u8>, now: Timestamp) -> TaxInvoicePdfRow {
+    let sha256 = crate::operator::hex(&<sha2::Sha256 as sha2::Digest>::digest(&content));
+    TaxInvoicePdfRow { account_id: account_id.to_owned(), request_no, content, sha256, attached_at: now }
 }
 
 fn drawn_text(draw: &[(Month, Amount)]) -> Vec<(String, i64)> {
@@ -189,12 +212,12 @@ impl App {
         request_no: i64,
         decision: &Decision,
     ) -> Result<TaxInvoiceRow> {
+        if let Decision::Issue { pdf: Some(pdf), .. } = decision {
+            check_pdf(pdf)?;
+        }
         let mut tx = self.store.begin().await?;
         let mut account = load_account(&mut tx, account_id).await?;
-        let mut row = tx
-            .tax_invoice(account_id, request_no)
-            .await?
-            .ok_or_else(|| AppError::NotFound { what: "tax invoice request", key: format!("{account_id} {request_no}") })?;
+        let mut row = request(&mut tx, account_id, request_no).await?;
         let status = TaxInvoiceStatus::parse(&row.status)
             .ok_or_else(|| AppError::Store(store::StoreError::Corrupt(format!("tax invoice status `{}`", row.status))))?;
         let (kind, event_kind) = match decision {
@@ -204,10 +227,13 @@ impl App {
         };
         let next = status.decide(kind).map_err(|e| domain_error(&account, e))?;
         match decision {
-            Decision::Issue { invoice_no, issued_on } => {
+            Decision::Issue { invoice_no, issued_on, pdf } => {
                 row.invoice_no = Some(text_field("number", invoice_no, 64, true)?);
                 let day = if issued_on.trim().is_empty() { account.today(now) } else { parse_date("issued_on", issued_on)? };
                 row.issued_on = Some(day.to_string());
+                if let Some(pdf) = pdf {
+                    tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, pdf.clone(), now)).await?;
+                }
             }
             Decision::Reject { reason } | Decision::Reverse { reason } => row.reason = Some(text_field("reason", reason, 500, true)?),
         }
@@ -222,6 +248,34 @@ impl App {
         tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    /// Attaches the PDF of an issued tax invoice (as the tax authority's system produced it),
+    /// replacing one attached before.
+    pub async fn attach_tax_invoice_pdf(&self, now: Timestamp, account_id: &str, request_no: i64, content: Vec<u8>) -> Result<TaxInvoiceRow> {
+        check_pdf(&content)?;
+        let mut tx = self.store.begin().await?;
+        load_account(&mut tx, account_id).await?;
+        let row = request(&mut tx, account_id, request_no).await?;
+        if row.status != TaxInvoiceStatus::Issued.as_str() {
+            return Err(AppError::invalid("status", format!("request {request_no} is {}: only an issued tax invoice takes a PDF", row.status)));
+        }
+        tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, content, now)).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// The PDF attached to a tax invoice, with the request it belongs to.
+    pub async fn tax_invoice_pdf(&self, account_id: &str, request_no: i64) -> Result<(TaxInvoiceRow, TaxInvoicePdfRow)> {
+        let mut tx = self.store.read().await?;
+        load_account(&mut tx, account_id).await?;
+        let row = request(&mut tx, account_id, request_no).await?;
+        let pdf = tx
+            .tax_invoice_pdf(account_id, request_no)
+            .await?
+            .ok_or_else(|| AppError::NotFound { what: "tax invoice PDF", key: format!("{account_id} {request_no}") })?;
+        tx.commit().await?;
+        Ok((row, pdf))
     }
 
     /// Pays cash back to a customer (at most its cash balance). The refunded amount is no
@@ -291,6 +345,7 @@ impl App {
         let account = load_account(&mut tx, account_id).await?;
         let rows = tx.tax_invoices(Some(account_id)).await?;
         let draws = tx.invoiceable_draws(Some(account_id)).await?;
+        let pdfs = tx.tax_invoice_pdfs(Some(account_id)).await?;
         tx.commit().await?;
         let zone = &account.row.time_zone;
         let mut table = Table::new(&[
@@ -307,6 +362,7 @@ impl App {
             "reason",
             "email",
             "address",
+            "pdf sha256",
         ])
         .with_totals(&["amount"]);
         for r in rows.iter().rev().filter(|r| status.is_none_or(|s| s == r.status)) {
@@ -326,6 +382,7 @@ impl App {
                 Cell::text(r.reason.clone().unwrap_or_default()),
                 Cell::text(r.email.clone()),
                 Cell::text(r.address.clone()),
+                Cell::text(pdfs.iter().find(|p| p.request_no == r.request_no).map(|p| p.sha256.clone()).unwrap_or_default()),
             ]);
         }
         Ok(table)
@@ -351,6 +408,12 @@ impl App {
         }
         Ok(table)
     }
+}
+
+async fn request(tx: &mut Tx, account_id: &str, request_no: i64) -> Result<TaxInvoiceRow> {
+    tx.tax_invoice(account_id, request_no)
+        .await?
+        .ok_or_else(|| AppError::NotFound { what: "tax invoice request", key: format!("{account_id} {request_no}") })
 }
 
 /// What `verify` finds wrong with tax invoices and refunds: a month drawn beyond its
@@ -390,4 +453,41 @@ pub(crate) async fn invoiceable_problems(tx: &mut Tx) -> Result<(usize, Vec<Stri
         }
     }
     Ok((accounts.len(), problems))
+}
+
+/// What `verify` finds wrong with tax invoice PDFs: content that is not what its SHA-256 says
+/// (changed after it was attached). Returns how many PDFs were checked.
+pub(crate) async fn pdf_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
+    let mut problems = Vec::new();
+    let pdfs = tx.tax_invoice_pdfs(None).await?;
+    for info in &pdfs {
+        let pdf = tx.tax_invoice_pdf(&info.account_id, info.request_no).await?.expect("a listed PDF is there in the same transaction");
+        let found = pdf_row(&pdf.account_id, pdf.request_no, pdf.content, pdf.attached_at).sha256;
+        if found != pdf.sha256 {
+            problems.push(format!("{} tax invoice request {}: its PDF hashes to {found}, not {}", info.account_id, info.request_no, pdf.sha256));
+        }
+    }
+    Ok((pdfs.len(), problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pdf_is_taken_by_its_header_and_end_marker_up_to_the_limit() {
+        let pdf = |body: &[u8]| [b"%PDF-1.7\n".as_slice(), body, b"\n%%EOF\n"].concat();
+        assert!(check_pdf(&pdf(b"")).is_ok());
+        // The end marker may be followed by a little trailing data, as some writers leave.
+        assert!(check_pdf(&[pdf(b"x").as_slice(), &[b' '; 500]].concat()).is_ok());
+        let refused = |bytes: &[u8]| matches!(check_pdf(bytes), Err(AppError::Invalid { field, .. }) if field == "pdf");
+        assert!(refused(b""));
+        assert!(refused(b"hello, not a pdf"));
+        assert!(refused(b"%PDF-1.7\nno end marker"));
+        assert!(refused(&[b"%%EOF".as_slice(), b"%PDF-1.7"].concat()), "the header comes first");
+        assert!(refused(&[pdf(b"x").as_slice(), &[b' '; 2000]].concat()), "the end marker is in the last kilobyte");
+        let filler = vec![b'0'; MAX_PDF_BYTES - pdf(b"").len()];
+        assert!(check_pdf(&pdf(&filler)).is_ok(), "exactly the limit");
+        assert!(refused(&pdf(&[filler.as_slice(), b"0"].concat())), "one byte over");
+    }
 }

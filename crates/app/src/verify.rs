@@ -162,6 +162,8 @@ impl App {
 
         let (count, problems) = crate::tax_invoice::invoiceable_problems(&mut tx).await?;
         report.checks.push(Check { name: "no month's invoiceable amount is drawn beyond it", checked: count, problems });
+        let (count, problems) = crate::tax_invoice::pdf_problems(&mut tx).await?;
+        report.checks.push(Check { name: "every tax invoice PDF is the file its SHA-256 names", checked: count, problems });
         let (count, problems) = crate::packs::pack_problems(&mut tx).await?;
         report.checks.push(Check { name: "every resource pack's remaining volume is its volume less its draws", checked: count, problems });
         tx.commit().await?;

@@ -237,3 +237,33 @@ async fn the_hash_chain_names_the_first_ledger_transaction_changed_deleted_or_re
     .await;
     assert!(p.starts_with("acme: ledger transaction 2 ") && p.contains("out of order"), "{p}");
 }
+
+/// A tax invoice's PDF changed after it was attached is named by its request.
+#[tokio::test]
+async fn finds_a_tax_invoice_pdf_changed_after_it_was_attached() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = story(dir.path()).await;
+    // A card bought in November makes November invoiceable once its invoice is issued.
+    let t1: Timestamp = "2026-11-10T02:00:00Z".parse().unwrap();
+    app.top_up(t1, "acme", "200.00", "online").await.unwrap();
+    let card = CardRequest { amount: "100".into(), valid_from: "2026-11-10".into(), valid_until: "2026-12-31".into(), purchase: true };
+    app.add_card(t1, "acme", card).await.unwrap();
+    let t2: Timestamp = "2026-12-05T00:00:00Z".parse().unwrap();
+    app.run(t2, RunOptions::default(), &mut |_, _| {}).await.unwrap();
+    let request = app::tax_invoice::TaxInvoiceRequest {
+        amount: "100.00".into(),
+        title: "Acme Ltd.".into(),
+        tax_id: "91330106MA2K8F0J7P".into(),
+        email: "tax@acme.example".into(),
+        ..Default::default()
+    };
+    let row = app.request_tax_invoice(t2, "acme", &request).await.unwrap();
+    let pdf = b"%PDF-1.4\n% issued by the tax authority\n%%EOF\n".to_vec();
+    let issue = app::tax_invoice::Decision::Issue { invoice_no: "24332000000000000001".into(), issued_on: String::new(), pdf: Some(pdf) };
+    app.decide_tax_invoice(t2, "acme", row.request_no, &issue).await.unwrap();
+    let report = tampered(&app, dir.path(), "UPDATE tax_invoice_pdf SET content = CAST('%PDF-1.4 forged %%EOF' AS BLOB)").await;
+    let check = report.checks.iter().find(|c| c.name.starts_with("every tax invoice PDF")).unwrap();
+    assert_eq!(check.checked, 1);
+    assert!(check.problems.iter().any(|p| p.starts_with("acme tax invoice request 1: its PDF hashes to")), "{:?}", check.problems);
+    app.close().await;
+}

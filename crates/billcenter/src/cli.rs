@@ -440,6 +440,27 @@ enum TaxInvoiceCommand {
         /// The day printed on it (YYYY-MM-DD); today in the account's zone when absent.
         #[arg(long, default_value = "")]
         date: String,
+        /// The tax invoice's PDF, as the tax authority's system produced it (or attach it later).
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+    },
+    /// Attach the PDF of an issued tax invoice (replacing one attached before).
+    Attach {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        request: i64,
+        #[arg(long)]
+        pdf: PathBuf,
+    },
+    /// Write the PDF attached to a tax invoice to a file.
+    Pdf {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        request: i64,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Reject a request; its amount becomes available again.
     Reject {
@@ -781,9 +802,23 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                     };
                     (account, app.request_tax_invoice(now, account, &req).await?)
                 }
-                TaxInvoiceCommand::Issue { account, request, number, date } => {
-                    let d = app::tax_invoice::Decision::Issue { invoice_no: number.clone(), issued_on: date.clone() };
+                TaxInvoiceCommand::Issue { account, request, number, date, pdf } => {
+                    let pdf = pdf.as_deref().map(read_pdf).transpose()?;
+                    let d = app::tax_invoice::Decision::Issue { invoice_no: number.clone(), issued_on: date.clone(), pdf };
                     (account, app.decide_tax_invoice(now, account, *request, &d).await?)
+                }
+                TaxInvoiceCommand::Attach { account, request, pdf } => {
+                    (account, app.attach_tax_invoice_pdf(now, account, *request, read_pdf(pdf)?).await?)
+                }
+                TaxInvoiceCommand::Pdf { account, request, out: path } => {
+                    let (_, pdf) = app.tax_invoice_pdf(account, *request).await?;
+                    std::fs::write(path, &pdf.content).with_context(|| format!("cannot write {}", path.display()))?;
+                    if json {
+                        print_json(out, serde_json::json!({"file": path, "bytes": pdf.content.len(), "sha256": pdf.sha256}))?;
+                    } else {
+                        writeln!(out, "wrote {} ({} bytes, sha256 {})", path.display(), pdf.content.len(), pdf.sha256)?;
+                    }
+                    return Ok(());
                 }
                 TaxInvoiceCommand::Reject { account, request, reason } => {
                     let d = app::tax_invoice::Decision::Reject { reason: reason.clone() };
@@ -1268,4 +1303,9 @@ async fn serve(app: App, args: &ServeArgs, cwd: &Path, clock: app::Clock, out: &
     billcenter_http::serve(app, config, &mut announce).await.map_err(|e| AppError::invalid("listen", e.to_string()))?;
     writeln!(out, "stopped")?;
     Ok(())
+}
+
+/// A PDF file an operator hands in.
+fn read_pdf(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }

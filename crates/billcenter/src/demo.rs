@@ -247,7 +247,8 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
             app.issue_coupon(t, "cedar", coupon("50.00", "regular", day, today.checked_add(4.days())?, &[])).await?;
         }
         // Tax invoices: fjord asks on the 8th for everything its issued months hold (the cards
-        // it bought), as a special VAT invoice; the operator issues it on the 10th.
+        // it bought), as a special VAT invoice; the operator issues it on the 10th with the
+        // tax authority's PDF (a stand-in the demo writes).
         if day.day() == 8 {
             let available = app.invoiceable_balance("fjord").await?.available();
             if available.is_positive() {
@@ -257,7 +258,15 @@ pub async fn run(app: &App, documents: &Path, now: Timestamp, days: u16, seed: u
         if day.day() == 10 {
             for r in app.tax_invoice_requests("fjord").await?.into_iter().filter(|r| r.status == "requested") {
                 let number = format!("2433200000{:010}", r.request_no);
-                let issue = app::tax_invoice::Decision::Issue { invoice_no: number, issued_on: String::new() };
+                let amount = billing::Currency::parse("CNY").expect("the demo bills in CNY").format(billing::Amount(r.amount));
+                let pdf = stand_in_tax_invoice_pdf(&[
+                    "Electronic tax invoice (special VAT) - demo stand-in".to_owned(),
+                    format!("Number: {number}"),
+                    format!("Issued on: {day}"),
+                    format!("Buyer: {} / {}", r.title, r.tax_id),
+                    format!("Amount with tax: CNY {amount}"),
+                ]);
+                let issue = app::tax_invoice::Decision::Issue { invoice_no: number, issued_on: String::new(), pdf: Some(pdf) };
                 app.decide_tax_invoice(t, "fjord", r.request_no, &issue).await?;
             }
         }
@@ -357,6 +366,33 @@ pub fn issuer() -> export::Issuer {
 }
 
 /// A demo account's tax invoice request for `amount`, drawn from every issued month.
+/// A one-page PDF of a few lines of ASCII text: what the demo attaches where a tax authority's
+/// system would have produced the tax invoice's PDF.
+fn stand_in_tax_invoice_pdf(lines: &[String]) -> Vec<u8> {
+    let escaped = |t: &str| t.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+    let text: String = lines.iter().enumerate().map(|(i, l)| format!("BT /F1 {} Tf 56 {} Td ({}) Tj ET\n", if i == 0 { 14 } else { 11 }, 780 - 24 * i, escaped(l))).collect();
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>".to_owned(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}endstream", text.len()),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    pdf
+}
+
 fn tax_request(account: &str, amount: billing::Amount, kind: &str) -> app::tax_invoice::TaxInvoiceRequest {
     let currency = billing::Currency::parse("CNY").expect("the demo bills in CNY");
     let name = accounts().into_iter().find(|a| a.id == account).map_or(account, |a| a.name);

@@ -46,7 +46,7 @@ fn concrete(path: &str, account: &str) -> String {
 }
 
 /// Routes an account key may use on its own account; every other route is the operator's.
-const ACCOUNT_ROUTES: [(&str, &str); 10] = [
+const ACCOUNT_ROUTES: [(&str, &str); 11] = [
     ("GET", "/api/v1/accounts/{account}"),
     ("GET", "/api/v1/accounts/{account}/workspaces"),
     ("GET", "/api/v1/accounts/{account}/lists/{list}"),
@@ -55,6 +55,7 @@ const ACCOUNT_ROUTES: [(&str, &str); 10] = [
     ("GET", "/api/v1/accounts/{account}/focus/{month}"),
     ("POST", "/api/v1/accounts/{account}/coupon-codes/redeem"),
     ("POST", "/api/v1/accounts/{account}/tax-invoices"),
+    ("GET", "/api/v1/accounts/{account}/tax-invoices/{id}/pdf"),
     ("POST", "/api/v1/accounts/{account}/packs"),
     ("GET", "/api/v1/catalog"),
 ];
@@ -498,6 +499,15 @@ async fn every_route_answers_its_success_and_its_errors() {
             409,
             Some("insufficient_funds"),
         ),
+        // A PDF belongs to an issued tax invoice only.
+        (
+            "PUT",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/pdf",
+            "/api/v1/accounts/acme/tax-invoices/1/pdf".into(),
+            "%PDF-1.4\n%%EOF\n".into(),
+            422,
+            Some("invalid_input"),
+        ),
         (
             "POST",
             "/api/v1/accounts/{account}/tax-invoices/{id}/{decision}",
@@ -505,6 +515,46 @@ async fn every_route_answers_its_success_and_its_errors() {
             json!({"number": "24332000000000000001"}).to_string(),
             200,
             None,
+        ),
+        (
+            "PUT",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/pdf",
+            "/api/v1/accounts/acme/tax-invoices/1/pdf".into(),
+            "plain text, not a PDF".into(),
+            422,
+            Some("invalid_input"),
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/pdf",
+            "/api/v1/accounts/acme/tax-invoices/1/pdf".into(),
+            String::new(),
+            404,
+            Some("not_found"),
+        ),
+        (
+            "PUT",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/pdf",
+            "/api/v1/accounts/acme/tax-invoices/1/pdf".into(),
+            "%PDF-1.4\n%%EOF\n".into(),
+            200,
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/pdf",
+            "/api/v1/accounts/acme/tax-invoices/1/pdf".into(),
+            String::new(),
+            200,
+            None,
+        ),
+        (
+            "PUT",
+            "/api/v1/accounts/{account}/tax-invoices/{id}/pdf",
+            "/api/v1/accounts/acme/tax-invoices/7/pdf".into(),
+            "%PDF-1.4\n%%EOF\n".into(),
+            404,
+            Some("not_found"),
         ),
         (
             "POST",

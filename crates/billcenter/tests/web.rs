@@ -117,6 +117,33 @@ impl Site {
         self.answer(jar, r).await
     }
 
+    /// Posts a form as multipart/form-data, as a browser does a form with a file input: the
+    /// texts, then the file (name, file name, bytes).
+    async fn post_multipart(&self, jar: &mut Jar, path: &str, form: &[(&str, &str)], file: (&str, &str, &[u8])) -> Answer {
+        let boundary = "----billcenter-test-boundary";
+        let mut body = Vec::new();
+        for (name, value) in form {
+            body.extend(format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes());
+        }
+        let (name, file_name, bytes) = file;
+        body.extend(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\ncontent-type: application/pdf\r\n\r\n")
+                .bytes(),
+        );
+        body.extend(bytes);
+        body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", jar.header())
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.answer(jar, r).await
+    }
+
     async fn answer(&self, jar: &mut Jar, r: reqwest::Response) -> Answer {
         jar.take(&r);
         let status = r.status().as_u16();
@@ -420,12 +447,44 @@ async fn a_tax_invoice_is_requested_and_issued_on_its_page() {
     let page = site.get(&mut ops, "/accounts/cedar/tax-invoices").await;
     assert!(page.body.contains("/accounts/cedar/tax-invoices/1/issue"), "the operator decides open requests");
     let ops_csrf = hidden(&page.body, "csrf");
-    let issued =
-        send(&site, &mut ops, "/accounts/cedar/tax-invoices/1/issue", vec![("csrf", ops_csrf), ("number", "24332000000000000042".into())])
-            .await;
+    // Issued with the tax authority's PDF, from the issue form's file input.
+    let first_pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let issue_form = [("csrf", ops_csrf.as_str()), ("number", "24332000000000000042"), ("date", "")];
+    let issued = site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/issue", &issue_form, ("pdf", "fapiao.pdf", first_pdf)).await;
     assert_eq!((issued.status, issued.location.as_str()), (303, "/accounts/cedar/tax-invoices?decided=1"));
     let csv = run(&site.db, &["export", "tax-invoices", "--account", "cedar"], None);
     assert!(csv.contains("issued") && csv.contains("24332000000000000042"), "{csv}");
+    // A file that is not a PDF is refused and changes nothing; another PDF replaces the first.
+    let page = site.get(&mut ops, "/accounts/cedar/tax-invoices").await;
+    assert!(page.body.contains("/accounts/cedar/tax-invoices/1/attach"), "an issued tax invoice takes a PDF");
+    let attach_form = [("csrf", ops_csrf.as_str())];
+    let not_pdf = site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/attach", &attach_form, ("pdf", "notes.txt", b"hello")).await;
+    assert_eq!(not_pdf.status, 422);
+    assert!(not_pdf.body.contains("Choose the tax invoice&#39;s PDF file") || not_pdf.body.contains("Choose the tax invoice's PDF file"), "{}", not_pdf.body);
+    let first = site.get(&mut jar, "/accounts/cedar/tax-invoices/1/pdf").await;
+    assert_eq!((first.status, first.body.as_bytes()), (200, &first_pdf[..]), "the refused file left the first in place");
+    let second_pdf = b"%PDF-1.7\n% the reissued file\ntrailer << >>\n%%EOF";
+    let attached = site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/attach", &attach_form, ("pdf", "fapiao-2.pdf", second_pdf)).await;
+    assert_eq!((attached.status, attached.location.as_str()), (303, "/accounts/cedar/tax-invoices?decided=1"));
+    // The customer downloads it from its list, named by the tax invoice's number; it cannot
+    // attach one.
+    let listed = site.get(&mut jar, "/accounts/cedar/tax-invoices").await;
+    assert!(listed.body.contains("href=\"tax-invoices/1/pdf\" download>Download PDF</a>"), "{}", listed.body);
+    let pdf = site.get(&mut jar, "/accounts/cedar/tax-invoices/1/pdf").await;
+    assert_eq!((pdf.status, pdf.body.as_bytes()), (200, &second_pdf[..]));
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert_eq!(pdf.headers["content-disposition"], "attachment; filename=\"cedar-tax-invoice-24332000000000000042.pdf\"");
+    let theirs = site.post_multipart(&mut jar, "/accounts/cedar/tax-invoices/1/attach", &[("csrf", csrf.as_str())], ("pdf", "x.pdf", second_pdf)).await;
+    assert_eq!(theirs.status, 403, "a customer cannot attach a tax invoice's PDF");
+    assert_eq!(site.get(&mut jar, "/accounts/cedar/tax-invoices/2/pdf").await.status, 404, "no such request");
+    let (mut bolt, _) = site.sign_in("finance@bolt.example", PASSWORD).await;
+    let elsewhere = site.get(&mut bolt, "/accounts/cedar/tax-invoices/1/pdf").await;
+    assert!(elsewhere.status == 404 && !elsewhere.body.contains("%PDF"), "another account's customer finds no PDF");
+    let csv = run(&site.db, &["export", "tax-invoices", "--account", "cedar"], None);
+    let sha = run(&site.db, &["--json", "tax-invoice", "pdf", "--account", "cedar", "--request", "1", "--out", &site.db.with_extension("pdf").to_string_lossy()], None);
+    let sha: serde_json::Value = serde_json::from_str(&sha).unwrap();
+    assert!(csv.contains(sha["sha256"].as_str().unwrap()), "the export names the PDF by its SHA-256: {csv}");
+    assert_eq!(std::fs::read(site.db.with_extension("pdf")).unwrap(), second_pdf);
     let verify = run(&site.db, &["verify"], None);
     assert!(verify.contains("verify: clean"), "{verify}");
 }
@@ -758,7 +817,7 @@ async fn a_customer_reaches_no_page_or_form_of_another_account() {
             pages += 1;
         }
         let mut posts: Vec<String> = lists.iter().map(|list| format!("/accounts/{other}/{list}")).collect();
-        posts.extend(["issue", "reject", "reverse"].map(|d| format!("/accounts/{other}/tax-invoices/1/{d}")));
+        posts.extend(["issue", "reject", "reverse", "attach"].map(|d| format!("/accounts/{other}/tax-invoices/1/{d}")));
         posts.extend(actions.map(|a| format!("/accounts/{other}/actions/{a}")));
         for path in &posts {
             let form = [("csrf", csrf.as_str()), ("amount", "1.00"), ("pack", "log_events_100m"), ("reason", "x"), ("package", "pro")];
@@ -773,7 +832,7 @@ async fn a_customer_reaches_no_page_or_form_of_another_account() {
     for path in actions[1..]
         .iter()
         .map(|a| format!("/accounts/cedar/actions/{a}"))
-        .chain(["issue", "reject", "reverse"].map(|d| format!("/accounts/cedar/tax-invoices/1/{d}")))
+        .chain(["issue", "reject", "reverse", "attach"].map(|d| format!("/accounts/cedar/tax-invoices/1/{d}")))
     {
         let form = [
             ("csrf", csrf.as_str()),

@@ -405,7 +405,13 @@ pub fn finish(doc: &mut Value) {
                     p["schema"] = inner;
                 }
             }
-            // Files are bytes, not arrays of numbers; every answer is described.
+            // Files are bytes, not arrays of numbers (a tax invoice's PDF sent or answered);
+            // every answer is described.
+            for (media, content) in op.pointer_mut("/requestBody/content").and_then(Value::as_object_mut).into_iter().flatten() {
+                if media == "application/pdf" {
+                    content["schema"] = json!({"type": "string", "format": "binary"});
+                }
+            }
             for (status, response) in op["responses"].as_object_mut().expect("an operation has responses").iter_mut() {
                 for (media, content) in response.get_mut("content").and_then(Value::as_object_mut).into_iter().flatten() {
                     if !media.starts_with("application/json") && !media.starts_with("text/") {

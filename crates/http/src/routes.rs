@@ -45,6 +45,7 @@ pub fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(set_alerts))
         .routes(routes!(request_tax_invoice))
         .routes(routes!(decide_tax_invoice))
+        .routes(routes!(attach_tax_invoice_pdf, tax_invoice_pdf))
         .routes(routes!(refund))
         .routes(routes!(get_list))
         .routes(routes!(export_list))
@@ -1166,7 +1167,7 @@ async fn decide_tax_invoice(
     body: Bytes,
 ) -> ApiResult<Response> {
     let (app, account_id) = (&st.app, account.as_str());
-    let request_no: i64 = id.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found(&format!("tax invoice request `{id}`")))?;
+    let request_no = request_no(&id)?;
     if !matches!(decision.as_str(), "issue" | "reject" | "reverse") {
         return Err(ApiError::not_found(&format!("decision `{decision}` (issue, reject or reverse)")));
     }
@@ -1176,6 +1177,7 @@ async fn decide_tax_invoice(
             "issue" => app::tax_invoice::Decision::Issue {
                 invoice_no: req.number.map(|n| n.0).unwrap_or_default(),
                 issued_on: req.date.map(|d| d.0).unwrap_or_default(),
+                pdf: None,
             },
             "reject" => app::tax_invoice::Decision::Reject { reason },
             _ => app::tax_invoice::Decision::Reverse { reason },
@@ -1184,6 +1186,50 @@ async fn decide_tax_invoice(
         Ok((StatusCode::OK, serde_json::to_value(tax_invoice_view(&app.account(account_id).await?, row)).expect("answers serialise")))
     })
     .await
+}
+
+/// A tax invoice request's number from the path.
+fn request_no(id: &str) -> ApiResult<i64> {
+    id.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::not_found(&format!("tax invoice request `{id}`")))
+}
+
+/// Attach the PDF of an issued tax invoice (operators): the body is the file as the tax
+/// authority's system produced it, at most 4 MiB; attaching again replaces it.
+#[utoipa::path(put, path = "/api/v1/accounts/{account}/tax-invoices/{id}/pdf", tag = "tax invoices", security(("api_key" = [])),
+    params(("account" = Id, Path), ("id" = i64, Path, description = "the request number", minimum = 1)),
+    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    responses((status = 200, body = TaxInvoiceView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn attach_tax_invoice_pdf(
+    State(st): St,
+    auth: Auth,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    auth.account(&account)?;
+    auth.operator()?;
+    let request_no = request_no(&id)?;
+    let now = st.now(&headers)?;
+    let row = st.app.attach_tax_invoice_pdf(now, &account, request_no, body.to_vec()).await?;
+    Ok(json(StatusCode::OK, serde_json::to_value(tax_invoice_view(&st.app.account(&account).await?, row)).expect("answers serialise")))
+}
+
+/// The PDF attached to an issued tax invoice.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/tax-invoices/{id}/pdf", tag = "tax invoices", security(("api_key" = [])),
+    params(("account" = Id, Path), ("id" = i64, Path, description = "the request number", minimum = 1)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>)))]
+async fn tax_invoice_pdf(State(st): St, auth: Auth, Path((account, id)): Path<(String, String)>) -> ApiResult<Response> {
+    auth.account(&account)?;
+    tax_invoice_pdf_file(&st, &account, request_no(&id)?).await
+}
+
+/// A tax invoice's PDF as a download (the API's route and the tax invoices page's link), named
+/// by the tax invoice's number.
+pub(crate) async fn tax_invoice_pdf_file(st: &ApiState, account: &str, request_no: i64) -> ApiResult<Response> {
+    let (row, pdf) = st.app.tax_invoice_pdf(account, request_no).await?;
+    let number: String = row.invoice_no.unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect();
+    let disposition = format!("attachment; filename=\"{account}-tax-invoice-{number}.pdf\"");
+    Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, disposition)], pdf.content).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

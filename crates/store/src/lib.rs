@@ -122,6 +122,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(13, "package auto renew", include_str!("../migrations/sqlite/0013_package_auto_renew.sql")),
             migration(14, "resource packs", include_str!("../migrations/sqlite/0014_resource_packs.sql")),
             migration(15, "ledger hash chain", include_str!("../migrations/sqlite/0015_ledger_hash_chain.sql")),
+            migration(16, "tax invoice pdf", include_str!("../migrations/sqlite/0016_tax_invoice_pdf.sql")),
         ],
         _ => vec![
             migration(1, "schema", include_str!("../migrations/postgres/0001_schema.sql")),
@@ -139,6 +140,7 @@ fn migrator(dialect: &str) -> Migrator {
             migration(13, "package auto renew", include_str!("../migrations/postgres/0013_package_auto_renew.sql")),
             migration(14, "resource packs", include_str!("../migrations/postgres/0014_resource_packs.sql")),
             migration(15, "ledger hash chain", include_str!("../migrations/postgres/0015_ledger_hash_chain.sql")),
+            migration(16, "tax invoice pdf", include_str!("../migrations/postgres/0016_tax_invoice_pdf.sql")),
         ],
     };
     Migrator::with_migrations(migrations)

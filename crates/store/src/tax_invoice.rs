@@ -1,5 +1,5 @@
 //! Tax invoice requests, cash refunds and what they draw on each month's invoiceable amount
-//! (migration 0012).
+//! (migration 0012); the PDFs of issued tax invoices (migration 0016).
 
 use jiff::Timestamp;
 use sqlx::Row;
@@ -49,6 +49,26 @@ pub struct InvoiceableDrawRow {
     pub amount: i64,
     /// Whether it still counts: a refund's always, a request's while requested or issued.
     pub counts: bool,
+}
+
+/// The PDF attached to an issued tax invoice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaxInvoicePdfRow {
+    pub account_id: String,
+    pub request_no: i64,
+    pub content: Vec<u8>,
+    /// The content's SHA-256, hex.
+    pub sha256: String,
+    pub attached_at: Timestamp,
+}
+
+/// What a list shows of an attached PDF (the content stays in the store).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaxInvoicePdfInfo {
+    pub account_id: String,
+    pub request_no: i64,
+    pub size: i64,
+    pub sha256: String,
 }
 
 const TAX_INVOICE_COLUMNS: &str = "account_id, request_no, amount, kind, title, tax_id, address, email, status, requested_at, \
@@ -239,6 +259,70 @@ impl Tx {
                     month: r.get(3),
                     amount: r.get(4),
                     counts: r.get::<i32, _>(5) == 1,
+                })
+                .collect())
+        })
+    }
+
+    /// Attaches a tax invoice's PDF, replacing one attached before.
+    pub async fn put_tax_invoice_pdf(&mut self, p: &TaxInvoicePdfRow) -> Result<()> {
+        on!(self, conn => {
+            sqlx::query::<Db>(
+                "INSERT INTO tax_invoice_pdf (account_id, request_no, content, sha256, attached_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (account_id, request_no) DO UPDATE SET content = excluded.content, sha256 = excluded.sha256, \
+                 attached_at = excluded.attached_at",
+            )
+            .bind(&p.account_id)
+            .bind(p.request_no)
+            .bind(&p.content)
+            .bind(&p.sha256)
+            .bind(micros(p.attached_at))
+            .execute(&mut *conn)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn tax_invoice_pdf(&mut self, account_id: &str, request_no: i64) -> Result<Option<TaxInvoicePdfRow>> {
+        on!(self, conn => {
+            let row = sqlx::query::<Db>(
+                "SELECT account_id, request_no, content, sha256, attached_at FROM tax_invoice_pdf WHERE account_id = $1 AND request_no = $2",
+            )
+            .bind(account_id)
+            .bind(request_no)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.map(|r| {
+                Ok(TaxInvoicePdfRow {
+                    account_id: r.get(0),
+                    request_no: r.get(1),
+                    content: r.get(2),
+                    sha256: r.get(3),
+                    attached_at: from_micros(r.get(4))?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    /// The attached PDFs of one account (every account when `None`) without their content,
+    /// by request; `size` is the stored content's length.
+    pub async fn tax_invoice_pdfs(&mut self, account_id: Option<&str>) -> Result<Vec<TaxInvoicePdfInfo>> {
+        on!(self, conn => {
+            let rows = sqlx::query::<Db>(
+                "SELECT account_id, request_no, CAST(LENGTH(content) AS BIGINT), sha256 FROM tax_invoice_pdf \
+                 WHERE ($1 IS NULL OR account_id = $1) ORDER BY account_id, request_no",
+            )
+            .bind(account_id)
+            .fetch_all(&mut *conn)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| TaxInvoicePdfInfo {
+                    account_id: r.get(0),
+                    request_no: r.get(1),
+                    size: r.get(2),
+                    sha256: r.get(3),
                 })
                 .collect())
         })

@@ -42,7 +42,7 @@ pub fn router() -> Router<ApiState> {
         .route("/accounts/{account}/invoices/{month}", get(pages::invoice_or_export))
         .route("/accounts/{account}/invoices/{month}/export", get(pages::invoice_export))
         .route("/accounts/{account}/{list}", get(pages::list).post(pages::tax_request))
-        .route("/accounts/{account}/tax-invoices/{request}/{decision}", post(pages::tax_decision))
+        .route("/accounts/{account}/tax-invoices/{request}/{decision}", get(pages::tax_invoice_file).post(pages::tax_decision))
         .route("/accounts/{account}/actions/{action}", post(pages::account_action))
         .route("/accounts/{account}/{list}/export", get(pages::export))
         .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../assets/app.css").as_bytes()) }))

@@ -464,6 +464,8 @@ pub(crate) struct Head {
 pub(crate) struct CellView {
     pub text: String,
     pub numeric: bool,
+    /// A download the cell links to (a tax invoice's PDF), relative to the list's page.
+    pub href: Option<String>,
 }
 
 pub(crate) struct RowView {
@@ -502,12 +504,14 @@ fn heads(table: &export::Table, t: Tr) -> Vec<Head> {
 
 fn cell_view(key: &str, cell: &export::Cell, t: Tr) -> CellView {
     let text = match cell {
+        // The page links to the PDF its fingerprint names (the exports keep the fingerprint).
+        export::Cell::Text(s) if key == "pdf_sha256" && !s.is_empty() => t.t("tax-pdf-download").to_owned(),
         export::Cell::Money(s) => money_text(s),
         export::Cell::Number(s) if QUANTITIES.contains(&key) => money_text(s),
         export::Cell::Text(s) if TRANSLATED.contains(&key) && !s.is_empty() => t.value(s),
         other => other.as_str().to_owned(),
     };
-    CellView { text, numeric: cell.is_numeric() }
+    CellView { text, numeric: cell.is_numeric(), href: None }
 }
 
 fn table_view(table: &export::Table, rows: &[Vec<export::Cell>], t: Tr, with_totals: bool) -> TableView {
@@ -517,16 +521,16 @@ fn table_view(table: &export::Table, rows: &[Vec<export::Cell>], t: Tr, with_tot
         (0..keys.len())
             .map(|c| {
                 if c == 0 {
-                    return CellView { text: t.f("total-all-rows", &[("count", &table.rows.len().to_string())]), numeric: false };
+                    return CellView { text: t.f("total-all-rows", &[("count", &table.rows.len().to_string())]), numeric: false, href: None };
                 }
                 if !table.totals.contains(&c) {
-                    return CellView { text: String::new(), numeric: false };
+                    return CellView { text: String::new(), numeric: false, href: None };
                 }
                 let sum: Decimal = table.rows.iter().filter_map(|r| Decimal::from_str(r[c].as_str()).ok()).sum();
                 let money = matches!(table.rows[0][c], export::Cell::Money(_));
                 let digits = table.rows[0][c].as_str().split_once('.').map_or(0, |(_, f)| f.len() as u32);
                 let text = if money { money_text(&sum.round_dp(digits).to_string()) } else { sum.normalize().to_string() };
-                CellView { text, numeric: true }
+                CellView { text, numeric: true, href: None }
             })
             .collect()
     });
@@ -535,7 +539,17 @@ fn table_view(table: &export::Table, rows: &[Vec<export::Cell>], t: Tr, with_tot
         rows: rows
             .iter()
             .map(|r| RowView {
-                cells: r.iter().zip(&keys).map(|(cell, key)| cell_view(key, cell, t)).collect(),
+                cells: r
+                    .iter()
+                    .zip(&keys)
+                    .map(|(cell, key)| {
+                        let mut view = cell_view(key, cell, t);
+                        if key == "pdf_sha256" && !cell.as_str().is_empty() {
+                            view.href = Some(format!("tax-invoices/{}/pdf", r[0].as_str()));
+                        }
+                        view
+                    })
+                    .collect(),
                 soon: soon_col.is_some_and(|c| r[c].as_str() == "yes"),
             })
             .collect(),
@@ -887,31 +901,95 @@ pub(crate) struct TaxDecisionForm {
     reason: String,
 }
 
-/// An operator's decision on a tax invoice request, from the tax invoices page.
+/// A decision form as posted: URL-encoded, or multipart when it carries a file (the issue and
+/// attach forms' PDF, in the `pdf` field; absent when no file was chosen).
+async fn decision_form(request: axum::extract::Request) -> Result<(TaxDecisionForm, Option<Vec<u8>>), ApiError> {
+    use axum::extract::FromRequest;
+    let multipart = request.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"multipart/form-data"));
+    if !multipart {
+        let Form(form) = Form::<TaxDecisionForm>::from_request(request, &()).await.map_err(|e| ApiError::invalid("form", e.body_text()))?;
+        return Ok((form, None));
+    }
+    let bad = |e: axum::extract::multipart::MultipartError| ApiError::invalid("form", e.body_text());
+    let mut parts = axum::extract::Multipart::from_request(request, &()).await.map_err(|e| ApiError::invalid("form", e.body_text()))?;
+    let (mut form, mut pdf) = (TaxDecisionForm::default(), None);
+    while let Some(part) = parts.next_field().await.map_err(bad)? {
+        let name = part.name().unwrap_or_default().to_owned();
+        if name == "pdf" {
+            let chosen = part.file_name().is_some_and(|f| !f.is_empty());
+            let bytes = part.bytes().await.map_err(bad)?;
+            pdf = (chosen || !bytes.is_empty()).then(|| bytes.to_vec());
+            continue;
+        }
+        let text = part.text().await.map_err(bad)?;
+        match name.as_str() {
+            "csrf" => form.csrf = text,
+            "number" => form.number = text,
+            "date" => form.date = text,
+            "reason" => form.reason = text,
+            _ => {}
+        }
+    }
+    Ok((form, pdf))
+}
+
+/// An operator's decision on a tax invoice request, from the tax invoices page: issue (with its
+/// PDF if one is chosen), reject, reverse, or attach the PDF of an issued one.
 pub(crate) async fn tax_decision(
     State(st): State<ApiState>,
     headers: HeaderMap,
     uri: Uri,
     Path((account_id, request_no, decision)): Path<(String, String, String)>,
-    Form(form): Form<TaxDecisionForm>,
+    request: axum::extract::Request,
 ) -> Response {
-    let (ctx, _) = match posted_to_account(&st, &headers, &uri, &account_id, &form.csrf).await {
+    let posted = decision_form(request).await;
+    let csrf = posted.as_ref().map(|(f, _)| f.csrf.as_str()).unwrap_or_default();
+    let (ctx, _) = match posted_to_account(&st, &headers, &uri, &account_id, csrf).await {
         Ok(v) => v,
         Err(r) => return r,
+    };
+    let (form, pdf) = match posted {
+        Ok(v) => v,
+        Err(e) => return error_page(&ctx, e),
     };
     if !ctx.session.user.is_operator() {
         return error_page(&ctx, ApiError::forbidden());
     }
     let Ok(request_no) = request_no.parse::<i64>() else { return not_found_page(&ctx) };
     let d = match decision.as_str() {
-        "issue" => app::tax_invoice::Decision::Issue { invoice_no: form.number, issued_on: form.date },
+        "issue" => app::tax_invoice::Decision::Issue { invoice_no: form.number, issued_on: form.date, pdf },
         "reject" => app::tax_invoice::Decision::Reject { reason: form.reason },
         "reverse" => app::tax_invoice::Decision::Reverse { reason: form.reason },
+        "attach" => {
+            let Some(pdf) = pdf else { return error_page(&ctx, ApiError::invalid("pdf", "choose the tax invoice's PDF file")) };
+            return match st.app.attach_tax_invoice_pdf(ctx.now, &account_id, request_no, pdf).await {
+                Ok(_) => Redirect::to(&format!("/accounts/{account_id}/tax-invoices?decided={request_no}")).into_response(),
+                Err(e) => error_page(&ctx, e.into()),
+            };
+        }
         _ => return not_found_page(&ctx),
     };
     match st.app.decide_tax_invoice(ctx.now, &account_id, request_no, &d).await {
         Ok(_) => Redirect::to(&format!("/accounts/{account_id}/tax-invoices?decided={request_no}")).into_response(),
         Err(e) => error_page(&ctx, e.into()),
+    }
+}
+
+/// The PDF attached to a tax invoice, from the tax invoices page's link (`.../{request}/pdf`).
+pub(crate) async fn tax_invoice_file(
+    State(st): State<ApiState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((account_id, request_no, file)): Path<(String, String, String)>,
+) -> Response {
+    let (ctx, _) = match account_page(&st, &headers, &uri, None, &account_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let (true, Ok(request_no)) = (file == "pdf", request_no.parse::<i64>()) else { return not_found_page(&ctx) };
+    match crate::routes::tax_invoice_pdf_file(&st, &account_id, request_no).await {
+        Ok(file) => file,
+        Err(e) => error_page(&ctx, e),
     }
 }
 
@@ -977,9 +1055,9 @@ async fn expense_rows(st: &ApiState, t: Tr, account: &str, currency: &str, q: &L
                     "prepaid_card" => money(sums.card),
                     "cash" => money(sums.cash),
                     "arrears" => money(sums.arrears),
-                    _ => return CellView { text: String::new(), numeric: false },
+                    _ => return CellView { text: String::new(), numeric: false, href: None },
                 };
-                CellView { text, numeric: c > 0 }
+                CellView { text, numeric: c > 0, href: None }
             })
             .collect();
         view.totals = Some(totals);
