@@ -252,13 +252,22 @@ impl App {
 
     /// Attaches the PDF of an issued tax invoice (as the tax authority's system produced it),
     /// replacing one attached before.
-    pub async fn attach_tax_invoice_pdf(&self, now: Timestamp, account_id: &str, request_no: i64, content: Vec<u8>) -> Result<TaxInvoiceRow> {
+    pub async fn attach_tax_invoice_pdf(
+        &self,
+        now: Timestamp,
+        account_id: &str,
+        request_no: i64,
+        content: Vec<u8>,
+    ) -> Result<TaxInvoiceRow> {
         check_pdf(&content)?;
         let mut tx = self.store.begin().await?;
         load_account(&mut tx, account_id).await?;
         let row = request(&mut tx, account_id, request_no).await?;
         if row.status != TaxInvoiceStatus::Issued.as_str() {
-            return Err(AppError::invalid("status", format!("request {request_no} is {}: only an issued tax invoice takes a PDF", row.status)));
+            return Err(AppError::invalid(
+                "status",
+                format!("request {request_no} is {}: only an issued tax invoice takes a PDF", row.status),
+            ));
         }
         tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, content, now)).await?;
         tx.commit().await?;
@@ -464,7 +473,10 @@ pub(crate) async fn pdf_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
         let pdf = tx.tax_invoice_pdf(&info.account_id, info.request_no).await?.expect("a listed PDF is there in the same transaction");
         let found = pdf_row(&pdf.account_id, pdf.request_no, pdf.content, pdf.attached_at).sha256;
         if found != pdf.sha256 {
-            problems.push(format!("{} tax invoice request {}: its PDF hashes to {found}, not {}", info.account_id, info.request_no, pdf.sha256));
+            problems.push(format!(
+                "{} tax invoice request {}: its PDF hashes to {found}, not {}",
+                info.account_id, info.request_no, pdf.sha256
+            ));
         }
     }
     Ok((pdfs.len(), problems))

@@ -370,7 +370,11 @@ pub fn issuer() -> export::Issuer {
 /// system would have produced the tax invoice's PDF.
 fn stand_in_tax_invoice_pdf(lines: &[String]) -> Vec<u8> {
     let escaped = |t: &str| t.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
-    let text: String = lines.iter().enumerate().map(|(i, l)| format!("BT /F1 {} Tf 56 {} Td ({}) Tj ET\n", if i == 0 { 14 } else { 11 }, 780 - 24 * i, escaped(l))).collect();
+    let text: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("BT /F1 {} Tf 56 {} Td ({}) Tj ET\n", if i == 0 { 14 } else { 11 }, 780 - 24 * i, escaped(l)))
+        .collect();
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),

@@ -458,13 +458,19 @@ async fn a_tax_invoice_is_requested_and_issued_on_its_page() {
     let page = site.get(&mut ops, "/accounts/cedar/tax-invoices").await;
     assert!(page.body.contains("/accounts/cedar/tax-invoices/1/attach"), "an issued tax invoice takes a PDF");
     let attach_form = [("csrf", ops_csrf.as_str())];
-    let not_pdf = site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/attach", &attach_form, ("pdf", "notes.txt", b"hello")).await;
+    let not_pdf =
+        site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/attach", &attach_form, ("pdf", "notes.txt", b"hello")).await;
     assert_eq!(not_pdf.status, 422);
-    assert!(not_pdf.body.contains("Choose the tax invoice&#39;s PDF file") || not_pdf.body.contains("Choose the tax invoice's PDF file"), "{}", not_pdf.body);
+    assert!(
+        not_pdf.body.contains("Choose the tax invoice&#39;s PDF file") || not_pdf.body.contains("Choose the tax invoice's PDF file"),
+        "{}",
+        not_pdf.body
+    );
     let first = site.get(&mut jar, "/accounts/cedar/tax-invoices/1/pdf").await;
     assert_eq!((first.status, first.body.as_bytes()), (200, &first_pdf[..]), "the refused file left the first in place");
     let second_pdf = b"%PDF-1.7\n% the reissued file\ntrailer << >>\n%%EOF";
-    let attached = site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/attach", &attach_form, ("pdf", "fapiao-2.pdf", second_pdf)).await;
+    let attached =
+        site.post_multipart(&mut ops, "/accounts/cedar/tax-invoices/1/attach", &attach_form, ("pdf", "fapiao-2.pdf", second_pdf)).await;
     assert_eq!((attached.status, attached.location.as_str()), (303, "/accounts/cedar/tax-invoices?decided=1"));
     // The customer downloads it from its list, named by the tax invoice's number; it cannot
     // attach one.
@@ -474,14 +480,30 @@ async fn a_tax_invoice_is_requested_and_issued_on_its_page() {
     assert_eq!((pdf.status, pdf.body.as_bytes()), (200, &second_pdf[..]));
     assert_eq!(pdf.headers["content-type"], "application/pdf");
     assert_eq!(pdf.headers["content-disposition"], "attachment; filename=\"cedar-tax-invoice-24332000000000000042.pdf\"");
-    let theirs = site.post_multipart(&mut jar, "/accounts/cedar/tax-invoices/1/attach", &[("csrf", csrf.as_str())], ("pdf", "x.pdf", second_pdf)).await;
+    let theirs = site
+        .post_multipart(&mut jar, "/accounts/cedar/tax-invoices/1/attach", &[("csrf", csrf.as_str())], ("pdf", "x.pdf", second_pdf))
+        .await;
     assert_eq!(theirs.status, 403, "a customer cannot attach a tax invoice's PDF");
     assert_eq!(site.get(&mut jar, "/accounts/cedar/tax-invoices/2/pdf").await.status, 404, "no such request");
     let (mut bolt, _) = site.sign_in("finance@bolt.example", PASSWORD).await;
     let elsewhere = site.get(&mut bolt, "/accounts/cedar/tax-invoices/1/pdf").await;
     assert!(elsewhere.status == 404 && !elsewhere.body.contains("%PDF"), "another account's customer finds no PDF");
     let csv = run(&site.db, &["export", "tax-invoices", "--account", "cedar"], None);
-    let sha = run(&site.db, &["--json", "tax-invoice", "pdf", "--account", "cedar", "--request", "1", "--out", &site.db.with_extension("pdf").to_string_lossy()], None);
+    let sha = run(
+        &site.db,
+        &[
+            "--json",
+            "tax-invoice",
+            "pdf",
+            "--account",
+            "cedar",
+            "--request",
+            "1",
+            "--out",
+            &site.db.with_extension("pdf").to_string_lossy(),
+        ],
+        None,
+    );
     let sha: serde_json::Value = serde_json::from_str(&sha).unwrap();
     assert!(csv.contains(sha["sha256"].as_str().unwrap()), "the export names the PDF by its SHA-256: {csv}");
     assert_eq!(std::fs::read(site.db.with_extension("pdf")).unwrap(), second_pdf);

@@ -521,7 +521,11 @@ fn table_view(table: &export::Table, rows: &[Vec<export::Cell>], t: Tr, with_tot
         (0..keys.len())
             .map(|c| {
                 if c == 0 {
-                    return CellView { text: t.f("total-all-rows", &[("count", &table.rows.len().to_string())]), numeric: false, href: None };
+                    return CellView {
+                        text: t.f("total-all-rows", &[("count", &table.rows.len().to_string())]),
+                        numeric: false,
+                        href: None,
+                    };
                 }
                 if !table.totals.contains(&c) {
                     return CellView { text: String::new(), numeric: false, href: None };
