@@ -292,6 +292,16 @@ const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards', '
     await page.goto(`${BASE}/accounts/${account}/`);
     await shot(page, `operator-${account}-overview-en`);
   }
+  // The demo's issued tax invoice (fjord) offers its PDF from the list, and an issued one takes
+  // another from the attach form.
+  await page.goto(`${BASE}/accounts/fjord/tax-invoices`);
+  await shot(page, 'operator-fjord-tax-invoices-en');
+  await audit(page, 'tax invoices with a PDF (en)');
+  check(await page.locator('form[action$="/attach"] input[type=file]').count() === 1, 'an issued tax invoice has a form to attach its PDF');
+  const [pdf] = await Promise.all([page.waitForEvent('download'), page.click('table.list a[download]')]);
+  const bytes = readFileSync(await pdf.path());
+  check(bytes.subarray(0, 5).toString() === '%PDF-' && pdf.suggestedFilename().startsWith('fjord-tax-invoice-'),
+    `the tax invoice's PDF downloads from its list (${pdf.suggestedFilename()})`);
   await ctx.close();
 }
 

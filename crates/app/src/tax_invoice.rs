@@ -361,6 +361,7 @@ impl App {
             "request no",
             &format!("amount ({})", account.currency.code()),
             "status",
+            "pdf sha256",
             "kind",
             "title",
             "tax id",
@@ -371,7 +372,6 @@ impl App {
             "reason",
             "email",
             "address",
-            "pdf sha256",
         ])
         .with_totals(&["amount"]);
         for r in rows.iter().rev().filter(|r| status.is_none_or(|s| s == r.status)) {
@@ -381,6 +381,7 @@ impl App {
                 Cell::number(r.request_no.to_string()),
                 Cell::money(account.currency.format(Amount(r.amount))),
                 Cell::text(r.status.clone()),
+                Cell::text(pdfs.iter().find(|p| p.request_no == r.request_no).map(|p| p.sha256.clone()).unwrap_or_default()),
                 Cell::text(r.kind.clone()),
                 Cell::text(r.title.clone()),
                 Cell::text(r.tax_id.clone()),
@@ -391,7 +392,6 @@ impl App {
                 Cell::text(r.reason.clone().unwrap_or_default()),
                 Cell::text(r.email.clone()),
                 Cell::text(r.address.clone()),
-                Cell::text(pdfs.iter().find(|p| p.request_no == r.request_no).map(|p| p.sha256.clone()).unwrap_or_default()),
             ]);
         }
         Ok(table)

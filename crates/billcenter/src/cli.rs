@@ -803,16 +803,16 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                     (account, app.request_tax_invoice(now, account, &req).await?)
                 }
                 TaxInvoiceCommand::Issue { account, request, number, date, pdf } => {
-                    let pdf = pdf.as_deref().map(read_pdf).transpose()?;
+                    let pdf = pdf.as_deref().map(|p| read_pdf(cwd, p)).transpose()?;
                     let d = app::tax_invoice::Decision::Issue { invoice_no: number.clone(), issued_on: date.clone(), pdf };
                     (account, app.decide_tax_invoice(now, account, *request, &d).await?)
                 }
                 TaxInvoiceCommand::Attach { account, request, pdf } => {
-                    (account, app.attach_tax_invoice_pdf(now, account, *request, read_pdf(pdf)?).await?)
+                    (account, app.attach_tax_invoice_pdf(now, account, *request, read_pdf(cwd, pdf)?).await?)
                 }
                 TaxInvoiceCommand::Pdf { account, request, out: path } => {
                     let (_, pdf) = app.tax_invoice_pdf(account, *request).await?;
-                    std::fs::write(path, &pdf.content).with_context(|| format!("cannot write {}", path.display()))?;
+                    std::fs::write(cwd.join(path), &pdf.content).with_context(|| format!("cannot write {}", path.display()))?;
                     if json {
                         print_json(out, serde_json::json!({"file": path, "bytes": pdf.content.len(), "sha256": pdf.sha256}))?;
                     } else {
@@ -1306,6 +1306,6 @@ async fn serve(app: App, args: &ServeArgs, cwd: &Path, clock: app::Clock, out: &
 }
 
 /// A PDF file an operator hands in.
-fn read_pdf(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+fn read_pdf(cwd: &Path, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(cwd.join(path)).with_context(|| format!("cannot read {}", path.display()))
 }
