@@ -1,7 +1,8 @@
 //! Requests and jobs that race, over real HTTP, on SQLite and on PostgreSQL: one
 //! Idempotency-Key sent by 50 clients at once has exactly one effect (the others get the first
 //! answer, or 409 while it is in flight, never a second effect); top-ups racing on one account
-//! all count once; the nightly run that issues invoices races a second run, usage ingestion,
+//! all count once; resource packs bought at once get one number each and are paid once; the
+//! nightly run that issues invoices races a second run, usage ingestion,
 //! top-ups, cards and coupons on every account, and nothing is lost or counted twice; two
 //! `serve` processes with their schedulers on bill like one run.
 
@@ -69,6 +70,37 @@ async fn races(server: Server) {
         server.call("GET", "/api/v1/accounts/acme/lists/transactions?limit=1000", Some(&server.operator), Some(NOW), None).await;
     let top_ups = page["items"].as_array().unwrap().iter().filter(|r| r["type"] == "top_up").count();
     assert_eq!(top_ups, 1 + CLIENTS, "{page}");
+
+    // Twelve resource packs bought at once with the cash for ten: ten are sold, numbered 1 to 10
+    // once each (numbers are taken under the account's row), two are refused, and the cash
+    // pays exactly ten.
+    server.ok("POST", "/api/v1/accounts/acme/top-ups", NOW, json!({"amount": "6000.00"})).await;
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"pack": "log_events_500m"}).to_string();
+            server.raw("POST", "/api/v1/accounts/acme/packs", Some(&server.operator), Some(NOW), Some(body), &[]).await
+        }));
+    }
+    let mut numbers = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let (status, text) = t.await.unwrap();
+        match status {
+            201 => numbers.push(serde_json::from_str::<serde_json::Value>(&text).unwrap()["number"].as_str().unwrap().to_owned()),
+            409 => {
+                assert!(text.contains("insufficient_funds"), "{text}");
+                refused += 1;
+            }
+            other => panic!("a racing purchase got {other}: {text}"),
+        }
+    }
+    numbers.sort_by_key(|n| n.trim_start_matches("RP-").parse::<u32>().unwrap());
+    assert_eq!(numbers, (1..=10).map(|n| format!("RP-{n}")).collect::<Vec<_>>(), "ten packs, each number once");
+    assert_eq!(refused, 2);
+    let (_, account) = server.call("GET", "/api/v1/accounts/acme", Some(&server.operator), None, None).await;
+    assert_eq!(account["cash"], "60.50", "the cash paid ten packs of 600.00");
     let verify = server.cli(&["verify"]);
     assert!(verify.contains("verify: clean"), "{verify}");
 }
