@@ -11,7 +11,7 @@ use crate::funds::{CouponRequest, NewInstrument, check_coupon, issue_coupon_in};
 use crate::{App, AppError, Result};
 
 /// Every event a webhook endpoint may subscribe to.
-pub const EVENTS: [&str; 18] = [
+pub const EVENTS: [&str; 19] = [
     "account.overdue",
     "account.suspended",
     "account.reactivated",
@@ -23,6 +23,7 @@ pub const EVENTS: [&str; 18] = [
     "tax_invoice.issued",
     "tax_invoice.rejected",
     "tax_invoice.reversed",
+    "tax_invoice.pdf_attached",
     "package.renewal_due",
     "package.renewed",
     "package.renewal_failed",

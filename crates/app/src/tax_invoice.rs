@@ -113,6 +113,12 @@ fn pdf_row(account_id: &str, request_no: i64, content: Vec<u8>, now: Timestamp) 
     TaxInvoicePdfRow { account_id: account_id.to_owned(), request_no, content, sha256, attached_at: now }
 }
 
+/// The event that a tax invoice's PDF is there to download.
+fn pdf_event(account: &mut Account, row: &TaxInvoiceRow, bytes: usize, now: Timestamp) -> EventRow {
+    let number = row.invoice_no.as_deref().unwrap_or_default();
+    event(account, "tax_invoice.pdf_attached", now, format!("request {} {number} PDF of {bytes} bytes", row.request_no))
+}
+
 fn drawn_text(draw: &[(Month, Amount)]) -> Vec<(String, i64)> {
     draw.iter().map(|(m, a)| (m.to_string(), a.minor())).collect()
 }
@@ -226,6 +232,7 @@ impl App {
             Decision::Reverse { .. } => (TaxInvoiceDecision::Reverse, "tax_invoice.reversed"),
         };
         let next = status.decide(kind).map_err(|e| domain_error(&account, e))?;
+        let mut attached = None;
         match decision {
             Decision::Issue { invoice_no, issued_on, pdf } => {
                 row.invoice_no = Some(text_field("number", invoice_no, 64, true)?);
@@ -233,6 +240,7 @@ impl App {
                 row.issued_on = Some(day.to_string());
                 if let Some(pdf) = pdf {
                     tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, pdf.clone(), now)).await?;
+                    attached = Some(pdf.len());
                 }
             }
             Decision::Reject { reason } | Decision::Reverse { reason } => row.reason = Some(text_field("reason", reason, 500, true)?),
@@ -243,8 +251,11 @@ impl App {
             return Err(AppError::invalid("status", format!("request {request_no} was decided by another operator at the same time")));
         }
         let detail = format!("request {request_no} {}", account.currency.format(Amount(row.amount)));
-        let ev = event(&mut account, event_kind, now, detail);
-        tx.insert_events(&[ev]).await?;
+        let mut events = vec![event(&mut account, event_kind, now, detail)];
+        if let Some(bytes) = attached {
+            events.push(pdf_event(&mut account, &row, bytes, now));
+        }
+        tx.insert_events(&events).await?;
         tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(row)
@@ -261,7 +272,7 @@ impl App {
     ) -> Result<TaxInvoiceRow> {
         check_pdf(&content)?;
         let mut tx = self.store.begin().await?;
-        load_account(&mut tx, account_id).await?;
+        let mut account = load_account(&mut tx, account_id).await?;
         let row = request(&mut tx, account_id, request_no).await?;
         if row.status != TaxInvoiceStatus::Issued.as_str() {
             return Err(AppError::invalid(
@@ -269,7 +280,10 @@ impl App {
                 format!("request {request_no} is {}: only an issued tax invoice takes a PDF", row.status),
             ));
         }
+        let ev = pdf_event(&mut account, &row, content.len(), now);
         tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, content, now)).await?;
+        tx.insert_events(&[ev]).await?;
+        tx.update_account(&account.row).await?;
         tx.commit().await?;
         Ok(row)
     }
