@@ -11,7 +11,7 @@ use crate::funds::{CouponRequest, NewInstrument, check_coupon, issue_coupon_in};
 use crate::{App, AppError, Result};
 
 /// Every event a webhook endpoint may subscribe to.
-pub const EVENTS: [&str; 19] = [
+pub const EVENTS: [&str; 21] = [
     "account.overdue",
     "account.suspended",
     "account.reactivated",
@@ -19,6 +19,8 @@ pub const EVENTS: [&str; 19] = [
     "spend.high",
     "invoice.issued",
     "daily_bill.settled",
+    "coupon.expiring_soon",
+    "card.expiring_soon",
     "tax_invoice.requested",
     "tax_invoice.issued",
     "tax_invoice.rejected",

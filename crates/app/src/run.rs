@@ -651,6 +651,35 @@ fn event(row: &mut store::AccountRow, kind: &str, day: Date, now: Timestamp, det
     }
 }
 
+/// `coupon.expiring_soon` and `card.expiring_soon` after billing day `day`: a coupon or card
+/// with a balance left has `EXPIRING_SOON_DAYS` days left from the next day on (announced once,
+/// on the day its last seven days begin), or fewer when it was added on `day` (announced on the
+/// day it was added), so no balance expires unannounced.
+#[allow(clippy::too_many_arguments)]
+fn expiry_notices(
+    funds: &billing::Funds,
+    stored: &[InstrumentRow],
+    zone: &jiff::tz::TimeZone,
+    currency: billing::Currency,
+    row: &mut store::AccountRow,
+    day: Date,
+    now: Timestamp,
+    pending: &mut Pending,
+) {
+    let tomorrow = next_day(day);
+    for i in funds.instruments.iter().filter(|i| i.active && i.balance.is_positive()) {
+        let Some(s) = stored.iter().find(|s| s.instrument_id == i.id) else { continue };
+        let left = i.validity.days_left(tomorrow);
+        let added_today = s.created_at.to_zoned(zone.clone()).date() == day;
+        if left == 0 || left > crate::lists::EXPIRING_SOON_DAYS || (left < crate::lists::EXPIRING_SOON_DAYS && !added_today) {
+            continue;
+        }
+        let kind = if i.kind.is_coupon() { "coupon.expiring_soon" } else { "card.expiring_soon" };
+        let detail = format!("{} {} left, valid until {}", s.code, currency.format(i.balance), s.valid_until);
+        pending.events.push(event(row, kind, day, now, detail));
+    }
+}
+
 /// Days before a package's end on which a reminder goes out, unless its next term is bought.
 pub const RENEWAL_REMINDER_DAYS: [i32; 2] = [30, 7];
 
@@ -841,6 +870,7 @@ fn bill_account<'c>(
         std::iter::once((Book::Cash, account.row.cash)).chain(work.instruments.iter().map(|i| (instrument_book(i), i.balance))),
     );
     let account_currency = account.currency;
+    let zone = account.tz.clone();
     // Texts every line of the account shares.
     let account_id: Arc<str> = account.id().into();
     let pay_as_you_go: Arc<str> = ChargeType::PayAsYouGo.as_str().into();
@@ -973,6 +1003,7 @@ fn bill_account<'c>(
             };
             ledger.post(row, &posting, now, &stored.code, &format!("expired after {}", stored.valid_until));
         }
+        expiry_notices(&funds, &work.instruments, &zone, account_currency, row, day, now, pending);
         renewals(catalog, account_currency, &mut work.packages, &mut funds, &mut ledger, row, day, now, pending);
         row.cash = funds.cash.minor();
         set_standing(row, standing);

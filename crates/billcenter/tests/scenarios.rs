@@ -155,6 +155,7 @@ scenarios!(
     waterfall,
     sms_skips_coupons,
     coupon_expiry_boundary,
+    expiry_notices,
     package_two_workspaces,
     late_usage,
     month_boundary_zones,
