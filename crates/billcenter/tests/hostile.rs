@@ -178,6 +178,21 @@ fn api_cases() -> Vec<Api> {
         post("/api/v1/accounts/acme/tax-invoices", tax(json!({"kind": "vat"})), 400, "invalid_input", "kind"),
         post("/api/v1/accounts/acme/tax-invoices", tax(json!({"months": ["2026-13"]})), 400, "invalid_input", "months[0]"),
         post("/api/v1/accounts/acme/tax-invoices", tax(json!({"amount": "9999.00"})), 409, "insufficient_funds", "amount"),
+        // A tax invoice's PDF: a PDF file within 4 MiB, for a request that exists.
+        api("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", "not a PDF", 422, "invalid_input", Some("pdf")),
+        api("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", b"%PDF-1.7\n no end marker".to_vec(), 422, "invalid_input", Some("pdf")),
+        api(
+            "PUT",
+            "/api/v1/accounts/acme/tax-invoices/1/pdf",
+            [b"%PDF-1.7\n".as_slice(), &vec![b'0'; 4 * 1024 * 1024], b"\n%%EOF"].concat(),
+            422,
+            "invalid_input",
+            Some("pdf"),
+        ),
+        api("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", "%PDF-1.7\n%%EOF", 404, "not_found", None),
+        api("PUT", "/api/v1/accounts/acme/tax-invoices/0/pdf", "%PDF-1.7\n%%EOF", 404, "not_found", None),
+        api("PUT", "/api/v1/accounts/acme/tax-invoices/..%2F1/pdf", "%PDF-1.7\n%%EOF", 404, "not_found", None),
+        get("/api/v1/accounts/acme/tax-invoices/1/pdf", 404, "not_found", None),
         post(
             "/api/v1/accounts/acme/refunds",
             json!({"amount": "99999.00", "reason": "more than the cash"}),
