@@ -200,6 +200,7 @@ impl App {
             invoice_no: None,
             issued_on: None,
             reason: None,
+            pdf_sha256: None,
         };
         tx.insert_tax_invoice(&row, &drawn_text(&draw)).await?;
         let detail = format!("request {} {}", row.request_no, account.currency.format(amount));
@@ -239,7 +240,9 @@ impl App {
                 let day = if issued_on.trim().is_empty() { account.today(now) } else { parse_date("issued_on", issued_on)? };
                 row.issued_on = Some(day.to_string());
                 if let Some(pdf) = pdf {
-                    tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, pdf.clone(), now)).await?;
+                    let stored = pdf_row(account_id, request_no, pdf.clone(), now);
+                    tx.put_tax_invoice_pdf(&stored).await?;
+                    row.pdf_sha256 = Some(stored.sha256);
                     attached = Some(pdf.len());
                 }
             }
@@ -273,7 +276,7 @@ impl App {
         check_pdf(&content)?;
         let mut tx = self.store.begin().await?;
         let mut account = load_account(&mut tx, account_id).await?;
-        let row = request(&mut tx, account_id, request_no).await?;
+        let mut row = request(&mut tx, account_id, request_no).await?;
         if row.status != TaxInvoiceStatus::Issued.as_str() {
             return Err(AppError::invalid(
                 "status",
@@ -281,7 +284,9 @@ impl App {
             ));
         }
         let ev = pdf_event(&mut account, &row, content.len(), now);
-        tx.put_tax_invoice_pdf(&pdf_row(account_id, request_no, content, now)).await?;
+        let stored = pdf_row(account_id, request_no, content, now);
+        tx.put_tax_invoice_pdf(&stored).await?;
+        row.pdf_sha256 = Some(stored.sha256);
         tx.insert_events(&[ev]).await?;
         tx.update_account(&account.row).await?;
         tx.commit().await?;
@@ -368,7 +373,6 @@ impl App {
         let account = load_account(&mut tx, account_id).await?;
         let rows = tx.tax_invoices(Some(account_id)).await?;
         let draws = tx.invoiceable_draws(Some(account_id)).await?;
-        let pdfs = tx.tax_invoice_pdfs(Some(account_id)).await?;
         tx.commit().await?;
         let zone = &account.row.time_zone;
         let mut table = Table::new(&[
@@ -395,7 +399,7 @@ impl App {
                 Cell::number(r.request_no.to_string()),
                 Cell::money(account.currency.format(Amount(r.amount))),
                 Cell::text(r.status.clone()),
-                Cell::text(pdfs.iter().find(|p| p.request_no == r.request_no).map(|p| p.sha256.clone()).unwrap_or_default()),
+                Cell::text(r.pdf_sha256.clone().unwrap_or_default()),
                 Cell::text(r.kind.clone()),
                 Cell::text(r.title.clone()),
                 Cell::text(r.tax_id.clone()),

@@ -834,7 +834,7 @@ async fn command(app: &App, cli: &Cli, cwd: &Path, clock: app::Clock, out: &mut 
                 print_json(
                     out,
                     serde_json::json!({"account": row.account_id, "request": row.request_no, "amount": amount, "status": row.status,
-                        "tax_invoice_no": row.invoice_no, "issued_on": row.issued_on, "reason": row.reason}),
+                        "tax_invoice_no": row.invoice_no, "issued_on": row.issued_on, "reason": row.reason, "pdf_sha256": row.pdf_sha256}),
                 )?;
             } else {
                 let number = row.invoice_no.as_deref().map(|n| format!(", number {n}")).unwrap_or_default();

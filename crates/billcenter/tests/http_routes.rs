@@ -635,6 +635,15 @@ async fn every_route_answers_its_success_and_its_errors() {
     let (_, events) = server.call("GET", "/api/v1/accounts/acme/lists/events", Some(&op), None, None).await;
     let kinds: Vec<&str> = events["items"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"spend.high") && kinds.contains(&"daily_bill.settled"), "{kinds:?}");
+    assert!(kinds.contains(&"tax_invoice.pdf_attached"), "{kinds:?}");
+    // The attached PDF: its bytes back, and its SHA-256 on the request.
+    let (status, pdf) = server.raw("GET", "/api/v1/accounts/acme/tax-invoices/1/pdf", Some(&op), None, None, &[]).await;
+    assert_eq!((status, pdf.as_str()), (200, "%PDF-1.4\n%%EOF\n"));
+    let (_, requests) = server.call("GET", "/api/v1/accounts/acme/lists/tax-invoices", Some(&op), None, None).await;
+    let sha = requests["items"][0]["pdf_sha256"].as_str().unwrap_or_default();
+    assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "{requests}");
+    let (status, view) = server.call("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", Some(&op), None, Some(pdf)).await;
+    assert_eq!((status, view["pdf_sha256"].as_str()), (200, Some(sha)), "{view}");
     let (_, verify) = server.call("POST", "/api/v1/verify", Some(&op), None, None).await;
     assert_eq!(verify["clean"], true);
     let (status, text) = server.raw("GET", "/api/v1/accounts/acme/exports/coupons", Some(&op), None, None, &[]).await;

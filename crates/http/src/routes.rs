@@ -1090,6 +1090,9 @@ struct TaxInvoiceView {
     issued_on: Option<String>,
     /// Why it was rejected or reversed.
     reason: Option<String>,
+    /// The SHA-256 of the tax invoice's PDF, once one is attached (`GET .../pdf` downloads it).
+    #[schema(example = "a3701687567170f8fd180455f63f17a4fc7ec290adc29c921052d4c419dbc4cb")]
+    pdf_sha256: Option<String>,
 }
 
 fn tax_invoice_view(account: &app::Account, r: store::TaxInvoiceRow) -> TaxInvoiceView {
@@ -1104,6 +1107,7 @@ fn tax_invoice_view(account: &app::Account, r: store::TaxInvoiceRow) -> TaxInvoi
         tax_invoice_no: r.invoice_no,
         issued_on: r.issued_on,
         reason: r.reason,
+        pdf_sha256: r.pdf_sha256,
     }
 }
 

@@ -27,6 +27,9 @@ pub struct TaxInvoiceRow {
     pub issued_on: Option<String>,
     /// Why it was rejected or reversed.
     pub reason: Option<String>,
+    /// The SHA-256 of its attached PDF (`tax_invoice_pdf`), if one is attached; read, never
+    /// written with the request.
+    pub pdf_sha256: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,8 +74,10 @@ pub struct TaxInvoicePdfInfo {
     pub sha256: String,
 }
 
-const TAX_INVOICE_COLUMNS: &str = "account_id, request_no, amount, kind, title, tax_id, address, email, status, requested_at, \
-                                   decided_at, invoice_no, issued_on, reason";
+/// A request's columns and its PDF's hash, from `tax_invoice t LEFT JOIN tax_invoice_pdf p`.
+const TAX_INVOICE_COLUMNS: &str = "t.account_id, t.request_no, t.amount, t.kind, t.title, t.tax_id, t.address, t.email, t.status, \
+                                   t.requested_at, t.decided_at, t.invoice_no, t.issued_on, t.reason, p.sha256";
+const TAX_INVOICE_FROM: &str = "tax_invoice t LEFT JOIN tax_invoice_pdf p ON p.account_id = t.account_id AND p.request_no = t.request_no";
 
 fn tax_invoice_row(r: &impl Cols) -> Result<TaxInvoiceRow> {
     Ok(TaxInvoiceRow {
@@ -90,6 +95,7 @@ fn tax_invoice_row(r: &impl Cols) -> Result<TaxInvoiceRow> {
         invoice_no: Col::<Option<String>>::col(r, 11),
         issued_on: Col::<Option<String>>::col(r, 12),
         reason: Col::<Option<String>>::col(r, 13),
+        pdf_sha256: Col::<Option<String>>::col(r, 14),
     })
 }
 
@@ -180,7 +186,7 @@ impl Tx {
     pub async fn tax_invoices(&mut self, account_id: Option<&str>) -> Result<Vec<TaxInvoiceRow>> {
         let rows: Vec<TaxInvoiceRow> = on!(self, conn => {
             let sql = format!(
-                "SELECT {TAX_INVOICE_COLUMNS} FROM tax_invoice WHERE ($1 IS NULL OR account_id = $1) ORDER BY account_id, request_no"
+                "SELECT {TAX_INVOICE_COLUMNS} FROM {TAX_INVOICE_FROM} WHERE ($1 IS NULL OR t.account_id = $1) ORDER BY t.account_id, t.request_no"
             );
             let rows = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(&mut *conn).await?;
             rows.iter().map(tax_invoice_row).collect::<Result<_>>()?
@@ -190,7 +196,7 @@ impl Tx {
 
     pub async fn tax_invoice(&mut self, account_id: &str, request_no: i64) -> Result<Option<TaxInvoiceRow>> {
         on!(self, conn => {
-            let sql = format!("SELECT {TAX_INVOICE_COLUMNS} FROM tax_invoice WHERE account_id = $1 AND request_no = $2");
+            let sql = format!("SELECT {TAX_INVOICE_COLUMNS} FROM {TAX_INVOICE_FROM} WHERE t.account_id = $1 AND t.request_no = $2");
             let row = sqlx::query::<Db>(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(request_no).fetch_optional(&mut *conn).await?;
             row.as_ref().map(tax_invoice_row).transpose()
         })
