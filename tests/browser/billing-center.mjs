@@ -302,6 +302,13 @@ const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards', '
   const bytes = readFileSync(await pdf.path());
   check(bytes.subarray(0, 5).toString() === '%PDF-' && pdf.suggestedFilename().startsWith('fjord-tax-invoice-'),
     `the tax invoice's PDF downloads from its list (${pdf.suggestedFilename()})`);
+  // The operator attaches another file from the browser's file input; the list then offers it.
+  const replacement = Buffer.from('%PDF-1.4\n% reissued by the tax authority\n%%EOF\n');
+  await page.setInputFiles('form[action$="/attach"] input[type=file]', { name: 'fapiao.pdf', mimeType: 'application/pdf', buffer: replacement });
+  await follow(page, () => page.click('form[action$="/attach"] button[type=submit]'));
+  check(page.url().endsWith('/accounts/fjord/tax-invoices?decided=1'), `the attach form answers with the list (${page.url()})`);
+  const [again] = await Promise.all([page.waitForEvent('download'), page.click('table.list a[download]')]);
+  check(readFileSync(await again.path()).equals(replacement), 'the list offers the file the browser attached');
   await ctx.close();
 }
 
