@@ -292,6 +292,11 @@ const PAGES = ['', 'invoices', 'expenses', 'transactions', 'coupons', 'cards', '
     await page.goto(`${BASE}/accounts/${account}/`);
     await shot(page, `operator-${account}-overview-en`);
   }
+  // fjord's granted card expires within 7 days: the overview names it above everything else.
+  await page.goto(`${BASE}/accounts/fjord/`);
+  check(await page.locator('section.expiring a[href="/accounts/fjord/cards"]').count() === 1, 'the overview names the card about to expire');
+  await shot(page, 'operator-fjord-overview-en');
+  await audit(page, 'an overview with balances about to expire (en)');
   // The demo's issued tax invoice (fjord) offers its PDF from the list, and an issued one takes
   // another from the attach form.
   await page.goto(`${BASE}/accounts/fjord/tax-invoices`);

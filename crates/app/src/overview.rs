@@ -44,6 +44,9 @@ pub struct Overview {
     pub packages: Vec<store::PackageRow>,
     /// The resource packs with volume left that are valid today or later, oldest first.
     pub packs: Vec<store::PackRow>,
+    /// Coupons and cards with a balance that can pay today and expire within
+    /// `EXPIRING_SOON_DAYS` (today counted), soonest first, with their days left.
+    pub expiring: Vec<(store::InstrumentRow, i64)>,
 }
 
 fn largest_first(sums: BTreeMap<String, i64>) -> Vec<(String, i64)> {
@@ -84,6 +87,13 @@ impl App {
             tx.packs(Some(account_id)).await?.into_iter().filter(|p| p.remaining > 0 && p.valid_until >= today).collect();
         tx.commit().await?;
 
+        let mut expiring: Vec<(store::InstrumentRow, i64)> = instruments
+            .iter()
+            .filter(|i| crate::lists::instrument_status(i, today) == "active")
+            .map(|i| (i.clone(), billing::Validity { from: i.valid_from, until: i.valid_until }.days_left(today)))
+            .filter(|(_, left)| *left <= crate::lists::EXPIRING_SOON_DAYS)
+            .collect();
+        expiring.sort_by_key(|(i, _)| (i.valid_until, i.instrument_id));
         let usable = |cards: bool| crate::lists::usable_balance(&instruments, today, cards);
         let mut o = Overview {
             cash: account.row.cash,
@@ -104,6 +114,7 @@ impl App {
             top_items: Vec::new(),
             packages,
             packs,
+            expiring,
         };
         let (this_text, last_text) = (month.to_string(), last.to_string());
         let (mut workspaces, mut items) = (BTreeMap::new(), BTreeMap::new());

@@ -875,3 +875,25 @@ async fn a_customer_reaches_no_page_or_form_of_another_account() {
         name_seen.len()
     );
 }
+
+/// The overview names the coupons and cards whose balance expires within 7 days, linked to
+/// their list; one valid for longer, or with nothing left, is not named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_names_balances_about_to_expire() {
+    let site = site();
+    let (mut ops, _) = site.sign_in("ops@billcenter.example", PASSWORD).await;
+    // fjord: a granted card of 500 valid until December 1 (6 days left on November 26), and
+    // the card it bought, valid for a year.
+    let page = site.get(&mut ops, "/accounts/fjord/").await;
+    let section = page.body.split("<section class=\"card expiring\"").nth(1).and_then(|s| s.split("</section>").next()).unwrap_or_default();
+    assert!(section.contains("Expiring within 7 days"), "{}", page.body);
+    assert!(section.contains("<a href=\"/accounts/fjord/cards\">PC-2</a>") && section.contains("2026-12-01"), "{section}");
+    assert!(section.contains("<td class=\"num\">6</td>"), "{section}");
+    assert!(!section.contains("PC-1"), "a card valid for a year is not about to expire: {section}");
+    let cards = run(&site.db, &["list", "cards", "--account", "fjord"], None);
+    assert!(cards.lines().any(|l| l.starts_with("PC-2") && l.trim_end().ends_with("yes")), "the list agrees: {cards}");
+    // cedar's coupons are used up: nothing to say.
+    let (mut jar, _) = site.sign_in("finance@cedar.example", PASSWORD).await;
+    let page = site.get(&mut jar, "/accounts/cedar/").await;
+    assert!(!page.body.contains("card expiring"), "{}", page.body);
+}

@@ -99,6 +99,8 @@ empty-transactions = No transactions in this range. Transactions default to the 
 empty-coupons = No coupons here. Coupons issued to this account or redeemed with a code show up here.
 empty-cards = No prepaid cards here. Cards bought or granted to this account show up here.
 expiring-soon = Expires within 7 days
+expiring-title = Expiring within 7 days
+expiring-help = What these coupons and prepaid cards still hold is written off after their last valid day.
 
 filter-month = Billing period
 filter-from = From

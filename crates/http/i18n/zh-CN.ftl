@@ -99,6 +99,8 @@ empty-transactions = 此范围内没有收支记录。默认显示最近 30 天�
 empty-coupons = 暂无代金券。发放给本账户或通过兑换码领取的代金券会显示在这里。
 empty-cards = 暂无储值卡。为本账户购买或赠送的储值卡会显示在这里。
 expiring-soon = 7 天内到期
+expiring-title = 7 天内到期
+expiring-help = 以下代金券和储值卡的余额在有效期最后一天之后失效。
 
 filter-month = 账期
 filter-from = 开始

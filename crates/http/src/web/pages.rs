@@ -310,6 +310,8 @@ struct OverviewPage {
     packages: Vec<(String, String, String, bool)>,
     /// The resource packs with volume left: (name, what is left of the volume, valid until).
     packs: Vec<(String, String, String)>,
+    /// Coupons and cards expiring within 7 days: (code, list page, balance, valid until, days left).
+    expiring: Vec<(String, &'static str, String, String, String)>,
     /// Plans an operator may upgrade the package in force to: (code, name with price).
     upgrades: Vec<(String, String)>,
     /// What the operator's form just did, said once.
@@ -370,6 +372,14 @@ pub(crate) async fn overview(
             (name, left, p.valid_until.to_string())
         })
         .collect();
+    let expiring = o
+        .expiring
+        .iter()
+        .map(|(i, left)| {
+            let list = if i.kind == "card" { "cards" } else { "coupons" };
+            (i.code.clone(), list, fmt(i.balance), i.valid_until.to_string(), left.to_string())
+        })
+        .collect();
     let in_force = o.packages.iter().find(|p| p.start_day <= o.today);
     let upgrades = match (&catalog, in_force) {
         (Some(c), Some(p)) => c
@@ -397,6 +407,7 @@ pub(crate) async fn overview(
         zone_note,
         packages,
         packs,
+        expiring,
         upgrades,
         notice,
         f,
