@@ -23,5 +23,6 @@ def before_call(ctx, case, **kwargs):
         case.body = json.dumps(case.body)
 
 
-# A catalog (TOML) and usage records (NDJSON) are text bodies.
+# A catalog (TOML) and usage records (NDJSON) are text bodies; a tax invoice's PDF is bytes.
 schemathesis.serializer.alias(["application/toml", "application/x-ndjson"], "text/plain")
+schemathesis.serializer.alias(["application/pdf"], "application/octet-stream")

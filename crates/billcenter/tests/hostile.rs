@@ -179,6 +179,7 @@ fn api_cases() -> Vec<Api> {
         post("/api/v1/accounts/acme/tax-invoices", tax(json!({"months": ["2026-13"]})), 400, "invalid_input", "months[0]"),
         post("/api/v1/accounts/acme/tax-invoices", tax(json!({"amount": "9999.00"})), 409, "insufficient_funds", "amount"),
         // A tax invoice's PDF: a PDF file within 4 MiB, for a request that exists.
+        api("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", "", 400, "invalid_input", Some("pdf")),
         api("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", "not a PDF", 422, "invalid_input", Some("pdf")),
         api("PUT", "/api/v1/accounts/acme/tax-invoices/1/pdf", b"%PDF-1.7\n no end marker".to_vec(), 422, "invalid_input", Some("pdf")),
         api(

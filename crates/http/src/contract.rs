@@ -409,7 +409,7 @@ pub fn finish(doc: &mut Value) {
             // every answer is described.
             for (media, content) in op.pointer_mut("/requestBody/content").and_then(Value::as_object_mut).into_iter().flatten() {
                 if media == "application/pdf" {
-                    content["schema"] = json!({"type": "string", "format": "binary"});
+                    content["schema"] = json!({"type": "string", "format": "binary", "minLength": 1});
                 }
             }
             for (status, response) in op["responses"].as_object_mut().expect("an operation has responses").iter_mut() {

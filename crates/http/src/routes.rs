@@ -1213,6 +1213,10 @@ async fn attach_tax_invoice_pdf(
     auth.account(&account)?;
     auth.operator()?;
     let request_no = request_no(&id)?;
+    // The document requires a body: none is refused as such, before any rule looks at it.
+    if body.is_empty() {
+        return Err(ApiError::malformed("pdf", "the body is the PDF file, and it is empty"));
+    }
     let now = st.now(&headers)?;
     let row = st.app.attach_tax_invoice_pdf(now, &account, request_no, body.to_vec()).await?;
     Ok(json(StatusCode::OK, serde_json::to_value(tax_invoice_view(&st.app.account(&account).await?, row)).expect("answers serialise")))
