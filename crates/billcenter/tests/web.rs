@@ -308,6 +308,8 @@ async fn a_customer_signs_in_sees_its_pages_and_only_its_own() {
     let old = jar.clone();
     let out = site.post(&mut jar, "/logout", &[("csrf", &csrf)]).await;
     assert_eq!((out.status, out.location.as_str()), (303, "/login?signed_out=1"));
+    let said = site.get(&mut jar, "/login?signed_out=1").await;
+    assert!(said.body.contains("<p class=\"notice\" role=\"status\">You are signed out.</p>"), "{}", said.body);
     let mut stale = old;
     assert_eq!(site.get(&mut stale, "/accounts/cedar/").await.status, 303, "the old cookie no longer signs in");
 }
@@ -318,11 +320,11 @@ async fn wrong_passwords_slow_and_then_lock_a_sign_in() {
     for attempt in 1..=4 {
         let (_, answer) = site.sign_in("finance@bolt.example", "not the password").await;
         assert_eq!(answer.status, 401, "attempt {attempt}");
-        assert!(answer.body.contains("The email or password is not right."));
+        assert!(answer.body.contains("<p class=\"warning\" role=\"alert\">The email or password is not right."), "{}", answer.body);
     }
     let (_, locked) = site.sign_in("finance@bolt.example", "not the password").await;
     assert_eq!(locked.status, 429);
-    assert!(locked.body.contains("Too many failed sign-ins"), "{}", locked.body);
+    assert!(locked.body.contains("<p class=\"warning\" role=\"alert\">Too many failed sign-ins"), "{}", locked.body);
     let (_, still) = site.sign_in("finance@bolt.example", PASSWORD).await;
     assert_eq!(still.status, 429, "locked even with the right password");
     // Another email is not affected, and an unknown one is refused like a wrong password.

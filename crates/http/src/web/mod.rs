@@ -201,6 +201,9 @@ struct LoginPage {
     next: String,
     email: String,
     message: Option<String>,
+    /// The message says why signing in failed (shown as a warning), not that signing out
+    /// succeeded.
+    refused: bool,
     langs: Vec<LangLink>,
 }
 
@@ -237,7 +240,7 @@ fn render_login(headers: &HeaderMap, lang: Lang, status: StatusCode, next: Strin
     for l in &mut langs {
         l.current = l.tag == lang.tag();
     }
-    let page = LoginPage { t: Tr { lang }, csrf: csrf.clone(), next, email, message, langs };
+    let page = LoginPage { t: Tr { lang }, csrf: csrf.clone(), next, email, message, refused: !status.is_success(), langs };
     let html = page.render().expect("the login template renders");
     let (name, value) = set_cookie(headers, LOGIN_COOKIE, &csrf, 3600);
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()), (name, value)], html).into_response()
