@@ -103,6 +103,17 @@ pub fn instrument_status(i: &InstrumentRow, today: Date) -> &'static str {
     }
 }
 
+/// Days an instrument has left on `today`, today and its last day counted; 0 once expired.
+pub(crate) fn days_left(i: &InstrumentRow, today: Date) -> i64 {
+    if i.active { billing::Validity { from: i.valid_from, until: i.valid_until }.days_left(today) } else { 0 }
+}
+
+/// Whether an instrument's balance expires soon: it can pay today and has at most
+/// `EXPIRING_SOON_DAYS` left.
+pub(crate) fn expires_soon(i: &InstrumentRow, today: Date) -> bool {
+    instrument_status(i, today) == "active" && days_left(i, today) <= EXPIRING_SOON_DAYS
+}
+
 /// A filter as a document shows it: the options given, as `name=value` separated by spaces.
 pub fn describe_filter(options: &[(&str, Option<&str>)]) -> String {
     let given: Vec<String> = options.iter().filter_map(|(name, value)| value.map(|v| format!("{name}={v}"))).collect();
@@ -535,9 +546,8 @@ impl App {
             if status.is_some_and(|s| s != st) {
                 continue;
             }
-            let validity = billing::Validity { from: i.valid_from, until: i.valid_until };
-            let left = if i.active { validity.days_left(today) } else { 0 };
-            let soon = if st == "active" && left <= EXPIRING_SOON_DAYS { "yes" } else { "" };
+            let left = days_left(i, today);
+            let soon = if expires_soon(i, today) { "yes" } else { "" };
             let common = [money(&account, i.face_value), money(&account, i.balance), Cell::date(i.valid_from), Cell::date(i.valid_until)];
             let row = if cards {
                 let mut r = vec![Cell::text(i.code.clone())];

@@ -89,9 +89,8 @@ impl App {
 
         let mut expiring: Vec<(store::InstrumentRow, i64)> = instruments
             .iter()
-            .filter(|i| crate::lists::instrument_status(i, today) == "active")
-            .map(|i| (i.clone(), billing::Validity { from: i.valid_from, until: i.valid_until }.days_left(today)))
-            .filter(|(_, left)| *left <= crate::lists::EXPIRING_SOON_DAYS)
+            .filter(|i| crate::lists::expires_soon(i, today))
+            .map(|i| (i.clone(), crate::lists::days_left(i, today)))
             .collect();
         expiring.sort_by_key(|(i, _)| (i.valid_until, i.instrument_id));
         let usable = |cards: bool| crate::lists::usable_balance(&instruments, today, cards);

@@ -668,10 +668,12 @@ fn expiry_notices(
 ) {
     let tomorrow = next_day(day);
     for i in funds.instruments.iter().filter(|i| i.active && i.balance.is_positive()) {
-        let Some(s) = stored.iter().find(|s| s.instrument_id == i.id) else { continue };
         let left = i.validity.days_left(tomorrow);
-        let added_today = s.created_at.to_zoned(zone.clone()).date() == day;
-        if left == 0 || left > crate::lists::EXPIRING_SOON_DAYS || (left < crate::lists::EXPIRING_SOON_DAYS && !added_today) {
+        if left == 0 || left > crate::lists::EXPIRING_SOON_DAYS {
+            continue;
+        }
+        let Some(s) = stored.iter().find(|s| s.instrument_id == i.id) else { continue };
+        if left < crate::lists::EXPIRING_SOON_DAYS && s.created_at.to_zoned(zone.clone()).date() != day {
             continue;
         }
         let kind = if i.kind.is_coupon() { "coupon.expiring_soon" } else { "card.expiring_soon" };

@@ -109,7 +109,7 @@ pub fn check_pdf(content: &[u8]) -> Result<()> {
 }
 
 fn pdf_row(account_id: &str, request_no: i64, content: Vec<u8>, now: Timestamp) -> TaxInvoicePdfRow {
-    let sha256 = crate::operator::hex(&<sha2::Sha256 as sha2::Digest>::digest(&content));
+    let sha256 = crate::operator::sha256_hex(&content);
     TaxInvoicePdfRow { account_id: account_id.to_owned(), request_no, content, sha256, attached_at: now }
 }
 
@@ -486,15 +486,13 @@ pub(crate) async fn invoiceable_problems(tx: &mut Tx) -> Result<(usize, Vec<Stri
 /// (changed after it was attached). Returns how many PDFs were checked.
 pub(crate) async fn pdf_problems(tx: &mut Tx) -> Result<(usize, Vec<String>)> {
     let mut problems = Vec::new();
-    let pdfs = tx.tax_invoice_pdfs(None).await?;
-    for info in &pdfs {
-        let pdf = tx.tax_invoice_pdf(&info.account_id, info.request_no).await?.expect("a listed PDF is there in the same transaction");
-        let found = pdf_row(&pdf.account_id, pdf.request_no, pdf.content, pdf.attached_at).sha256;
+    // One PDF in memory at a time.
+    let pdfs = tx.tax_invoice_pdf_keys().await?;
+    for (account_id, request_no) in &pdfs {
+        let pdf = tx.tax_invoice_pdf(account_id, *request_no).await?.expect("a listed PDF is there in the same transaction");
+        let found = crate::operator::sha256_hex(&pdf.content);
         if found != pdf.sha256 {
-            problems.push(format!(
-                "{} tax invoice request {}: its PDF hashes to {found}, not {}",
-                info.account_id, info.request_no, pdf.sha256
-            ));
+            problems.push(format!("{account_id} tax invoice request {request_no}: its PDF hashes to {found}, not {}", pdf.sha256));
         }
     }
     Ok((pdfs.len(), problems))

@@ -365,7 +365,6 @@ pub fn issuer() -> export::Issuer {
     }
 }
 
-/// A demo account's tax invoice request for `amount`, drawn from every issued month.
 /// A one-page PDF of a few lines of ASCII text: what the demo attaches where a tax authority's
 /// system would have produced the tax invoice's PDF.
 fn stand_in_tax_invoice_pdf(lines: &[String]) -> Vec<u8> {
@@ -397,6 +396,7 @@ fn stand_in_tax_invoice_pdf(lines: &[String]) -> Vec<u8> {
     pdf
 }
 
+/// A demo account's tax invoice request for `amount`, drawn from every issued month.
 fn tax_request(account: &str, amount: billing::Amount, kind: &str) -> app::tax_invoice::TaxInvoiceRequest {
     let currency = billing::Currency::parse("CNY").expect("the demo bills in CNY");
     let name = accounts().into_iter().find(|a| a.id == account).map_or(account, |a| a.name);

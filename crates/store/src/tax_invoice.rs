@@ -65,15 +65,6 @@ pub struct TaxInvoicePdfRow {
     pub attached_at: Timestamp,
 }
 
-/// What a list shows of an attached PDF (the content stays in the store).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaxInvoicePdfInfo {
-    pub account_id: String,
-    pub request_no: i64,
-    pub size: i64,
-    pub sha256: String,
-}
-
 /// A request's columns and its PDF's hash, from `tax_invoice t LEFT JOIN tax_invoice_pdf p`.
 const TAX_INVOICE_COLUMNS: &str = "t.account_id, t.request_no, t.amount, t.kind, t.title, t.tax_id, t.address, t.email, t.status, \
                                    t.requested_at, t.decided_at, t.invoice_no, t.issued_on, t.reason, p.sha256";
@@ -311,26 +302,13 @@ impl Tx {
         })
     }
 
-    /// The attached PDFs of one account (every account when `None`) without their content,
-    /// by request; `size` is the stored content's length.
-    pub async fn tax_invoice_pdfs(&mut self, account_id: Option<&str>) -> Result<Vec<TaxInvoicePdfInfo>> {
+    /// Every attached PDF's account and request, in key order.
+    pub async fn tax_invoice_pdf_keys(&mut self) -> Result<Vec<(String, i64)>> {
         on!(self, conn => {
-            let rows = sqlx::query::<Db>(
-                "SELECT account_id, request_no, CAST(LENGTH(content) AS BIGINT), sha256 FROM tax_invoice_pdf \
-                 WHERE ($1 IS NULL OR account_id = $1) ORDER BY account_id, request_no",
-            )
-            .bind(account_id)
-            .fetch_all(&mut *conn)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| TaxInvoicePdfInfo {
-                    account_id: r.get(0),
-                    request_no: r.get(1),
-                    size: r.get(2),
-                    sha256: r.get(3),
-                })
-                .collect())
+            let rows = sqlx::query::<Db>("SELECT account_id, request_no FROM tax_invoice_pdf ORDER BY account_id, request_no")
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 }
